@@ -17,6 +17,7 @@ const IPV4_LIKE = /^\d{1,3}(\.\d{1,3}){3}$/;
 /** HTTP token characters (RFC 9110), since names travel as x-amz-meta-<name>. */
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 /** Header-safe values: visible ASCII and UTF-8 text without control characters. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 function describe(value: unknown): string {

@@ -9,10 +9,13 @@
       "sources": [
         "native/napi/addon.cc",
         "native/napi/errors.cc",
-        "native/napi/info_binding.cc"
+        "native/napi/info_binding.cc",
+        "native/napi/checksum_binding.cc"
       ],
       "dependencies": [
-        "native/core/core.gyp:tessera_core"
+        "native/core/core.gyp:tessera_core",
+        "native/checksum/checksum.gyp:tessera_checksum",
+        "native/io/io.gyp:tessera_io"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

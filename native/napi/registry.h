@@ -9,4 +9,8 @@ namespace tessera::napi {
 // info_binding.cc: version(), cpuFeatures, statusCodes, setErrorConstructor.
 void RegisterInfo(Napi::Env env, Napi::Object exports);
 
+// checksum_binding.cc: crc32c/crc32/crc64nvme, their Combine functions and
+// checksumKernels.
+void RegisterChecksum(Napi::Env env, Napi::Object exports);
+
 }  // namespace tessera::napi

@@ -1,6 +1,7 @@
 // Raw I/O ceilings of the disk under the repository, and what IoEngine gets
 // for the same patterns. Every pattern runs --runs times (default 3) for
-// about --seconds each (default 1.5) and prints the median and min..max.
+// about --seconds each (default 1.0), interleaved with its peers, and
+// prints the median, min..max and the ratio to the raw baseline.
 // Files live in <repo>/.bench-data/io-bench-XXXXXX (never /tmp, which may be
 // tmpfs), use at most ~600 MiB, and are deleted at the end.
 //
@@ -36,7 +37,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 int g_runs = 3;
-double g_seconds = 1.5;
+double g_seconds = 1.0;
 constexpr uint64_t kBigFileBytes = 512ull << 20;
 
 double Since(Clock::time_point t0) {
@@ -317,6 +318,65 @@ std::string Fmt(const char* f, double a, double b = 0) {
   return buf;
 }
 
+// One measurement of one member of a comparison group.
+struct Sample {
+  double value = 0;  // rate in the group's unit, or p50 latency (us)
+  double p99 = 0;    // latency groups only
+  std::string extra;
+};
+
+struct Member {
+  std::string name;
+  std::function<Sample()> run;
+};
+
+// Runs every member once per run, interleaved (A B C A B C ...), so all of
+// them share the same disk noise, then prints medians, min..max and the
+// median of the per-run ratios to the first member (the raw baseline).
+void Group(const char* title, const char* unit, bool latency,
+           const std::vector<Member>& members) {
+  std::vector<std::vector<Sample>> samples(members.size());
+  for (int r = 0; r < g_runs; r++) {
+    for (size_t m = 0; m < members.size(); m++) {
+      samples[m].push_back(members[m].run());
+    }
+  }
+  std::printf("\n%s\n", title);
+  for (size_t m = 0; m < members.size(); m++) {
+    std::vector<double> v, p99, ratio;
+    for (int r = 0; r < g_runs; r++) {
+      v.push_back(samples[m][r].value);
+      p99.push_back(samples[m][r].p99);
+      ratio.push_back(samples[m][r].value / samples[0][r].value);
+    }
+    const Summary s = Summarize(v);
+    std::printf("  %-46s %10.1f %-6s (%.1f..%.1f)", members[m].name.c_str(),
+                s.median, unit, s.min, s.max);
+    if (latency) {
+      const Summary q = Summarize(p99);
+      std::printf("  p99 %.1f us (%.1f..%.1f)", q.median, q.min, q.max);
+    }
+    if (m > 0) std::printf("  x%.2f", Summarize(ratio).median);
+    if (!samples[m].back().extra.empty()) {
+      std::printf("  %s", samples[m].back().extra.c_str());
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+}
+
+Sample LatencySample(const std::vector<double>& lat) {
+  Sample s;
+  s.value = Percentile(lat, 0.50);
+  s.p99 = Percentile(lat, 0.99);
+  return s;
+}
+
+std::string PerSync(const IoEngineStats& st) {
+  return Fmt("%.1f writes/fdatasync",
+             double(st.write_requests) / std::max<uint64_t>(1, st.fdatasyncs));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -338,21 +398,22 @@ int main(int argc, char** argv) {
   ::statfs(dir.c_str(), &sf);
   std::string uring_detail;
   const bool uring = IoUring::Available(&uring_detail);
+  if (!uring) {
+    std::printf("io_uring rows skipped: %s\n", uring_detail.c_str());
+  }
   std::printf(
-      "io_bench: dir %s (statfs f_type 0x%lx%s), runs %d x %.1f s, "
-      "%s\n",
+      "io_bench: dir %s (statfs f_type 0x%lx%s), %d interleaved runs x %.1f "
+      "s per member; median (min..max), xR = median per-run ratio to the "
+      "first row\n",
       dir.c_str(), static_cast<unsigned long>(sf.f_type),
-      sf.f_type == 0x01021994 ? " = tmpfs!" : "", g_runs, g_seconds,
-      uring_detail.c_str());
-  std::printf("%-58s %10s %-8s %s\n", "pattern", "median", "unit",
-              "(min..max) extra");
+      sf.f_type == 0x01021994 ? " = tmpfs!" : "", g_runs, g_seconds);
 
-  // The big file, written once end to end, used by every pattern below.
+  // The big file, written once end to end so every pattern overwrites
+  // written extents (the steady state of pre-zeroed segments).
   const std::string big = dir + "/big";
   const int fd = OpenDirect(big);
   Check(DefaultFs()->Fallocate(fd, 0, kBigFileBytes), "fallocate");
   {
-    // Write every block once, so later writes overwrite written extents.
     AlignedBuffer zeros;
     Check(AlignedBuffer::Allocate(1 << 20, &zeros), "alloc");
     for (uint64_t off = 0; off < kBigFileBytes; off += 1 << 20) {
@@ -361,130 +422,112 @@ int main(int argc, char** argv) {
   }
   Check(DefaultFs()->Fdatasync(fd), "fdatasync");
   Check(DefaultFs()->FsyncDir(dir), "fsync dir");
-  // 1. Serial 4 KiB write + fdatasync.
+
+  std::vector<const char*> backends = {"pwrite"};
+  if (uring) backends.push_back("io_uring");
+  auto engine_name = [](const char* b, const char* what) {
+    return std::string("engine[") + b + "] " + what;
+  };
+
   {
-    for (bool fresh : {false, true}) {
-      std::vector<double> p50, p99, ops;
-      for (int r = 0; r < g_runs; r++) {
-        const auto lat = SerialSyncLatencies(dir, fd, fresh);
-        p50.push_back(Percentile(lat, 0.50));
-        p99.push_back(Percentile(lat, 0.99));
-        ops.push_back(1e6 * lat.size() / [&] {
-          double s = 0;
-          for (double l : lat) s += l;
-          return s;
-        }());
-      }
-      const std::string what =
-          fresh ? "raw 4KiB pwrite+fdatasync serial, unwritten extents"
-                : "raw 4KiB O_DIRECT pwrite+fdatasync serial";
-      Row((what + " p50").c_str(), "us", p50);
-      Row((what + " p99").c_str(), "us", p99);
-      Row(what.c_str(), "ops/s", ops);
+    std::vector<Member> m = {
+        {"raw O_DIRECT pwrite + fdatasync",
+         [&] { return LatencySample(SerialSyncLatencies(dir, fd, false)); }},
+        {"raw, into fallocated (unwritten) extents",
+         [&] { return LatencySample(SerialSyncLatencies(dir, fd, true)); }}};
+    for (const char* b : backends) {
+      m.push_back({engine_name(b, "durable write, awaited"), [&, b] {
+                     std::vector<double> lat;
+                     EngineTransfer(b, fd, true, false, 4096, 1, &lat);
+                     return LatencySample(lat);
+                   }});
     }
+    Group("4 KiB durable write, one at a time: latency p50", "us", true, m);
   }
-  // 2. Batched records per fdatasync.
-  for (bool u : {false, true}) {
-    if (u && !uring) continue;
-    std::vector<double> v;
-    for (int r = 0; r < g_runs; r++)
-      v.push_back(BatchedRecordsPerSec(fd, 64, u));
-    Row(u ? "raw 64x4KiB io_uring writes + 1 fdatasync"
-          : "raw 64x4KiB pwrite + 1 fdatasync",
-        "rec/s", v);
+  {
+    std::vector<Member> m = {
+        {"raw 64 x pwrite + 1 fdatasync", [&] {
+           return Sample{BatchedRecordsPerSec(fd, 64, false), 0, ""};
+         }}};
+    if (uring) {
+      m.push_back({"raw 64 x io_uring write + 1 fdatasync", [&] {
+                     return Sample{BatchedRecordsPerSec(fd, 64, true), 0, ""};
+                   }});
+    }
+    for (const char* b : backends) {
+      m.push_back({engine_name(b, "64 durable writes in flight"), [&, b] {
+                     const EngineRun e =
+                         EngineTransfer(b, fd, true, false, 4096, 64, nullptr);
+                     return Sample{e.value, 0, PerSync(e.stats)};
+                   }});
+    }
+    Group("4 KiB durable records, 64 at a time: records/s", "rec/s", false, m);
   }
-  struct Pattern {
+  struct Raw {
     const char* name;
     bool write, random;
     size_t block;
     int depth;
     bool uring;
   };
-  const Pattern patterns[] = {
-      {"raw 1MiB seq O_DIRECT write, pwrite depth 1", true, false, 1 << 20, 1,
-       false},
-      {"raw 1MiB seq O_DIRECT write, io_uring depth 8", true, false, 1 << 20, 8,
-       true},
-      {"raw 1MiB seq O_DIRECT read, pread depth 1", false, false, 1 << 20, 1,
-       false},
-      {"raw 1MiB seq O_DIRECT read, io_uring depth 8", false, false, 1 << 20, 8,
-       true},
-      {"raw 4KiB random O_DIRECT read, pread depth 1", false, true, 4096, 1,
-       false},
-      {"raw 4KiB random O_DIRECT read, io_uring depth 64", false, true, 4096,
-       64, true},
+  struct Shape {
+    const char* title;
+    const char* unit;
+    bool write, random;
+    size_t block;
+    int engine_depth;
+    std::vector<Raw> raws;
   };
-  for (const Pattern& p : patterns) {
-    if (p.uring && !uring) continue;
-    std::vector<double> v;
-    for (int r = 0; r < g_runs; r++) {
-      const double bps =
-          Transfer(fd, p.write, p.random, p.block, p.depth, p.uring, 100 + r);
-      v.push_back(p.block == 4096 ? bps / 4096 : bps / (1 << 20));
+  const std::vector<Shape> shapes = {
+      {"1 MiB sequential O_DIRECT writes (+ final fdatasync): MiB/s",
+       "MiB/s",
+       true,
+       false,
+       1 << 20,
+       8,
+       {{"raw pwrite, depth 1", true, false, 1 << 20, 1, false},
+        {"raw io_uring, depth 8", true, false, 1 << 20, 8, true}}},
+      {"1 MiB sequential O_DIRECT reads: MiB/s",
+       "MiB/s",
+       false,
+       false,
+       1 << 20,
+       8,
+       {{"raw pread, depth 1", false, false, 1 << 20, 1, false},
+        {"raw io_uring, depth 8", false, false, 1 << 20, 8, true}}},
+      {"4 KiB random O_DIRECT reads: IOPS",
+       "IOPS",
+       false,
+       true,
+       4096,
+       64,
+       {{"raw pread, depth 1", false, true, 4096, 1, false},
+        {"raw io_uring, depth 64", false, true, 4096, 64, true}}},
+  };
+  uint64_t seed = 100;
+  for (const Shape& shape : shapes) {
+    std::vector<Member> m;
+    for (const Raw& r : shape.raws) {
+      if (r.uring && !uring) continue;
+      m.push_back({r.name, [&, r] {
+                     const double bps = Transfer(fd, r.write, r.random, r.block,
+                                                 r.depth, r.uring, seed++);
+                     return Sample{
+                         r.block == 4096 ? bps / 4096 : bps / (1 << 20), 0, ""};
+                   }});
     }
-    Row(p.name, p.block == 4096 ? "IOPS" : "MiB/s", v);
-  }
-
-  // IoEngine on the same file.
-  for (const char* backend : {"pwrite", "io_uring"}) {
-    if (std::string(backend) == "io_uring" && !uring) continue;
-    const std::string tag = std::string("engine[") + backend + "] ";
-    {
-      std::vector<double> p50, p99;
-      for (int r = 0; r < g_runs; r++) {
-        std::vector<double> lat;
-        EngineTransfer(backend, fd, true, false, 4096, 1, &lat);
-        p50.push_back(Percentile(lat, 0.50));
-        p99.push_back(Percentile(lat, 0.99));
-      }
-      Row((tag + "4KiB durable write serial p50").c_str(), "us", p50);
-      Row((tag + "4KiB durable write serial p99").c_str(), "us", p99);
+    for (const char* b : backends) {
+      const std::string what = std::to_string(shape.engine_depth) +
+                               " in flight" + (shape.write ? " (durable)" : "");
+      m.push_back(
+          {engine_name(b, what.c_str()), [&, b] {
+             const EngineRun e =
+                 EngineTransfer(b, fd, shape.write, shape.random, shape.block,
+                                shape.engine_depth, nullptr);
+             return Sample{e.value, 0, shape.write ? PerSync(e.stats) : ""};
+           }});
     }
-    {
-      std::vector<double> v;
-      IoEngineStats st;
-      for (int r = 0; r < g_runs; r++) {
-        const EngineRun e =
-            EngineTransfer(backend, fd, true, false, 4096, 64, nullptr);
-        v.push_back(e.value);
-        st = e.stats;
-      }
-      Row((tag + "4KiB durable writes, 64 in flight").c_str(), "rec/s", v,
-          Fmt("%.1f writes/fdatasync",
-              double(st.write_requests) /
-                  std::max<uint64_t>(1, st.fdatasyncs)));
-    }
-    {
-      std::vector<double> v;
-      IoEngineStats st;
-      for (int r = 0; r < g_runs; r++) {
-        const EngineRun e =
-            EngineTransfer(backend, fd, true, false, 1 << 20, 8, nullptr);
-        v.push_back(e.value);
-        st = e.stats;
-      }
-      Row((tag + "1MiB seq durable writes, 8 in flight").c_str(), "MiB/s", v,
-          Fmt("%.1f writes/fdatasync",
-              double(st.write_requests) /
-                  std::max<uint64_t>(1, st.fdatasyncs)));
-    }
-    {
-      std::vector<double> v;
-      for (int r = 0; r < g_runs; r++) {
-        v.push_back(
-            EngineTransfer(backend, fd, false, false, 1 << 20, 8, nullptr)
-                .value);
-      }
-      Row((tag + "1MiB seq reads, 8 in flight").c_str(), "MiB/s", v);
-    }
-    {
-      std::vector<double> v;
-      for (int r = 0; r < g_runs; r++) {
-        v.push_back(
-            EngineTransfer(backend, fd, false, true, 4096, 64, nullptr).value);
-      }
-      Row((tag + "4KiB random reads, 64 in flight").c_str(), "IOPS", v);
-    }
+    Group(shape.title, shape.unit, false, m);
   }
   Check(DefaultFs()->Close(fd), "close");
   Check(DefaultFs()->Unlink(big), "unlink");

@@ -360,15 +360,17 @@ void IoEngine::RunTransfers(std::vector<Request>* group) {
 }
 
 void IoEngine::RunTransfersOnPool(std::vector<Request>* group) {
-  // Ops grouped by file, each file's ops in FIFO order; one task per file.
-  // Each task writes only its own OpResult slots, so tasks share nothing.
+  // One task per file for writes (a file's writes stay in FIFO order), one
+  // task per read (reads have no order among themselves, and a blocking
+  // pread holds its thread for a device round trip). Each task writes only
+  // its own OpResult slots, so tasks share nothing.
   struct OpResult {
     Status status;
     size_t bytes = 0;
   };
   std::vector<std::vector<OpResult>> results(group->size());
-  std::vector<uint32_t> files;
-  std::vector<std::vector<std::pair<size_t, size_t>>> by_file;
+  std::vector<uint32_t> task_file;
+  std::vector<std::vector<std::pair<size_t, size_t>>> tasks;
   std::vector<int32_t> slot_of(file_count_snapshot_, -1);
   for (size_t ri = 0; ri < group->size(); ri++) {
     const Request& r = (*group)[ri];
@@ -377,18 +379,23 @@ void IoEngine::RunTransfersOnPool(std::vector<Request>* group) {
     for (size_t oi = 0; oi < r.ops.size(); oi++) {
       const uint32_t file = r.ops[oi].file;
       TS_ASSERT(file < slot_of.size());
-      if (slot_of[file] < 0) {
-        slot_of[file] = static_cast<int32_t>(files.size());
-        files.push_back(file);
-        by_file.emplace_back();
+      if (!r.is_write) {
+        task_file.push_back(file);
+        tasks.push_back({{ri, oi}});
+        continue;
       }
-      by_file[slot_of[file]].push_back({ri, oi});
+      if (slot_of[file] < 0) {
+        slot_of[file] = static_cast<int32_t>(task_file.size());
+        task_file.push_back(file);
+        tasks.emplace_back();
+      }
+      tasks[slot_of[file]].push_back({ri, oi});
     }
   }
-  pool_.Run(files.size(), [&](size_t f) {
-    const int fd = files_[files[f]].fd;
+  pool_.Run(task_file.size(), [&](size_t f) {
+    const int fd = files_[task_file[f]].fd;
     Status write_error;  // after a failed write, later writes are not tried
-    for (const auto& [ri, oi] : by_file[f]) {
+    for (const auto& [ri, oi] : tasks[f]) {
       const Request& r = (*group)[ri];
       const IoOp& op = r.ops[oi];
       OpResult& out = results[ri][oi];

@@ -9,10 +9,12 @@
       "sources": [
         "native/napi/addon.cc",
         "native/napi/errors.cc",
-        "native/napi/info_binding.cc"
+        "native/napi/info_binding.cc",
+        "native/napi/ec_binding.cc"
       ],
       "dependencies": [
-        "native/core/core.gyp:tessera_core"
+        "native/core/core.gyp:tessera_core",
+        "native/ec/ec.gyp:tessera_ec"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

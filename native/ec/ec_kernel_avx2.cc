@@ -32,11 +32,13 @@ struct Avx2 {
     size_t pos = off;
     for (; pos + 32 <= end; pos += 32) {
       __m256i acc[N];
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) acc[n] = _mm256_setzero_si256();
       for (int j = 0; j < k; ++j) {
         const __m256i x = Load(src[j] + pos);
         const __m256i lo = _mm256_and_si256(x, low_mask);
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi64(x, 4), low_mask);
+#pragma GCC unroll 8
         for (int n = 0; n < N; ++n) {
           const uint8_t* t = tables[n * k + j];
           acc[n] = _mm256_xor_si256(
@@ -44,6 +46,7 @@ struct Avx2 {
                                        _mm256_shuffle_epi8(Table(t + 16), hi)));
         }
       }
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst[row0 + n] + pos),
                             acc[n]);

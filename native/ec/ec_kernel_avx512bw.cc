@@ -29,11 +29,13 @@ struct Avx512bw {
                             int k, const uint8_t* const* src, size_t pos,
                             __mmask64 mask) {
     const __m512i low_mask = _mm512_set1_epi8(0x0f);
+#pragma GCC unroll 8
     for (int n = 0; n < N; ++n) acc[n] = _mm512_setzero_si512();
     for (int j = 0; j < k; ++j) {
       const __m512i x = Load<masked>(src[j] + pos, mask);
       const __m512i lo = _mm512_and_si512(x, low_mask);
       const __m512i hi = _mm512_and_si512(_mm512_srli_epi64(x, 4), low_mask);
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         const uint8_t* t = tables[n * k + j];
         acc[n] = _mm512_ternarylogic_epi64(
@@ -53,6 +55,7 @@ struct Avx512bw {
     for (; pos + 64 <= end; pos += 64) {
       __m512i acc[N];
       Column<N, false>(acc, tables, k, src, pos, 0);
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         _mm512_storeu_si512(dst[row0 + n] + pos, acc[n]);
       }
@@ -61,6 +64,7 @@ struct Avx512bw {
       const __mmask64 mask = ~0ULL >> (64 - (end - pos));
       __m512i acc[N];
       Column<N, true>(acc, tables, k, src, pos, mask);
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         _mm512_mask_storeu_epi8(dst[row0 + n] + pos, mask, acc[n]);
       }

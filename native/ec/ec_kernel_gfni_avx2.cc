@@ -32,13 +32,16 @@ struct GfniAvx2 {
     for (; pos + 32 <= end; pos += 32) {
       __m256i acc[N];
       const __m256i x = Load(src[0] + pos);
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) acc[n] = Mul(x, mat[n * k]);
       for (int j = 1; j < k; ++j) {
         const __m256i y = Load(src[j] + pos);
+#pragma GCC unroll 8
         for (int n = 0; n < N; ++n) {
           acc[n] = _mm256_xor_si256(acc[n], Mul(y, mat[n * k + j]));
         }
       }
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst[row0 + n] + pos),
                             acc[n]);

@@ -28,11 +28,13 @@ struct GfniAvx512 {
                             const uint8_t* const* src, size_t pos,
                             __mmask64 mask) {
     __m512i x = Load<masked>(src[0] + pos, mask);
+#pragma GCC unroll 8
     for (int n = 0; n < N; ++n) acc[n] = Mul(x, mat[n * k]);
     int j = 1;
     for (; j + 1 < k; j += 2) {
       const __m512i a = Load<masked>(src[j] + pos, mask);
       const __m512i b = Load<masked>(src[j + 1] + pos, mask);
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         acc[n] = _mm512_ternarylogic_epi64(acc[n], Mul(a, mat[n * k + j]),
                                            Mul(b, mat[n * k + j + 1]), 0x96);
@@ -40,6 +42,7 @@ struct GfniAvx512 {
     }
     if (j < k) {
       x = Load<masked>(src[j] + pos, mask);
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         acc[n] = _mm512_xor_si512(acc[n], Mul(x, mat[n * k + j]));
       }
@@ -56,6 +59,7 @@ struct GfniAvx512 {
     for (; pos + 64 <= end; pos += 64) {
       __m512i acc[N];
       Column<N, false>(acc, mat, k, src, pos, 0);
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         _mm512_storeu_si512(dst[row0 + n] + pos, acc[n]);
       }
@@ -64,6 +68,7 @@ struct GfniAvx512 {
       const __mmask64 mask = ~0ULL >> (64 - (end - pos));
       __m512i acc[N];
       Column<N, true>(acc, mat, k, src, pos, mask);
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         _mm512_mask_storeu_epi8(dst[row0 + n] + pos, mask, acc[n]);
       }

@@ -24,11 +24,13 @@ struct Neon {
     size_t pos = off;
     for (; pos + 16 <= end; pos += 16) {
       uint8x16_t acc[N];
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) acc[n] = vdupq_n_u8(0);
       for (int j = 0; j < k; ++j) {
         const uint8x16_t x = vld1q_u8(src[j] + pos);
         const uint8x16_t lo = vandq_u8(x, low_mask);
         const uint8x16_t hi = vshrq_n_u8(x, 4);
+#pragma GCC unroll 8
         for (int n = 0; n < N; ++n) {
           const uint8_t* t = tables[n * k + j];
           const uint8x16_t p_lo = vqtbl1q_u8(vld1q_u8(t), lo);
@@ -36,6 +38,7 @@ struct Neon {
           acc[n] = veorq_u8(acc[n], veorq_u8(p_lo, p_hi));
         }
       }
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) vst1q_u8(dst[row0 + n] + pos, acc[n]);
     }
     kernel_driver::ScalarTail<Neon>(pos, end, N, m, row0, src, dst);

@@ -31,11 +31,13 @@ struct Ssse3 {
     size_t pos = off;
     for (; pos + 16 <= end; pos += 16) {
       __m128i acc[N];
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) acc[n] = _mm_setzero_si128();
       for (int j = 0; j < k; ++j) {
         const __m128i x = Load(src[j] + pos);
         const __m128i lo = _mm_and_si128(x, low_mask);
         const __m128i hi = _mm_and_si128(_mm_srli_epi64(x, 4), low_mask);
+#pragma GCC unroll 8
         for (int n = 0; n < N; ++n) {
           const uint8_t* t = tables[n * k + j];
           acc[n] = _mm_xor_si128(
@@ -43,6 +45,7 @@ struct Ssse3 {
                                     _mm_shuffle_epi8(Table(t + 16), hi)));
         }
       }
+#pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst[row0 + n] + pos),
                          acc[n]);

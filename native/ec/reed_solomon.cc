@@ -204,44 +204,70 @@ void ReedSolomonCodec::Reconstruct(size_t len, uint8_t* const* shards,
 
 namespace {
 
-// Best of several interleaved rounds, in nanoseconds per encode.
-EcBackend MeasureAutoBackend() {
-  std::unique_ptr<ReedSolomonCodec> builtin, isal;
-  Status s =
-      ReedSolomonCodec::Create(8, 4, EcBackend::kBuiltin, nullptr, &builtin);
-  TS_ASSERT(s.ok());
-  s = ReedSolomonCodec::Create(8, 4, EcBackend::kIsal, nullptr, &isal);
-  if (!s.ok()) return EcBackend::kBuiltin;
+double Measure(const ReedSolomonCodec& codec) {
+  constexpr int k = 8, m = 4;
   constexpr size_t shard_bytes = 16 * 1024;  // 128 KiB of data: cache-hot
-  std::vector<uint8_t> memory(12 * shard_bytes);
+  std::vector<uint8_t> memory((k + m) * shard_bytes);
   for (size_t i = 0; i < memory.size(); ++i) {
     memory[i] = static_cast<uint8_t>(i * 131 + (i >> 9));
   }
-  uint8_t* shards[12];
-  for (int i = 0; i < 12; ++i) shards[i] = memory.data() + i * shard_bytes;
+  uint8_t* shards[k + m];
+  for (int i = 0; i < k + m; ++i) shards[i] = memory.data() + i * shard_bytes;
   using Clock = std::chrono::steady_clock;
-  auto best_ns = [&](const ReedSolomonCodec& codec) {
-    const auto start = Clock::now();
-    for (int rep = 0; rep < 8; ++rep) codec.Encode(shard_bytes, shards);
-    return std::chrono::duration<double, std::nano>(Clock::now() - start)
-        .count();
-  };
-  best_ns(*builtin);
-  best_ns(*isal);
-  double builtin_ns = 1e300, isal_ns = 1e300;
+  codec.Encode(shard_bytes, shards);  // warm caches and tables
+  double best_us = 1e300;
   for (int round = 0; round < 5; ++round) {
-    const double b = best_ns(*builtin);
-    const double i = best_ns(*isal);
-    if (b < builtin_ns) builtin_ns = b;
-    if (i < isal_ns) isal_ns = i;
+    const auto start = Clock::now();
+    for (int rep = 0; rep < 4; ++rep) codec.Encode(shard_bytes, shards);
+    const double us =
+        std::chrono::duration<double, std::micro>(Clock::now() - start)
+            .count() /
+        4;
+    if (us < best_us) best_us = us;
   }
-  return isal_ns * 1.05 < builtin_ns ? EcBackend::kIsal : EcBackend::kBuiltin;
+  TS_ASSERT(best_us > 0);
+  return static_cast<double>(k * shard_bytes) / best_us;
 }
+
+struct ThroughputCache {
+  std::mutex mutex;
+  const EcKernel* kernels[16] = {};  // nullptr entry = ISA-L
+  double values[16] = {};
+  int count = 0;
+};
 
 }  // namespace
 
+double EncodeBytesPerMicrosecond(EcBackend backend, const EcKernel* kernel) {
+  if (backend == EcBackend::kIsal) {
+    kernel = nullptr;
+    if (LoadIsal() == nullptr) return 0;
+  } else if (kernel == nullptr) {
+    kernel = BestKernel();
+  }
+  static ThroughputCache cache;
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  for (int i = 0; i < cache.count; ++i) {
+    if (cache.kernels[i] == kernel) return cache.values[i];
+  }
+  std::unique_ptr<ReedSolomonCodec> codec;
+  const Status s = ReedSolomonCodec::Create(8, 4, backend, kernel, &codec);
+  TS_ASSERT(s.ok());
+  const double value = Measure(*codec);
+  TS_ASSERT(cache.count < 16);
+  cache.kernels[cache.count] = kernel;
+  cache.values[cache.count] = value;
+  ++cache.count;
+  return value;
+}
+
 EcBackend AutoBackend() {
-  static const EcBackend chosen = MeasureAutoBackend();
+  static const EcBackend chosen = [] {
+    const double isal = EncodeBytesPerMicrosecond(EcBackend::kIsal, nullptr);
+    const double builtin =
+        EncodeBytesPerMicrosecond(EcBackend::kBuiltin, nullptr);
+    return isal > builtin * 1.05 ? EcBackend::kIsal : EcBackend::kBuiltin;
+  }();
   return chosen;
 }
 

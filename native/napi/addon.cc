@@ -21,6 +21,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(new AddonData());
   RegisterInfo(env, exports);
+  RegisterEc(env, exports);
   return exports;
 }
 

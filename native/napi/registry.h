@@ -9,4 +9,8 @@ namespace tessera::napi {
 // info_binding.cc: version(), cpuFeatures, statusCodes, setErrorConstructor.
 void RegisterInfo(Napi::Env env, Napi::Object exports);
 
+// ec_binding.cc: EcCodec, ecInfo(), ecIsKnownKernel(), ecThroughput(),
+// ecAutoBackend(), ecIsDetached().
+void RegisterEc(Napi::Env env, Napi::Object exports);
+
 }  // namespace tessera::napi

@@ -10,11 +10,14 @@
         "native/napi/addon.cc",
         "native/napi/errors.cc",
         "native/napi/info_binding.cc",
-        "native/napi/ec_binding.cc"
+        "native/napi/ec_binding.cc",
+        "native/napi/checksum_binding.cc"
       ],
       "dependencies": [
         "native/core/core.gyp:tessera_core",
-        "native/ec/ec.gyp:tessera_ec"
+        "native/ec/ec.gyp:tessera_ec",
+        "native/checksum/checksum.gyp:tessera_checksum",
+        "native/io/io.gyp:tessera_io"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

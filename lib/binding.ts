@@ -19,6 +19,15 @@ export interface NativeBinding {
   setErrorConstructor(ctor: typeof TesseraError): void;
   /** Test hook: throws the JS error a native status produces. */
   throwStatusForTest(code: number, message: string, errno: number): never;
+
+  // native/napi/checksum_binding.cc; arguments are validated in lib/checksum.
+  crc32c(data: Uint8Array, prev: number): number;
+  crc32(data: Uint8Array, prev: number): number;
+  crc64nvme(data: Uint8Array, prev: bigint): bigint;
+  crc32cCombine(crcA: number, crcB: number, lengthB: number): number;
+  crc32Combine(crcA: number, crcB: number, lengthB: number): number;
+  crc64nvmeCombine(crcA: bigint, crcB: bigint, lengthB: number): bigint;
+  readonly checksumKernels: { crc32c: string; crc32: string; crc64nvme: string };
 }
 
 /** The package root: the nearest folder up from here with our package.json. */

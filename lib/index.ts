@@ -5,6 +5,8 @@
 import { binding } from './binding';
 
 export { TesseraError, AbortError } from './errors';
+export * as checksums from './checksum/index';
+export type { ChecksumInput, ChecksumKernels } from './checksum/index';
 export type { TesseraErrorOptions } from './errors';
 
 /** Facts about the loaded native addon. */

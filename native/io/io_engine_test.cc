@@ -427,11 +427,13 @@ TEST(IoEngineStress, ManyThreadsManyGroups) {
       AlignedBuffer::Allocate(kThreads * kWritesPerThread * 4096ull, &buf)
           .ok());
   std::atomic<int> ok_writes{0}, ok_reads{0}, bad{0};
+  // Read targets outlive the threads: reads may complete after they exit.
+  std::vector<AlignedBuffer> scratches(kThreads);
+  for (auto& b : scratches) ASSERT_TRUE(AlignedBuffer::Allocate(4096, &b).ok());
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; t++) {
     threads.emplace_back([&, t] {
-      AlignedBuffer scratch;
-      if (!AlignedBuffer::Allocate(4096, &scratch).ok()) std::abort();
+      AlignedBuffer& scratch = scratches[t];
       for (int i = 0; i < kWritesPerThread; i++) {
         const int block = t * kWritesPerThread + i;
         uint8_t* p = buf.data() + uint64_t(block) * 4096;

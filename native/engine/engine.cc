@@ -33,6 +33,17 @@ struct Engine::Segment {
   bool writable = false;           // every drive has it with a valid header
 };
 
+// An upload in progress: its fragments (published as they become durable)
+// and the running MD5 of its pieces. Pieces wait in `pending` and are
+// hashed and submitted in order by one drain task at a time.
+struct Engine::Upload {
+  uint64_t id = 0;
+  std::vector<log::Extent> extents;  // guarded by Engine::mu_
+  Md5 md5;                           // the drain task only
+  std::deque<Pending> pending;       // guarded by Engine::mu_
+  bool draining = false;             // guarded by Engine::mu_
+};
+
 // A record placed in the group being built, with what to publish once the
 // group is durable.
 struct Engine::Staged {
@@ -861,13 +872,91 @@ uint64_t Engine::NowMs() const {
 uint64_t Engine::BeginUpload() {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t id = next_upload_id_++;
-  uploads_[id];
+  auto upload = std::make_shared<Upload>();
+  upload->id = id;
+  uploads_[id] = upload;
+  TS_ASSERT(id != 0);
   return id;
 }
 
 void Engine::AbortUpload(uint64_t upload_id) {
   std::lock_guard<std::mutex> lock(mu_);
   uploads_.erase(upload_id);
+}
+
+Status Engine::SubmitPut(WriteRequest request, WriteDone done) {
+  TS_ASSERT(request.kind == WriteRequest::Kind::kPut);
+  TS_ASSERT(done != nullptr);
+  if (request.body_bytes > info_.record_bytes_max) {
+    return Status(StatusCode::kOutOfRange,
+                  "an inline body is at most " +
+                      std::to_string(info_.record_bytes_max) + " bytes");
+  }
+  auto shared = std::make_shared<std::pair<WriteRequest, WriteDone>>(
+      std::move(request), std::move(done));
+  return Post([this, shared] {
+    WriteRequest& r = shared->first;
+    Md5 md5;
+    md5.Update(r.body, r.body_bytes);
+    md5.Final(r.etag);
+    Status s = Submit(std::move(r), shared->second);
+    if (!s.ok()) shared->second(s, WriteResult());
+  });
+}
+
+Status Engine::AppendUpload(uint64_t upload_id, const uint8_t* body,
+                            uint64_t len, WriteDone done) {
+  TS_ASSERT(done != nullptr);
+  if (len > info_.record_bytes_max) {
+    return Status(StatusCode::kOutOfRange,
+                  "an upload piece is at most " +
+                      std::to_string(info_.record_bytes_max) + " bytes");
+  }
+  std::shared_ptr<Upload> upload;
+  bool start = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_ || closed_) {
+      return Status(StatusCode::kClosed, "the store is closed");
+    }
+    auto it = uploads_.find(upload_id);
+    if (it == uploads_.end()) {
+      return Status(StatusCode::kNotFound, "no such upload");
+    }
+    upload = it->second;
+    Pending p;
+    p.request.kind = WriteRequest::Kind::kFragment;
+    p.request.upload_id = upload_id;
+    p.request.body = body;
+    p.request.body_bytes = len;
+    p.done = std::move(done);
+    upload->pending.push_back(std::move(p));
+    start = !upload->draining;
+    upload->draining = true;
+  }
+  if (!start) return Status::Ok();
+  Status s = Post([this, upload] { DrainUpload(upload); });
+  TS_ASSERT(s.ok() || s.code() == StatusCode::kClosed);
+  return Status::Ok();
+}
+
+void Engine::DrainUpload(std::shared_ptr<Upload> upload) {
+  for (;;) {
+    Pending p;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (upload->pending.empty()) {
+        upload->draining = false;
+        return;
+      }
+      p = std::move(upload->pending.front());
+      upload->pending.pop_front();
+    }
+    upload->md5.Update(p.request.body, p.request.body_bytes);
+    p.request.bucket = "-";  // fragments belong to no bucket
+    Status s = Submit(p.request, p.done);
+    if (!s.ok()) p.done(s, WriteResult());
+  }
 }
 
 Status Engine::Submit(WriteRequest request, WriteDone done) {
@@ -1018,6 +1107,9 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
           return Status(StatusCode::kNotFound, "no such upload");
         }
       }
+      if (r.body_bytes > info_.record_bytes_max) {
+        return Status(StatusCode::kOutOfRange, "fragment too large");
+      }
       s.type = log::RecordType::kFragment;
       log::EncodeFragmentVar(r.upload_id, 0, &s.var);
       s.payload = r.body;
@@ -1077,12 +1169,12 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
         s.result.delete_marker = true;
       } else {
         o.content_type = r.content_type;
-        memcpy(o.etag, r.etag, 16);
         o.part_count = r.part_count;
         o.metadata = r.metadata;
         o.checksums = r.checksums;
         if (r.kind == Kind::kPut) {
           o.size = r.body_bytes;
+          memcpy(o.etag, r.etag, 16);
           s.payload = r.body;
           s.payload_bytes = r.body_bytes;
         } else {
@@ -1093,7 +1185,13 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
             if (it == uploads_.end()) {
               return Status(StatusCode::kNotFound, "no such upload");
             }
-            extents = it->second;
+            if (it->second->draining || !it->second->pending.empty()) {
+              return Status(StatusCode::kInvalidArgument,
+                            "commit while pieces of the upload are in flight");
+            }
+            extents = it->second->extents;
+            Md5 md5 = it->second->md5;  // the drain task is idle
+            md5.Final(o.etag);
           }
           for (const log::Extent& e : extents) o.size += e.length;
           log::EncodeExtents(extents, &s.owned_payload);
@@ -1104,6 +1202,7 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
         s.payload_crc = crc32c::Extend(0, s.payload, s.payload_bytes);
       }
       log::EncodeObjectVar(o, &s.var);
+      memcpy(s.result.etag, o.etag, 16);
       s.size = o.size;
       s.mtime_ms = o.mtime_ms;
       s.result.version_id = o.version_id;
@@ -1273,7 +1372,7 @@ void Engine::RunGroup(std::vector<Pending>* group) {
             std::lock_guard<std::mutex> lock(mu_);
             auto it = uploads_.find(r.upload_id);
             if (it != uploads_.end()) {
-              it->second.push_back(
+              it->second->extents.push_back(
                   log::Extent{s.address, s.payload_bytes, s.payload_crc});
             }
             break;
@@ -1294,7 +1393,7 @@ void Engine::RunGroup(std::vector<Pending>* group) {
             }
             meta.mtime_ms = s.mtime_ms;
             if (!meta.delete_marker) {
-              memcpy(meta.etag, r.etag, 16);
+              memcpy(meta.etag, s.result.etag, 16);
               meta.part_count = r.part_count;
             }
             directory_.ApplyObject(r.bucket, r.key, meta,

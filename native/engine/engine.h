@@ -37,6 +37,7 @@
 
 #include "core/status.h"
 #include "engine/key_directory.h"
+#include "engine/md5.h"
 #include "io/fs.h"
 #include "io/io_engine.h"
 #include "io/probe.h"
@@ -125,6 +126,7 @@ struct WriteRequest {
 
 struct WriteResult {
   std::string version_id;
+  uint8_t etag[16] = {};  // MD5 of the body (puts and commits)
   bool delete_marker = false;
   uint64_t seq = 0;
 };
@@ -164,10 +166,18 @@ class Engine {
   // calls `done`.
   Status Submit(WriteRequest request, WriteDone done);
 
-  // Large bodies: BeginUpload gives an id; kFragment writes append to it
-  // in order; kCommitUpload publishes an OBJECT over every fragment;
-  // AbortUpload forgets it (its fragments stay dead in the log).
+  // A kPut whose ETag (MD5 of the body) is computed first, on a reader
+  // thread, so the caller's thread never hashes.
+  Status SubmitPut(WriteRequest request, WriteDone done);
+
+  // Large bodies: BeginUpload gives an id; AppendUpload hashes each piece
+  // (in order, on a reader thread) and writes it as a FRAGMENT record;
+  // kCommitUpload publishes an OBJECT over every fragment with the MD5 of
+  // all pieces as its ETag; AbortUpload forgets the upload (its fragments
+  // stay dead in the log). `body` is borrowed until `done` runs.
   uint64_t BeginUpload();
+  Status AppendUpload(uint64_t upload_id, const uint8_t* body, uint64_t len,
+                      WriteDone done);
   void AbortUpload(uint64_t upload_id);
 
   // Reads. version_id empty: the current version.
@@ -192,6 +202,8 @@ class Engine {
     uint64_t bytes = 0;
   };
   struct Staged;  // a record placed in the open group
+  struct Upload;
+  void DrainUpload(std::shared_ptr<Upload> upload);
 
   Engine() = default;
   Status OpenDrives(const EngineOptions& options);
@@ -247,12 +259,12 @@ class Engine {
 
   std::mutex mu_;
   std::condition_variable queue_cv_;
-  std::deque<Pending> queue_;                             // guarded by mu_
-  uint64_t queued_bytes_ = 0;                             // guarded by mu_
-  bool closing_ = false;                                  // guarded by mu_
-  bool closed_ = false;                                   // guarded by mu_
-  std::map<uint64_t, std::vector<log::Extent>> uploads_;  // guarded by mu_
-  uint64_t next_upload_id_ = 1;                           // guarded by mu_
+  std::deque<Pending> queue_;                            // guarded by mu_
+  uint64_t queued_bytes_ = 0;                            // guarded by mu_
+  bool closing_ = false;                                 // guarded by mu_
+  bool closed_ = false;                                  // guarded by mu_
+  std::map<uint64_t, std::shared_ptr<Upload>> uploads_;  // guarded by mu_
+  uint64_t next_upload_id_ = 1;                          // guarded by mu_
   std::thread committer_;
 
   std::mutex read_mu_;

@@ -345,21 +345,33 @@ TEST(Engine, LargeUploadAndDegradedReads) {
   const std::string body = Body(7, 3 * 1000 * 1000 + 17);
   const uint64_t up = e->BeginUpload();
   const size_t frag = 100000;
+  std::vector<std::future<Outcome>> appends;
+  std::vector<std::shared_ptr<std::promise<Outcome>>> promises;
   for (size_t off = 0; off < body.size(); off += frag) {
-    WriteRequest r;
-    r.kind = Kind::kFragment;
-    r.bucket = "big";
-    r.upload_id = up;
-    r.body = reinterpret_cast<const uint8_t*>(body.data()) + off;
-    r.body_bytes = std::min(frag, body.size() - off);
-    ASSERT_TRUE(Write(e.get(), r).status.ok());
+    auto p = std::make_shared<std::promise<Outcome>>();
+    appends.push_back(p->get_future());
+    promises.push_back(p);
+    ASSERT_TRUE(
+        e->AppendUpload(up, reinterpret_cast<const uint8_t*>(body.data()) + off,
+                        std::min(frag, body.size() - off),
+                        [p](const Status& st, const WriteResult& res) {
+                          p->set_value(Outcome{st, res});
+                        })
+            .ok());
   }
+  for (auto& f : appends) ASSERT_TRUE(f.get().status.ok());
   WriteRequest commit;
   commit.kind = Kind::kCommitUpload;
   commit.bucket = "big";
   commit.key = "blob";
   commit.upload_id = up;
-  ASSERT_TRUE(Write(e.get(), commit).status.ok());
+  Outcome committed = Write(e.get(), commit);
+  ASSERT_TRUE(committed.status.ok());
+  Md5 md5;
+  md5.Update(body.data(), body.size());
+  uint8_t digest[16];
+  md5.Final(digest);
+  EXPECT_EQ(memcmp(committed.result.etag, digest, 16), 0);
   Status s;
   EXPECT_EQ(GetBody(e.get(), "big", "blob", &s), body);
   EXPECT_EQ(GetBody(e.get(), "big", "blob", &s, "", 99990, 30),

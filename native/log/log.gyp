@@ -7,7 +7,10 @@
       "sources": ["codec.cc"],
       "include_dirs": [".."],
       "direct_dependent_settings": {"include_dirs": [".."]},
-      "dependencies": ["../core/core.gyp:tessera_core"],
+      "dependencies": [
+        "../core/core.gyp:tessera_core",
+        "../checksum/checksum.gyp:tessera_checksum"
+      ],
       "cflags": ["-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra"],
       "cflags_cc": ["-std=c++17", "-fvisibility=hidden"],
       "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17"}

@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterInfo(env, exports);
   RegisterEc(env, exports);
   RegisterChecksum(env, exports);
+  RegisterEngine(env, exports);
   return exports;
 }
 

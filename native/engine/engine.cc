@@ -252,7 +252,9 @@ Status Engine::OpenDrives(const EngineOptions& options) {
       if (!s.ok()) return Status(s.code(), p0 + ": " + s.message());
       count = f0.data_shards + f0.parity_shards;
     } else {
-      count = options.data_shards + options.parity_shards;
+      // Creating: 4+2 unless told otherwise.
+      count = (options.data_shards ? options.data_shards : 4) +
+              (options.parity_shards ? options.parity_shards : 2);
     }
     for (uint32_t i = 0; i < count; i++) {
       dirs.push_back(options.path + "/drive-" + std::to_string(i));
@@ -299,15 +301,19 @@ Status Engine::OpenDrives(const EngineOptions& options) {
     if (!options.create) {
       return Status(StatusCode::kNotFound, "no store on these drives");
     }
-    if (options.data_shards < 1 || options.parity_shards < 1 ||
-        options.data_shards + options.parity_shards != count) {
+    const uint32_t k = options.data_shards ? options.data_shards
+                       : explicit_drives   ? 0
+                                           : 4;
+    const uint32_t m = options.parity_shards ? options.parity_shards
+                       : explicit_drives     ? 0
+                                             : 2;
+    if (k < 1 || m < 1 || k + m != count) {
       return InvalidArg(
           "dataShards + parityShards must equal the number of "
           "drives (" +
           std::to_string(count) + ")");
     }
-    Layout l{options.data_shards, options.parity_shards, options.chunk_bytes,
-             1};
+    Layout l{k, m, options.chunk_bytes, 1};
     if (!l.Valid()) {
       return InvalidArg("chunkBytes must be a power of two in 4096..65536");
     }
@@ -315,8 +321,7 @@ Status Engine::OpenDrives(const EngineOptions& options) {
     if (stripes == 0) {
       stripes = uint32_t((uint64_t{32} << 20) / l.stripe_data_bytes() + 1);
     }
-    layout_ = Layout{options.data_shards, options.parity_shards,
-                     options.chunk_bytes, stripes};
+    layout_ = Layout{k, m, options.chunk_bytes, stripes};
     std::random_device rd;
     for (int i = 0; i < 16; i++) store_id_[i] = uint8_t(rd());
     const uint64_t created = NowMs();
@@ -1129,8 +1134,11 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
         return Status(StatusCode::kPreconditionFailed,
                       "ifNoneMatch: the object exists");
       }
+      if (r.condition == Condition::kIfMatch && !exists) {
+        return Status(StatusCode::kNotFound, "ifMatch: no such key");
+      }
       if (r.condition == Condition::kIfMatch &&
-          (!exists || memcmp(current.etag, r.if_match_etag, 16) != 0 ||
+          (memcmp(current.etag, r.if_match_etag, 16) != 0 ||
            current.part_count != r.if_match_part_count)) {
         return Status(StatusCode::kPreconditionFailed,
                       "ifMatch: the ETag does not match");

@@ -897,16 +897,28 @@ Status Engine::SubmitPut(WriteRequest request, WriteDone done) {
                   "an inline body is at most " +
                       std::to_string(info_.record_bytes_max) + " bytes");
   }
-  auto shared = std::make_shared<std::pair<WriteRequest, WriteDone>>(
-      std::move(request), std::move(done));
-  return Post([this, shared] {
-    WriteRequest& r = shared->first;
+  auto job = std::make_shared<EtagJob>();
+  const uint8_t* body = request.body;
+  const uint64_t len = request.body_bytes;
+  TS_RETURN_IF_ERROR(Enqueue(std::move(request), std::move(done), job));
+  // The body stays borrowed until `done` runs, which is after this hash:
+  // the committer does not take the put before the job is done.
+  Status s = Post([this, job, body, len] {
     Md5 md5;
-    md5.Update(r.body, r.body_bytes);
-    md5.Final(r.etag);
-    Status s = Submit(std::move(r), shared->second);
-    if (!s.ok()) shared->second(s, WriteResult());
+    md5.Update(body, len);
+    uint8_t etag[16];
+    md5.Final(etag);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      memcpy(job->etag, etag, 16);
+      job->done = true;
+    }
+    queue_cv_.notify_all();
   });
+  // Readers stop only after the committer drained the queue, and the
+  // committer waits for this job, so Post cannot be refused here.
+  TS_ASSERT(s.ok());
+  return Status::Ok();
 }
 
 Status Engine::AppendUpload(uint64_t upload_id, const uint8_t* body,
@@ -965,6 +977,11 @@ void Engine::DrainUpload(std::shared_ptr<Upload> upload) {
 }
 
 Status Engine::Submit(WriteRequest request, WriteDone done) {
+  return Enqueue(std::move(request), std::move(done), nullptr);
+}
+
+Status Engine::Enqueue(WriteRequest request, WriteDone done,
+                       std::shared_ptr<EtagJob> etag_job) {
   TS_ASSERT(done != nullptr);
   using Kind = WriteRequest::Kind;
   if (request.bucket.empty() || request.bucket.size() > log::bucket_bytes_max) {
@@ -997,6 +1014,7 @@ Status Engine::Submit(WriteRequest request, WriteDone done) {
   p.bytes = request.body_bytes + request.key.size() + 256;
   p.request = std::move(request);
   p.done = std::move(done);
+  p.etag_job = std::move(etag_job);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closing_ || closed_) {
@@ -1031,11 +1049,19 @@ std::string ConflictKey(const WriteRequest& r) {
 
 void Engine::TakeGroup(std::vector<Pending>* group) {
   std::unique_lock<std::mutex> lock(mu_);
-  queue_cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+  auto ready = [this] {
+    return !queue_.empty() && (queue_.front().etag_job == nullptr ||
+                               queue_.front().etag_job->done);
+  };
+  queue_cv_.wait(lock, [&] { return ready() || (closing_ && queue_.empty()); });
   std::set<std::string> keys, buckets;
   uint64_t bytes = log::group_record_bytes;
-  while (!queue_.empty()) {
+  while (ready()) {
     Pending& p = queue_.front();
+    if (p.etag_job != nullptr) {
+      memcpy(p.request.etag, p.etag_job->etag, 16);
+      p.etag_job.reset();
+    }
     const std::string token = ConflictKey(p.request);
     const bool bucket_op = token == p.request.bucket;
     if (!token.empty()) {
@@ -1829,16 +1855,39 @@ Status Engine::Recover() {
         written_end = std::max(written_end, layout_.StripeAddress(seg, s + 1));
       }
       s++;
-      while (s < layout_.segment_stripes) {
-        st = try_group_start(seg, s, &cg, &any);
-        if (st.ok()) break;
-        if (st.code() != StatusCode::kNotFound) return st;
-        if (any) {
-          gap_has_data = true;
-          written_end =
-              std::max(written_end, layout_.StripeAddress(seg, s + 1));
+      // Batched: read many stripes at once and try a group start only where
+      // at least k chunks carry the group-start flag.
+      bool found = false;
+      while (s < layout_.segment_stripes && !found) {
+        const uint32_t count =
+            std::min(kReadBatchStripes, layout_.segment_stripes - s);
+        std::vector<std::vector<uint8_t>> batch;
+        std::vector<log::ChunkTrailer> trailers;
+        std::vector<bool> valid;
+        TS_RETURN_IF_ERROR(
+            ReadStripe(seg, s, count, &batch, &trailers, &valid));
+        uint32_t i = 0;
+        for (; i < count; i++) {
+          uint32_t flagged = 0;
+          for (uint32_t d = 0; d < layout_.shards(); d++) {
+            const size_t at = size_t(i) * layout_.shards() + d;
+            if (!valid[at]) continue;
+            max_group_seq = std::max(max_group_seq, trailers[at].group_seq);
+            gap_has_data = true;
+            written_end =
+                std::max(written_end, layout_.StripeAddress(seg, s + i + 1));
+            if (trailers[at].flags & log::kChunkGroupStart) flagged++;
+          }
+          if (flagged >= k) {
+            st = try_group_start(seg, s + i, &cg, &any);
+            if (st.ok()) {
+              found = true;
+              break;
+            }
+            if (st.code() != StatusCode::kNotFound) return st;
+          }
         }
-        s++;
+        s += i;
       }
       if (gap_has_data) {
         junk_gaps.push_back({layout_.StripeAddress(seg, gap_start),

@@ -196,11 +196,20 @@ class Engine {
  private:
   struct Drive;
   struct Segment;
+  // A put's ETag, computed on a reader thread while the put already holds
+  // its place in the queue (so puts commit in submission order).
+  struct EtagJob {
+    bool done = false;  // guarded by mu_
+    uint8_t etag[16] = {};
+  };
   struct Pending {
     WriteRequest request;
     WriteDone done;
     uint64_t bytes = 0;
+    std::shared_ptr<EtagJob> etag_job;  // kPut through SubmitPut
   };
+  Status Enqueue(WriteRequest request, WriteDone done,
+                 std::shared_ptr<EtagJob> etag_job);
   struct Staged;  // a record placed in the open group
   struct Upload;
   void DrainUpload(std::shared_ptr<Upload> upload);

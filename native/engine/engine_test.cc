@@ -329,7 +329,8 @@ TEST(Engine, ConcurrentConditionalPutsOnOneKeyOneWins) {
   // ifMatch with the right and the wrong ETag.
   ObjectInfo info;
   ASSERT_TRUE(e->Head("bkt", "only", "", &info).ok());
-  WriteRequest r = PutReq("bkt", "only", "next");
+  const std::string next_body = "next";
+  WriteRequest r = PutReq("bkt", "only", next_body);
   r.condition = Condition::kIfMatch;
   memcpy(r.if_match_etag, info.etag, 16);
   EXPECT_TRUE(Write(e.get(), r).status.ok());

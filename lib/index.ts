@@ -6,6 +6,8 @@ import { binding } from './binding';
 
 export { TesseraError, AbortError } from './errors';
 export type { TesseraErrorOptions } from './errors';
+export { ReedSolomon } from './ec/reed_solomon';
+export type { EcBackend, ReedSolomonOptions } from './ec/reed_solomon';
 
 /** Facts about the loaded native addon. */
 export interface NativeInfo {

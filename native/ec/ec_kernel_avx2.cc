@@ -35,6 +35,7 @@ struct Avx2 {
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) acc[n] = _mm256_setzero_si256();
       for (int j = 0; j < k; ++j) {
+        kernel_driver::Prefetch<Avx2>(src[j] + pos);
         const __m256i x = Load(src[j] + pos);
         const __m256i lo = _mm256_and_si256(x, low_mask);
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi64(x, 4), low_mask);

@@ -27,11 +27,16 @@ struct GfniAvx512 {
   static inline void Column(__m512i (&acc)[N], const uint64_t* mat, int k,
                             const uint8_t* const* src, size_t pos,
                             __mmask64 mask) {
+    if (!masked) kernel_driver::Prefetch<GfniAvx512>(src[0] + pos);
     __m512i x = Load<masked>(src[0] + pos, mask);
 #pragma GCC unroll 8
     for (int n = 0; n < N; ++n) acc[n] = Mul(x, mat[n * k]);
     int j = 1;
     for (; j + 1 < k; j += 2) {
+      if (!masked) {
+        kernel_driver::Prefetch<GfniAvx512>(src[j] + pos);
+        kernel_driver::Prefetch<GfniAvx512>(src[j + 1] + pos);
+      }
       const __m512i a = Load<masked>(src[j] + pos, mask);
       const __m512i b = Load<masked>(src[j + 1] + pos, mask);
 #pragma GCC unroll 8
@@ -41,6 +46,7 @@ struct GfniAvx512 {
       }
     }
     if (j < k) {
+      if (!masked) kernel_driver::Prefetch<GfniAvx512>(src[j] + pos);
       x = Load<masked>(src[j] + pos, mask);
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {

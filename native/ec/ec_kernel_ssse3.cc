@@ -34,6 +34,7 @@ struct Ssse3 {
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) acc[n] = _mm_setzero_si128();
       for (int j = 0; j < k; ++j) {
+        kernel_driver::Prefetch<Ssse3>(src[j] + pos);
         const __m128i x = Load(src[j] + pos);
         const __m128i lo = _mm_and_si128(x, low_mask);
         const __m128i hi = _mm_and_si128(_mm_srli_epi64(x, 4), low_mask);

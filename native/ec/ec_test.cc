@@ -23,7 +23,7 @@
 #include "ec/isal_library.h"
 #include "ec/reed_solomon.h"
 
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 // Regression: node exports OpenSSL's gf_mul, which interposed on ISA-L's own
 // gf_mul inside ec_encode_data_base (short lengths) and crashed the addon.
 // This test binary exports a gf_mul of its own (linked with -rdynamic) that

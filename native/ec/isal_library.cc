@@ -24,9 +24,11 @@ struct IsalLoad {
     // RTLD_DEEPBIND makes ISA-L's own internal calls bind to itself: node
     // exports OpenSSL's gf_mul, which would otherwise interpose on ISA-L's
     // gf_mul inside ec_encode_data_base and crash. The handle is never
-    // closed, so the function pointers stay valid.
+    // closed, so the function pointers stay valid. Sanitizer runtimes refuse
+    // DEEPBIND; their test binaries do not export a conflicting gf_mul.
     int flags = RTLD_NOW | RTLD_LOCAL;
-#if defined(RTLD_DEEPBIND) && !defined(__SANITIZE_ADDRESS__)
+#if defined(RTLD_DEEPBIND) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
     flags |= RTLD_DEEPBIND;
 #endif
     void* handle = dlopen(file, flags);

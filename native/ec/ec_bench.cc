@@ -3,7 +3,7 @@
 // Peers are measured interleaved (A B A B ...) and the median of the trials
 // is printed. Pin it: `taskset -c 1 build/native/ec/ec_bench`.
 //
-// Usage: ec_bench [--trials N] [--ms T] [--quick]
+// Usage: ec_bench [--trials N] [--ms T] [--quick] [--only LABEL-SUBSTRING]
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -126,11 +126,14 @@ double MeasureIsalAvx2(IsalEncodeFn fn, const Workload& w, Memory& mem,
 int Main(int argc, char** argv) {
   int trials = 5;
   double ms = 150;
+  const char* only = nullptr;  // run workloads whose label contains this
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--trials") && i + 1 < argc)
       trials = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--ms") && i + 1 < argc)
       ms = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc)
+      only = argv[++i];
     else if (!std::strcmp(argv[i], "--quick")) {
       trials = 3;
       ms = 60;
@@ -155,6 +158,7 @@ int Main(int argc, char** argv) {
   std::printf("%-16s %-12s %10s %10s %10s %10s\n", "workload", "kernel",
               "enc GB/s", "rec GB/s", "enc/isal", "rec/enc");
   for (const Workload& w : workloads) {
+    if (only != nullptr && std::strstr(w.label, only) == nullptr) continue;
     std::vector<std::unique_ptr<ReedSolomonCodec>> codecs;
     for (int i = 0; i < UsableKernelCount(); ++i) {
       if (!std::strcmp(UsableKernel(i)->name, "scalar")) continue;

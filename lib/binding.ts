@@ -9,6 +9,33 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NATIVE_STATUS_CODES, TesseraError } from './errors';
 
+/** Facts the erasure-coding core reports once (native/napi/ec_binding.cc). */
+export interface NativeEcInfo {
+  readonly dataShardsMax: number;
+  readonly parityShardsMax: number;
+  readonly shardCountMax: number;
+  readonly shardBytesMax: number;
+  /** Kernels usable on this CPU, fastest first; 'scalar' last. */
+  readonly kernels: readonly string[];
+  readonly isalAvailable: boolean;
+  /** Why libisal.so.2 could not be loaded ('' when it was). */
+  readonly isalReason: string;
+  /** True for ISA-L >= 2.31 (has GFNI kernels). */
+  readonly isalGfni: boolean;
+}
+
+/** A native Reed-Solomon codec over caller memory (lib/ec wraps it). */
+export interface NativeEcCodec {
+  readonly kernel: string;
+  encodeSync(shards: readonly Uint8Array[]): void;
+  encode(shards: readonly Uint8Array[]): Promise<void>;
+  reconstructSync(shards: readonly Uint8Array[], missing: readonly number[]): void;
+  reconstruct(shards: readonly Uint8Array[], missing: readonly number[]): Promise<void>;
+  verify(shards: readonly Uint8Array[]): boolean;
+  encodeManySync(stripes: readonly (readonly Uint8Array[])[]): void;
+  encodeMany(stripes: readonly (readonly Uint8Array[])[]): Promise<void>;
+}
+
 /** Everything the addon exports; each native component extends this. */
 export interface NativeBinding {
   readonly version: string;
@@ -28,6 +55,14 @@ export interface NativeBinding {
   crc32Combine(crcA: number, crcB: number, lengthB: number): number;
   crc64nvmeCombine(crcA: bigint, crcB: bigint, lengthB: number): bigint;
   readonly checksumKernels: { crc32c: string; crc32: string; crc64nvme: string };
+  EcCodec: new (k: number, m: number, backend: 'builtin' | 'isal', kernel: string) => NativeEcCodec;
+  ecInfo(): NativeEcInfo;
+  ecIsKnownKernel(name: string): boolean;
+  /** Encode throughput, data bytes per microsecond (8+4, 1 MiB stripes). */
+  ecThroughput(backend: 'builtin' | 'isal', kernel: string): number;
+  /** What backend 'auto' resolves to in this process. */
+  ecAutoBackend(): 'builtin' | 'isal';
+  ecIsDetached(buffer: ArrayBuffer): boolean;
 }
 
 /** The package root: the nearest folder up from here with our package.json. */

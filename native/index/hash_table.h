@@ -48,6 +48,12 @@ class HashTable {
   // Any thread, inside a ReadGuard. Returns the head record id or 0.
   uint32_t Find(std::string_view key, uint64_t hash) const;
 
+  // Any thread, inside a ReadGuard: prefetch the home group of `hash`, and
+  // the id in it whose tag matches (or 0), so batched lookups can overlap
+  // their cache misses. Neither result is authoritative; Find is.
+  void Prefetch(uint64_t hash) const;
+  uint32_t Candidate(uint64_t hash) const;
+
   // Writer only. `key` must be absent; `id`'s record holds `key`.
   void Insert(uint32_t id, uint64_t hash, RetireList* retire);
   // Writer only. Replaces the id of present `key`; returns the old id.

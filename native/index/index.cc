@@ -1,5 +1,6 @@
 #include "index/index.h"
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -330,8 +331,35 @@ bool Index::GetVersion(std::string_view bucket, std::string_view key,
 void Index::GetMany(std::string_view bucket, const std::string_view* keys,
                     size_t n, ObjectMeta* out, bool* found) const {
   TS_ASSERT(n == 0 || (keys != nullptr && out != nullptr && found != nullptr));
+  // Three passes over batches of kBatch keys: hash and prefetch the home
+  // groups, then prefetch the candidate records, then look up for real. The
+  // cache misses of a batch overlap instead of running one after another.
+  constexpr size_t kBatch = 16;
+  KeyBuf ik[kBatch];
+  uint64_t h[kBatch];
+  bool valid[kBatch];
   ReadGuard guard;
-  for (size_t i = 0; i < n; ++i) found[i] = Get(bucket, keys[i], &out[i]);
+  for (size_t base = 0; base < n; base += kBatch) {
+    const size_t m = std::min(kBatch, n - base);
+    for (size_t i = 0; i < m; ++i) {
+      valid[i] = MakeKey(bucket, keys[base + i], &ik[i]).ok();
+      if (!valid[i]) continue;
+      h[i] = HashKey(ik[i].view(), seed_);
+      hash_.Prefetch(h[i]);
+    }
+    for (size_t i = 0; i < m; ++i) {
+      if (!valid[i]) continue;
+      const uint32_t id = hash_.Candidate(h[i]);
+      if (id != 0 && id != HashTable::kTombstone) {
+        __builtin_prefetch(arena_.At(id));
+      }
+    }
+    for (size_t i = 0; i < m; ++i) {
+      const uint32_t id = valid[i] ? hash_.Find(ik[i].view(), h[i]) : 0;
+      found[base + i] = id != 0;
+      if (id != 0) MetaFromRecord(arena_.At(id), &out[base + i]);
+    }
+  }
 }
 
 uint64_t Index::key_count() const {

@@ -1,5 +1,7 @@
 #include "index/record_arena.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <new>
 
@@ -69,8 +71,11 @@ uint32_t RecordArena::Allocate(uint32_t bytes) {
                       next_id_ / kIdsPerChunk == chunk_count_ - 1;
     if (!fits) {
       if (chunk_count_ == kChunksMax) return 0;
-      char* chunk = static_cast<char*>(std::aligned_alloc(64, kChunkBytes));
+      char* chunk =
+          static_cast<char*>(std::aligned_alloc(kChunkBytes, kChunkBytes));
       TS_ASSERT_MSG(chunk != nullptr, "record arena: out of memory");
+      // Advice only: failure (no THP support) changes speed, not behavior.
+      (void)::madvise(chunk, kChunkBytes, MADV_HUGEPAGE);
       // release: readers use the chunk only through ids published later,
       // but At() loads with acquire so the pointer itself is never torn.
       chunks_[chunk_count_].store(chunk, std::memory_order_release);

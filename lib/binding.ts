@@ -1,0 +1,84 @@
+/**
+ * The one typed seam between TypeScript and the native addon.
+ *
+ * The addon is found by node-gyp-build: a local build (build/Release) first,
+ * then prebuilds/<platform>-<arch>/tessera.<tags>.node shipped in the
+ * package. Loading never depends on an install script having run.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { NATIVE_STATUS_CODES, TesseraError } from './errors';
+
+/** Everything the addon exports; each native component extends this. */
+export interface NativeBinding {
+  readonly version: string;
+  readonly napiVersion: number;
+  /** CPU features detected at load, e.g. 'sse4.2 avx2 gfni'. */
+  readonly cpuFeatures: string;
+  readonly statusCodes: readonly string[];
+  setErrorConstructor(ctor: typeof TesseraError): void;
+  /** Test hook: throws the JS error a native status produces. */
+  throwStatusForTest(code: number, message: string, errno: number): never;
+}
+
+/** The package root: the nearest folder up from here with our package.json. */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      const { name } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string };
+      if (name === 'tessera') return dir;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`tessera: package.json not found above ${__dirname}`);
+    dir = parent;
+  }
+}
+
+function libcName(): string {
+  if (process.platform !== 'linux') return 'n/a';
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } };
+  const glibc = report?.header?.glibcVersionRuntime;
+  return glibc ? `glibc ${glibc}` : 'musl (or non-glibc)';
+}
+
+function loadFailure(cause: unknown): TesseraError {
+  const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+  return new TesseraError(
+    'ERR_STORE_BINDING',
+    [
+      'tessera: no native binary matches this system and none was built locally.',
+      `  platform=${process.platform} arch=${process.arch} libc=${libcName()} ` +
+        `node=${process.version} node-api=${process.versions.napi}`,
+      `  loader said: ${reason}`,
+      '  Build it from source: npm install --build-from-source (needs python3, make and a C++17 compiler),',
+      '  or set LIBC=musl on musl systems other than Alpine.',
+    ].join('\n'),
+    { cause },
+  );
+}
+
+function load(): NativeBinding {
+  const root = packageRoot();
+  let addon: NativeBinding;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
+    addon = nodeGypBuild(root);
+  } catch (error) {
+    throw loadFailure(error);
+  }
+  const expected = NATIVE_STATUS_CODES.join(',');
+  if (addon.statusCodes.join(',') !== expected) {
+    throw new TesseraError(
+      'ERR_STORE_BINDING',
+      `tessera: native status codes [${addon.statusCodes.join(',')}] differ from ` +
+        `lib/errors.ts [${expected}]; the addon and the library are from different builds`,
+    );
+  }
+  addon.setErrorConstructor(TesseraError);
+  return addon;
+}
+
+export const binding: NativeBinding = load();

@@ -1,0 +1,26 @@
+/**
+ * tessera: an embeddable, erasure-coded object store for Node.js.
+ * This file is the public surface; everything else is internal.
+ */
+import { binding } from './binding';
+
+export { TesseraError, AbortError } from './errors';
+export type { TesseraErrorOptions } from './errors';
+
+/** Facts about the loaded native addon. */
+export interface NativeInfo {
+  /** Version compiled into the addon; equals the package version. */
+  version: string;
+  /** Node-API version the addon was built against. */
+  napiVersion: number;
+  /** CPU features detected at load, e.g. 'sse4.2 avx2 avx512bw gfni'. */
+  cpuFeatures: string[];
+}
+
+export function nativeInfo(): NativeInfo {
+  return {
+    version: binding.version,
+    napiVersion: binding.napiVersion,
+    cpuFeatures: binding.cpuFeatures.split(' ').filter(Boolean),
+  };
+}

@@ -1,0 +1,360 @@
+/**
+ * Bucket: the object operations of one bucket. Cheap to create (no I/O);
+ * every method validates its input, then calls the engine through the
+ * store's in-flight tracker so close() can drain it.
+ */
+import { Readable } from 'node:stream';
+import { AbortError, TesseraError } from '../errors';
+import { raceAbort, throwIfAborted, validateSignal } from './abort';
+import { bodyChunks, knownLength, readBody, rechunk, validateBody, type Body } from './body';
+import type { EngineUpload, StoreEngine, WriteObjectRequest } from './engine';
+import type { InflightTracker } from './inflight';
+import { SINGLE_PUT_BYTES_MAX } from './limits';
+import { decodeToken, encodeToken } from './list_token';
+import { resolveRange, validateRange } from './range';
+import type {
+  ByteRange,
+  DeleteResult,
+  GetResult,
+  ListEntry,
+  ListPage,
+  ObjectInfo,
+  PutResult,
+  VersionEntry,
+} from './types';
+import { validateConditions, validateKey, validateMetadata, validateSystemValue } from './validate';
+
+export interface PutOptions {
+  contentType?: string;
+  metadata?: Record<string, string>;
+  ifMatch?: string;
+  ifNoneMatch?: '*';
+  signal?: AbortSignal;
+}
+
+export interface ReadOptions {
+  versionId?: string;
+  range?: ByteRange;
+  signal?: AbortSignal;
+}
+
+export interface StreamOptions extends ReadOptions {
+  /** Bytes the stream buffers ahead of its consumer (default 1 MiB). */
+  highWaterMark?: number;
+}
+
+export interface ListOptions {
+  prefix?: string;
+  delimiter?: string;
+  startAfter?: string;
+  /** Stop after this many entries (objects plus common prefixes). */
+  limit?: number;
+  signal?: AbortSignal;
+}
+
+export interface ListPageOptions {
+  prefix?: string;
+  delimiter?: string;
+  startAfter?: string;
+  continuationToken?: string;
+  /** 1..1000, default 1000 (S3's page size). */
+  maxKeys?: number;
+  signal?: AbortSignal;
+}
+
+const LIST_PAGE_MAX = 1000;
+const STREAM_PIECE_BYTES = 1024 * 1024;
+
+function optionalString(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string')
+    throw new TesseraError('InvalidArgument', `${name} must be a string`);
+  return value;
+}
+
+function validateVersionId(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 1024) {
+    throw new TesseraError('InvalidArgument', 'versionId must be a non-empty string');
+  }
+  return value;
+}
+
+function validateLimit(name: string, value: unknown, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new TesseraError(
+      'ERR_OUT_OF_RANGE',
+      `${name} must be an integer in 1..${max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+export class Bucket {
+  /** @internal Created by Store.bucket(). */
+  constructor(
+    readonly name: string,
+    private readonly engine: StoreEngine,
+    private readonly inflight: InflightTracker,
+  ) {}
+
+  /** Stores `body` under `key`; resolves once it is durable. */
+  async put(key: string, body: Body, options: PutOptions = {}): Promise<PutResult> {
+    const request: WriteObjectRequest = {
+      bucket: this.name,
+      key: validateKey(key),
+      metadata: validateMetadata(options.metadata),
+      ...validateConditions(options),
+    };
+    const contentType = validateSystemValue('contentType', options.contentType);
+    if (contentType !== undefined) request.contentType = contentType;
+    const checked = validateBody(body);
+    const signal = validateSignal(options.signal);
+    return this.inflight.run(async () => {
+      throwIfAborted(signal);
+      const length = knownLength(checked);
+      if (length !== undefined && length > SINGLE_PUT_BYTES_MAX) {
+        throw new TesseraError(
+          'EntityTooLarge',
+          `body is ${length} bytes; a single put takes at most ${SINGLE_PUT_BYTES_MAX}`,
+        );
+      }
+      if (length !== undefined && length <= this.engine.inlineBytesMax) {
+        const bytes = await readBody(checked, { signal });
+        return raceAbort(this.engine.put(request, bytes), signal);
+      }
+      return this.putStreamed(request, checked, signal);
+    });
+  }
+
+  private async putStreamed(
+    request: WriteObjectRequest,
+    body: Body,
+    signal: AbortSignal | undefined,
+  ): Promise<PutResult> {
+    const upload: EngineUpload = await this.engine.beginUpload(this.name);
+    try {
+      const pieces = rechunk(
+        bodyChunks(body, { signal, maxBytes: SINGLE_PUT_BYTES_MAX }),
+        this.engine.uploadPieceBytes,
+      );
+      for await (const piece of pieces) await upload.append(piece);
+      throwIfAborted(signal);
+      return await upload.commit(request);
+    } catch (error) {
+      // Nothing of an aborted or failed put may become visible.
+      await upload.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Metadata of the current (or given) version; undefined when missing. */
+  async head(
+    key: string,
+    options: Pick<ReadOptions, 'versionId' | 'signal'> = {},
+  ): Promise<ObjectInfo | undefined> {
+    validateKey(key);
+    const versionId = validateVersionId(options.versionId);
+    const signal = validateSignal(options.signal);
+    return this.inflight.run(async () => {
+      throwIfAborted(signal);
+      const info = await this.engine.head(
+        this.name,
+        key,
+        versionId === undefined ? {} : { versionId },
+      );
+      return info?.deleteMarker ? undefined : info;
+    });
+  }
+
+  /** The whole object (or a range of it) in one Buffer; undefined when missing. */
+  async get(key: string, options: ReadOptions = {}): Promise<GetResult | undefined> {
+    const range = validateRange(options.range);
+    return this.inflight.run(async () => {
+      const info = await this.head(key, options);
+      if (!info) return undefined;
+      const span = range ? resolveRange(range, info.size) : { start: 0, end: info.size - 1 };
+      const length = info.size === 0 ? 0 : span.end - span.start + 1;
+      const body =
+        length === 0
+          ? Buffer.alloc(0)
+          : await raceAbort(this.engine.read(info, span.start, length), options.signal);
+      const result: GetResult = { ...info, body };
+      if (range) result.range = span;
+      return result;
+    });
+  }
+
+  /**
+   * The object as a Node Readable that reads from disk as it is consumed
+   * (backpressure; memory bounded by highWaterMark). Undefined when missing.
+   */
+  async getStream(
+    key: string,
+    options: StreamOptions = {},
+  ): Promise<
+    (ObjectInfo & { stream: Readable; range?: { start: number; end: number } }) | undefined
+  > {
+    const range = validateRange(options.range);
+    const highWaterMark = validateLimit(
+      'highWaterMark',
+      options.highWaterMark,
+      64 * 1024 * 1024,
+      STREAM_PIECE_BYTES,
+    );
+    return this.inflight.run(async () => {
+      const info = await this.head(key, options);
+      if (!info) return undefined;
+      const span = range ? resolveRange(range, info.size) : { start: 0, end: info.size - 1 };
+      const stream = this.readStream(
+        info,
+        span.start,
+        info.size === 0 ? 0 : span.end - span.start + 1,
+        highWaterMark,
+        options.signal,
+      );
+      return range ? { ...info, stream, range: span } : { ...info, stream };
+    });
+  }
+
+  private readStream(
+    info: ObjectInfo,
+    start: number,
+    length: number,
+    highWaterMark: number,
+    signal?: AbortSignal,
+  ): Readable {
+    let offset = start;
+    const end = start + length;
+    const engine = this.engine;
+    const inflight = this.inflight;
+    const stream = new Readable({
+      highWaterMark,
+      read() {
+        if (offset >= end) {
+          this.push(null);
+          return;
+        }
+        const piece = Math.min(STREAM_PIECE_BYTES, end - offset);
+        const at = offset;
+        offset += piece;
+        inflight
+          .run(() => engine.read(info, at, piece))
+          .then(
+            (bytes) => this.push(bytes),
+            (error: unknown) => this.destroy(error as Error),
+          );
+      },
+    });
+    if (signal) {
+      const onAbort = () => stream.destroy(new AbortError(signal));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
+    return stream;
+  }
+
+  /** Deletes the current version (a delete marker when versioned) or the given version. */
+  async delete(
+    key: string,
+    options: Pick<ReadOptions, 'versionId' | 'signal'> = {},
+  ): Promise<DeleteResult> {
+    validateKey(key);
+    const versionId = validateVersionId(options.versionId);
+    const signal = validateSignal(options.signal);
+    return this.inflight.run(async () => {
+      throwIfAborted(signal);
+      return this.engine.delete(this.name, key, versionId === undefined ? {} : { versionId });
+    });
+  }
+
+  /** One page of a listing, S3 ListObjectsV2 style. */
+  async listPage(options: ListPageOptions = {}): Promise<ListPage> {
+    const prefix = optionalString('prefix', options.prefix) ?? '';
+    const delimiter = optionalString('delimiter', options.delimiter);
+    let startAfter = optionalString('startAfter', options.startAfter);
+    if (options.continuationToken !== undefined)
+      startAfter = decodeToken(options.continuationToken);
+    const maxKeys = validateLimit('maxKeys', options.maxKeys, LIST_PAGE_MAX, LIST_PAGE_MAX);
+    const signal = validateSignal(options.signal);
+    return this.inflight.run(async () => {
+      throwIfAborted(signal);
+      const page = await this.engine.list(this.name, {
+        prefix,
+        maxKeys,
+        ...(delimiter ? { delimiter } : {}),
+        ...(startAfter !== undefined ? { startAfter } : {}),
+      });
+      const result: ListPage = {
+        objects: page.objects.map((o) => ({ type: 'object', ...o })),
+        commonPrefixes: page.commonPrefixes,
+        isTruncated: page.nextStartAfter !== undefined,
+      };
+      if (page.nextStartAfter !== undefined)
+        result.nextContinuationToken = encodeToken(page.nextStartAfter);
+      return result;
+    });
+  }
+
+  /** Every key (and, with a delimiter, common prefix) in byte order. */
+  async *list(options: ListOptions = {}): AsyncGenerator<ListEntry> {
+    const limit = validateLimit(
+      'limit',
+      options.limit,
+      Number.MAX_SAFE_INTEGER,
+      Number.MAX_SAFE_INTEGER,
+    );
+    let emitted = 0;
+    let token: string | undefined;
+    const base: ListPageOptions = {};
+    if (options.prefix !== undefined) base.prefix = options.prefix;
+    if (options.delimiter !== undefined) base.delimiter = options.delimiter;
+    if (options.startAfter !== undefined) base.startAfter = options.startAfter;
+    if (options.signal !== undefined) base.signal = options.signal;
+    do {
+      const page = await this.listPage({
+        ...base,
+        maxKeys: Math.min(LIST_PAGE_MAX, limit - emitted),
+        ...(token ? { continuationToken: token } : {}),
+      });
+      // Objects and prefixes interleaved in key order, as S3 counts them.
+      const entries: ListEntry[] = [
+        ...page.objects,
+        ...page.commonPrefixes.map((prefix): ListEntry => ({ type: 'prefix', prefix })),
+      ].sort((a, b) =>
+        Buffer.compare(
+          Buffer.from(a.type === 'object' ? a.key : a.prefix),
+          Buffer.from(b.type === 'object' ? b.key : b.prefix),
+        ),
+      );
+      for (const entry of entries) {
+        yield entry;
+        if (++emitted >= limit) return;
+      }
+      token = page.nextContinuationToken;
+    } while (token !== undefined);
+  }
+
+  /** Every version and delete marker, newest first within a key. */
+  async *listVersions(
+    options: { prefix?: string; signal?: AbortSignal } = {},
+  ): AsyncGenerator<VersionEntry> {
+    const prefix = optionalString('prefix', options.prefix) ?? '';
+    const signal = validateSignal(options.signal);
+    let after: { key: string; versionId: string } | undefined;
+    do {
+      throwIfAborted(signal);
+      const page = await this.inflight.run(() =>
+        this.engine.listVersions(this.name, {
+          prefix,
+          maxKeys: LIST_PAGE_MAX,
+          ...(after ? { after } : {}),
+        }),
+      );
+      for (const version of page.versions) yield version;
+      after = page.next;
+    } while (after !== undefined);
+  }
+}

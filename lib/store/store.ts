@@ -1,0 +1,87 @@
+/**
+ * Store: an open tessera store over k+m drive directories. Created with
+ * `await Store.open(options)`; closed with `await store.close()` (or `await
+ * using`), which drains in-flight work and makes everything durable.
+ */
+import { TesseraError } from '../errors';
+import { Bucket } from './bucket';
+import type { EngineInfo, StoreEngine } from './engine';
+import { InflightTracker } from './inflight';
+import type { BucketInfo } from './types';
+import { validateBucketName } from './validate';
+
+export interface CreateBucketOptions {
+  /** Keep every version of every key (S3 versioning 'Enabled'). */
+  versioning?: boolean;
+}
+
+export class Store {
+  private readonly inflight = new InflightTracker();
+  private closed: Promise<void> | undefined;
+
+  /** @internal Use Store.open(); tests may wrap another engine with openOnEngine(). */
+  constructor(private readonly engine: StoreEngine) {}
+
+  /** What the store runs on: drives, k+m, direct I/O and I/O backend in effect. */
+  info(): EngineInfo {
+    this.assertOpen();
+    return this.engine.info();
+  }
+
+  async createBucket(name: string, options: CreateBucketOptions = {}): Promise<void> {
+    validateBucketName(name);
+    if (options.versioning !== undefined && typeof options.versioning !== 'boolean') {
+      throw new TesseraError('InvalidArgument', 'options.versioning must be a boolean');
+    }
+    await this.inflight.run(() =>
+      this.engine.createBucket(name, options.versioning ? 'Enabled' : 'Disabled'),
+    );
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    validateBucketName(name);
+    await this.inflight.run(() => this.engine.deleteBucket(name));
+  }
+
+  /** Settings of one bucket, or undefined when it does not exist. */
+  async getBucket(name: string): Promise<BucketInfo | undefined> {
+    validateBucketName(name);
+    return this.inflight.run(() => this.engine.getBucket(name));
+  }
+
+  async listBuckets(): Promise<BucketInfo[]> {
+    return this.inflight.run(() => this.engine.listBuckets());
+  }
+
+  /** Turns versioning on ('Enabled') or pauses it ('Suspended'), as S3 does. */
+  async setBucketVersioning(name: string, state: 'Enabled' | 'Suspended'): Promise<void> {
+    validateBucketName(name);
+    if (state !== 'Enabled' && state !== 'Suspended') {
+      throw new TesseraError(
+        'InvalidArgument',
+        `versioning state must be 'Enabled' or 'Suspended', got ${String(state)}`,
+      );
+    }
+    await this.inflight.run(() => this.engine.setBucketVersioning(name, state));
+  }
+
+  /** A handle on one bucket; no I/O until it is used (NoSuchBucket then). */
+  bucket(name: string): Bucket {
+    this.assertOpen();
+    return new Bucket(validateBucketName(name), this.engine, this.inflight);
+  }
+
+  /** Waits for in-flight operations, then closes the engine. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= this.inflight.close().then(() => this.engine.close());
+    return this.closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private assertOpen(): void {
+    if (this.inflight.isClosing) throw new TesseraError('ERR_STORE_CLOSED', 'the store is closed');
+  }
+}

@@ -1,0 +1,12 @@
+// Every part of the binding registers its functions on the exports object
+// through one of these, called in order from addon.cc.
+#pragma once
+
+#include <napi.h>
+
+namespace tessera::napi {
+
+// info_binding.cc: version(), cpuFeatures, statusCodes, setErrorConstructor.
+void RegisterInfo(Napi::Env env, Napi::Object exports);
+
+}  // namespace tessera::napi

@@ -9,10 +9,12 @@
       "sources": [
         "native/napi/addon.cc",
         "native/napi/errors.cc",
-        "native/napi/info_binding.cc"
+        "native/napi/info_binding.cc",
+        "native/napi/index_binding.cc"
       ],
       "dependencies": [
-        "native/core/core.gyp:tessera_core"
+        "native/core/core.gyp:tessera_core",
+        "native/index/index.gyp:tessera_index"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

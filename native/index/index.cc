@@ -388,10 +388,36 @@ IndexMemory Index::Memory() const {
 
 Status Index::List(const ListRequest& req, ListPage* page) const {
   TS_ASSERT(page != nullptr);
+  class PageSink : public ListSink {
+   public:
+    explicit PageSink(ListPage* p) : page_(p) {}
+    void Entry(std::string_view key, const ObjectMeta& meta) override {
+      page_->entries.push_back(ListEntry{std::string(key), meta});
+    }
+    void CommonPrefix(std::string_view prefix) override {
+      page_->common_prefixes.emplace_back(prefix);
+    }
+
+   private:
+    ListPage* page_;
+  };
   // The request may point into the previous page (its continuation): copy
-  // what we need before clearing the page.
+  // it before clearing the page.
+  ListRequest copy = req;
   const std::string continuation(req.continuation);
+  copy.continuation = continuation;
   *page = ListPage();
+  PageSink sink(page);
+  return ListInto(copy, &sink, &page->truncated, &page->next_continuation);
+}
+
+Status Index::ListInto(const ListRequest& req, ListSink* sink, bool* truncated,
+                       std::string* next_continuation) const {
+  TS_ASSERT(sink != nullptr && truncated != nullptr);
+  TS_ASSERT(next_continuation != nullptr);
+  const std::string continuation(req.continuation);  // may alias the output
+  *truncated = false;
+  next_continuation->clear();
   if (req.max_keys < 1 || req.max_keys > kListKeysMax) {
     return Status(
         StatusCode::kOutOfRange,
@@ -440,43 +466,48 @@ Status Index::List(const ListRequest& req, ListPage* page) const {
   bool valid = tree_.Seek(start, inclusive, &c);
   uint32_t items = 0;
   std::string seek_buf;
+  std::string_view last_item;
+  bool last_is_prefix = false;
+  ObjectMeta meta;
   while (valid) {
     const char* r = arena_.At(tree_.IdAt(c));
     const std::string_view ikey = RecordKey(r);
     if (!StartsWith(ikey, iprefix)) break;
-    const bool listable = (RecordFlags(r) & kFlagDeleteMarker) == 0;
-    const std::string_view okey = ikey.substr(bucket_bytes);
-    size_t cut = std::string_view::npos;
-    if (!delim.empty()) cut = okey.find(delim, req.prefix.size());
-    if (!listable) {
+    if ((RecordFlags(r) & kFlagDeleteMarker) != 0) {
       valid = tree_.Next(&c);
       continue;
     }
     if (items == req.max_keys) {
-      page->truncated = true;
+      *truncated = true;
       break;
     }
     ++items;
+    const std::string_view okey = ikey.substr(bucket_bytes);
+    size_t cut = std::string_view::npos;
+    if (!delim.empty()) cut = okey.find(delim, req.prefix.size());
     if (cut != std::string_view::npos) {
       const std::string_view cp = okey.substr(0, cut + delim.size());
-      page->common_prefixes.emplace_back(cp);
-      page->next_continuation = "P";
-      page->next_continuation.append(cp);
-      // Seek past every key under the common prefix in one descent.
-      if (!PrefixEnd(ikey.substr(0, bucket_bytes + cp.size()), &seek_buf))
+      sink->CommonPrefix(cp);
+      last_item = cp;
+      last_is_prefix = true;
+      // Seek past every key under the common prefix in one descent. The
+      // record stays readable under our guard, so `last_item` stays valid.
+      if (!PrefixEnd(ikey.substr(0, bucket_bytes + cp.size()), &seek_buf)) {
         break;
+      }
       valid = tree_.Seek(seek_buf, true, &c);
       continue;
     }
-    ListEntry e;
-    e.key.assign(okey);
-    MetaFromRecord(r, &e.meta);
-    page->entries.push_back(std::move(e));
-    page->next_continuation = "K";
-    page->next_continuation.append(okey);
+    MetaFromRecord(r, &meta);
+    sink->Entry(okey, meta);
+    last_item = okey;
+    last_is_prefix = false;
     valid = tree_.Next(&c);
   }
-  if (!page->truncated) page->next_continuation.clear();
+  if (*truncated) {
+    next_continuation->assign(1, last_is_prefix ? 'P' : 'K');
+    next_continuation->append(last_item);
+  }
   TS_ASSERT(items <= req.max_keys);
   return Status::Ok();
 }

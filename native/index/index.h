@@ -213,6 +213,17 @@ class Index {
   // deleted during the listing may or may not appear. (This is what S3
   // promises; a page is not a point-in-time snapshot of the whole bucket.)
   Status List(const ListRequest& req, ListPage* page) const;
+  // The same listing streamed to a sink, without building strings: views
+  // passed to the sink are valid only during the call. `truncated` and
+  // `next_continuation` are as in ListPage.
+  class ListSink {
+   public:
+    virtual ~ListSink() = default;
+    virtual void Entry(std::string_view key, const ObjectMeta& meta) = 0;
+    virtual void CommonPrefix(std::string_view prefix) = 0;
+  };
+  Status ListInto(const ListRequest& req, ListSink* sink, bool* truncated,
+                  std::string* next_continuation) const;
   // One page of versions (newest first within a key, keys in byte order),
   // delete markers included, with the same consistency rules per key.
   Status ListVersions(const ListVersionsRequest& req,

@@ -21,6 +21,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(new AddonData());
   RegisterInfo(env, exports);
+  RegisterIndex(env, exports);
   return exports;
 }
 

@@ -9,4 +9,7 @@ namespace tessera::napi {
 // info_binding.cc: version(), cpuFeatures, statusCodes, setErrorConstructor.
 void RegisterInfo(Napi::Env env, Napi::Object exports);
 
+// index_binding.cc: the NativeIndex class (native/index/index.h).
+void RegisterIndex(Napi::Env env, Napi::Object exports);
+
 }  // namespace tessera::napi

@@ -33,11 +33,14 @@ Participant* AcquireParticipant() {
     // see its final state (0).
     if (p->in_use.compare_exchange_strong(expected, true,
                                           std::memory_order_acq_rel)) {
+      // relaxed: the acq_rel CAS above already ordered the last owner's
+      // final store before this load.
       TS_ASSERT(p->state.load(std::memory_order_relaxed) == 0);
       return p;
     }
   }
   Participant* p = new Participant();
+  // relaxed: only the CAS below publishes; a stale head just fails it.
   Participant* head = g_participants.load(std::memory_order_relaxed);
   do {
     p->next = head;
@@ -53,6 +56,7 @@ struct ThreadParticipant {
   Participant* p = AcquireParticipant();
   ~ThreadParticipant() {
     TS_ASSERT(p->depth == 0);
+    // relaxed: this thread's own last store.
     TS_ASSERT(p->state.load(std::memory_order_relaxed) == 0);
     // release: hands the record back with state 0 to the next owner.
     p->in_use.store(false, std::memory_order_release);
@@ -94,7 +98,9 @@ uint64_t CurrentEpoch() {
 }
 
 bool TryAdvanceEpoch() {
+  // seq_cst: the epoch we check announcements against, in the total order.
   uint64_t g = g_epoch.load(std::memory_order_seq_cst);
+  // acquire: see records pushed by other threads (release CAS).
   for (Participant* p = g_participants.load(std::memory_order_acquire);
        p != nullptr; p = p->next) {
     // seq_cst: pairs with the reader's seq_cst pin store (Dekker pattern);
@@ -111,6 +117,7 @@ bool TryAdvanceEpoch() {
 }
 
 uint32_t ParticipantCount() {
+  // relaxed: a statistic.
   return g_participant_count.load(std::memory_order_relaxed);
 }
 

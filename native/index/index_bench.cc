@@ -265,38 +265,50 @@ void BenchSnapshot() {
   std::remove(path.c_str());
 }
 
+void ReportMemory(const std::string& tag, const IndexMemory& m, uint64_t n) {
+  Report(("bytes/object excl. keys, accounted" + tag).c_str(),
+         m.bytes_per_object_excluding_keys, "B");
+  Report(("  records (incl. 1 B len + pad)" + tag).c_str(),
+         static_cast<double>(m.record_bytes - m.key_bytes) / n, "B");
+  Report(("  hash table" + tag).c_str(), static_cast<double>(m.hash_bytes) / n,
+         "B");
+  Report(("  key-order tree" + tag).c_str(),
+         static_cast<double>(m.tree_bytes) / n, "B");
+}
+
 void BenchMemory() {
   for (uint64_t n : {uint64_t{1000000}, uint64_t{10000000}}) {
     if (g_quick && n > 1000000) break;
+    const std::string size = n == 1000000 ? "1M" : "10M";
+    const std::string path = "/tmp/tessera_index_bench_mem.snap";
     const uint64_t rss0 = RssBytes();
     {
       Index idx;
-      // Object keys like "photos/2024/07/IMG_0001234.jpg": 30 bytes.
+      // Object keys like "photos/2024/07/IMG_0001234.jpg" (30 bytes), in a
+      // scrambled order, so the tree sees random inserts.
       for (uint64_t i = 0; i < n; ++i) {
         char k[48];
         const uint64_t x = (i * 0x9E3779B97F4A7C15ull) % 10000000;
         std::snprintf(k, sizeof k, "photos/2024/%02llu/IMG_%07llu.jpg",
                       static_cast<unsigned long long>(x % 12),
                       static_cast<unsigned long long>(x));
-        if (!idx.Put("bench", k, Meta(i), PutMode::kReplaceCurrent).ok())
+        if (!idx.Put("bench", k, Meta(i), PutMode::kReplaceCurrent).ok()) {
           std::abort();
+        }
       }
       const IndexMemory m = idx.Memory();
       const uint64_t rss = RssBytes() - rss0;
-      const std::string tag = n == 1000000 ? " (1M)" : " (10M)";
-      Report(("bytes/object excl. keys, accounted" + tag).c_str(),
-             m.bytes_per_object_excluding_keys, "B");
-      Report(("  records (incl. 1 B len + pad)" + tag).c_str(),
-             static_cast<double>(m.record_bytes - m.key_bytes) / n, "B");
-      Report(("  hash table" + tag).c_str(),
-             static_cast<double>(m.hash_bytes) / n, "B");
-      Report(("  key-order tree" + tag).c_str(),
-             static_cast<double>(m.tree_bytes) / n, "B");
-      Report(("bytes/object excl. keys, RSS" + tag).c_str(),
+      ReportMemory(" (" + size + ", built by puts)", m, n);
+      Report(("bytes/object excl. keys, RSS delta (" + size + ")").c_str(),
              static_cast<double>(rss - m.key_bytes) / n, "B");
-      Report(("key bytes/object" + tag).c_str(),
+      Report(("key bytes/object (" + size + ")").c_str(),
              static_cast<double>(m.key_bytes) / n, "B");
+      if (!idx.SaveSnapshot(path).ok()) std::abort();
     }
+    std::unique_ptr<Index> loaded;
+    if (!Index::LoadSnapshot(path, &loaded).ok()) std::abort();
+    ReportMemory(" (" + size + ", loaded from snapshot)", loaded->Memory(), n);
+    std::remove(path.c_str());
   }
 }
 

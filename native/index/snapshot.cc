@@ -13,6 +13,13 @@
 #include "index/index.h"
 #include "index/key_hash.h"
 
+// Memory orders in this file: reader paths name each order where it is used.
+// Every `relaxed` access without its own comment is writer-private: a load of
+// the writer's own earlier store (ordered by the writer mutex), or a store
+// into a node/table/record that no reader can reach yet (it is published
+// later by one seq_cst store, which orders these stores before it), or a
+// statistic.
+
 namespace tessera {
 namespace index {
 namespace {

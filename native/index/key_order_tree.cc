@@ -117,11 +117,40 @@ KeyOrderTree::Inner* KeyOrderTree::NewInner(
 
 uint32_t KeyOrderTree::LowerBound(const Leaf* leaf,
                                   std::string_view key) const {
+  // Each comparison dereferences a record, usually a cache miss. Instead of
+  // a binary search (7 dependent misses in a full leaf), probe 7 evenly
+  // spaced points at once, with their records prefetched, so their misses
+  // overlap; two such rounds narrow 126 entries to about 2.
+  // seq_cst on the id loads: shared ids read under the reader's epoch pin
+  // (see epoch.h); an id may be swapped for another record of the same key.
   uint32_t lo = 0, hi = leaf->h.count;
+  while (hi - lo > 8) {
+    uint32_t pos[7];
+    uint32_t ids[7];
+    for (uint32_t k = 0; k < 7; ++k) {
+      pos[k] = lo + (hi - lo) * (k + 1) / 8;
+      ids[k] = leaf->ids[pos[k]].load(std::memory_order_seq_cst);
+      __builtin_prefetch(arena_->At(ids[k]));
+    }
+    uint32_t new_lo = lo, new_hi = hi;
+    for (uint32_t k = 0; k < 7; ++k) {
+      if (KeyOf(ids[k]) < key) {
+        new_lo = pos[k] + 1;
+      } else {
+        new_hi = pos[k];
+        break;
+      }
+    }
+    TS_ASSERT(new_lo <= new_hi && new_hi - new_lo < hi - lo);
+    lo = new_lo;
+    hi = new_hi;
+  }
+  for (uint32_t i = lo; i < hi; ++i) {
+    __builtin_prefetch(
+        arena_->At(leaf->ids[i].load(std::memory_order_seq_cst)));
+  }
   while (lo < hi) {
     const uint32_t mid = (lo + hi) / 2;
-    // seq_cst: the id is a shared pointer read under the reader's epoch pin
-    // (see epoch.h); it may be swapped for another record of the same key.
     const uint32_t id = leaf->ids[mid].load(std::memory_order_seq_cst);
     if (KeyOf(id) < key) {
       lo = mid + 1;

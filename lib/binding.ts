@@ -63,6 +63,58 @@ export interface NativeBinding {
   /** What backend 'auto' resolves to in this process. */
   ecAutoBackend(): 'builtin' | 'isal';
   ecIsDetached(buffer: ArrayBuffer): boolean;
+  /** The native index (native/index/index.h); see lib/index-native/. */
+  readonly NativeIndex: NativeIndexConstructor;
+  /** Bytes of one packed metadata record crossing the boundary (64). */
+  readonly indexMetaBytes: number;
+}
+
+/** One page of a native listing: keys packed as (u16 length, bytes)*. */
+export interface NativeListPage {
+  keys: Buffer;
+  count: number;
+  /** `count` 64-byte metadata records, when asked for. */
+  metas?: Buffer;
+  prefixes: Buffer;
+  prefixCount: number;
+  truncated: boolean;
+  next?: Buffer;
+}
+
+export interface NativeIndexHandle {
+  put(
+    bucket: string,
+    key: Buffer,
+    meta: Buffer,
+    mode: number,
+    condKind: number,
+    condEtag: Buffer | undefined,
+    condParts: number,
+    condVersion: bigint,
+  ): void;
+  putMany(bucket: string, packedKeys: Buffer, metas: Buffer, mode: number): number;
+  get(bucket: string, key: Buffer, out: Buffer): boolean;
+  getVersion(bucket: string, key: Buffer, versionId: bigint, out: Buffer): boolean;
+  remove(bucket: string, key: Buffer): void;
+  deleteVersion(bucket: string, key: Buffer, versionId: bigint): void;
+  list(
+    bucket: string,
+    prefix: Buffer,
+    delimiter: Buffer,
+    startAfter: Buffer,
+    continuation: Buffer,
+    maxKeys: number,
+    withMeta: boolean,
+  ): NativeListPage;
+  keyCount(): number;
+  memory(): Record<string, number>;
+  saveSnapshot(path: string): Promise<void>;
+  adoptLoaded(loaded: unknown): void;
+}
+
+export interface NativeIndexConstructor {
+  new (expectedKeys?: number): NativeIndexHandle;
+  loadSnapshot(path: string): Promise<unknown>;
 }
 
 /** The package root: the nearest folder up from here with our package.json. */

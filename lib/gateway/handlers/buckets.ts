@@ -6,14 +6,7 @@
 import { S3Error } from '../errors';
 import { S3_XMLNS, textElement } from '../xml/escape';
 import { TesseraError } from '../../errors';
-import {
-  type RequestContext,
-  OWNER_ID,
-  OWNER_NAME,
-  isoDate,
-  sendEmpty,
-  sendXml,
-} from './context';
+import { type RequestContext, OWNER_ID, OWNER_NAME, isoDate, sendEmpty, sendXml } from './context';
 import { MULTIPART_BUCKET } from './multipart_store';
 import { readSmallBody } from './request_body';
 import { childText, expectRoot, parseXml } from './xml_read';
@@ -29,7 +22,10 @@ export async function listBuckets(ctx: RequestContext): Promise<void> {
   let out = '';
   for (const b of buckets) {
     out +=
-      '<Bucket>' + textElement('Name', b.name) + textElement('CreationDate', isoDate(b.creationDate)) + '</Bucket>';
+      '<Bucket>' +
+      textElement('Name', b.name) +
+      textElement('CreationDate', isoDate(b.creationDate)) +
+      '</Bucket>';
   }
   sendXml(
     ctx,
@@ -51,7 +47,10 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
     const location = childText(root, 'LocationConstraint')?.trim() ?? '';
     const expected = ctx.config.region === 'us-east-1' ? ['', 'us-east-1'] : [ctx.config.region];
     if (!expected.includes(location)) {
-      throw new S3Error('InvalidLocationConstraint', `The specified location-constraint '${location}' is not valid for this endpoint.`);
+      throw new S3Error(
+        'InvalidLocationConstraint',
+        `The specified location-constraint '${location}' is not valid for this endpoint.`,
+      );
     }
   }
   try {
@@ -73,7 +72,10 @@ export async function headBucket(ctx: RequestContext): Promise<void> {
 export async function deleteBucket(ctx: RequestContext): Promise<void> {
   if ((await ctx.multipart.listUploads(ctx.bucket!)).length > 0) {
     await requireBucket(ctx);
-    throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete has incomplete multipart uploads.');
+    throw new S3Error(
+      'BucketNotEmpty',
+      'The bucket you tried to delete has incomplete multipart uploads.',
+    );
   }
   await ctx.store.deleteBucket(ctx.bucket!);
   sendEmpty(ctx, 204);
@@ -88,14 +90,24 @@ export async function getBucketLocation(ctx: RequestContext): Promise<void> {
 export async function getBucketVersioning(ctx: RequestContext): Promise<void> {
   const info = await requireBucket(ctx);
   const status = info.versioning === 'Disabled' ? '' : textElement('Status', info.versioning);
-  sendXml(ctx, 200, `<VersioningConfiguration xmlns="${S3_XMLNS}">${status}</VersioningConfiguration>`);
+  sendXml(
+    ctx,
+    200,
+    `<VersioningConfiguration xmlns="${S3_XMLNS}">${status}</VersioningConfiguration>`,
+  );
 }
 
 export async function putBucketVersioning(ctx: RequestContext): Promise<void> {
-  const root = expectRoot(parseXml(await readSmallBody(ctx, ctx.config.xmlBytesMax)), 'VersioningConfiguration');
+  const root = expectRoot(
+    parseXml(await readSmallBody(ctx, ctx.config.xmlBytesMax)),
+    'VersioningConfiguration',
+  );
   const status = childText(root, 'Status')?.trim();
   if (status !== 'Enabled' && status !== 'Suspended') {
-    throw new S3Error('IllegalVersioningConfigurationException', 'The Versioning element must be Enabled or Suspended.');
+    throw new S3Error(
+      'IllegalVersioningConfigurationException',
+      'The Versioning element must be Enabled or Suspended.',
+    );
   }
   if (childText(root, 'MfaDelete')?.trim() === 'Enabled') {
     throw new S3Error('NotImplemented', 'MFA delete is not supported.');

@@ -62,7 +62,8 @@ export function enforceConditions(
   notModifiedStatus: 304 | 412,
 ): void {
   const outcome = evaluateConditions(headers, etag, lastModified, notModifiedStatus);
-  if (outcome === 412) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+  if (outcome === 412)
+    throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
   if (outcome === 304) throw new S3Error('NotModified');
 }
 

@@ -24,12 +24,15 @@ function maxKeysParam(ctx: RequestContext, name = 'max-keys'): number {
 function encoder(ctx: RequestContext): (text: string) => string {
   const encoding = ctx.params.get('encoding-type');
   if (encoding === undefined) return (text) => text;
-  if (encoding !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request');
+  if (encoding !== 'url')
+    throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request');
   return (text) => uriEncode(text, true);
 }
 
 function owner(): string {
-  return '<Owner>' + textElement('ID', OWNER_ID) + textElement('DisplayName', OWNER_NAME) + '</Owner>';
+  return (
+    '<Owner>' + textElement('ID', OWNER_ID) + textElement('DisplayName', OWNER_NAME) + '</Owner>'
+  );
 }
 
 function byteCompare(a: string, b: string): number {
@@ -38,7 +41,13 @@ function byteCompare(a: string, b: string): number {
 
 async function page(
   ctx: RequestContext,
-  options: { prefix: string; delimiter: string | undefined; startAfter?: string; token?: string; maxKeys: number },
+  options: {
+    prefix: string;
+    delimiter: string | undefined;
+    startAfter?: string;
+    token?: string;
+    maxKeys: number;
+  },
 ): Promise<ListPage> {
   if (options.maxKeys === 0) return { objects: [], commonPrefixes: [], isTruncated: false };
   return ctx.store.bucket(ctx.bucket!).listPage({
@@ -79,7 +88,8 @@ export async function listObjectsV2(ctx: RequestContext): Promise<void> {
   const maxKeys = maxKeysParam(ctx);
   const token = ctx.params.get('continuation-token');
   const startAfter = ctx.params.get('start-after');
-  if (token === '') throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect');
+  if (token === '')
+    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect');
   const result = await page(ctx, {
     prefix,
     delimiter,
@@ -175,7 +185,11 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
           if (v.versionId === versionIdMarker) seenMarkerVersion = true;
           continue;
         }
-      } else if (delimiter !== undefined && keyMarker.endsWith(delimiter) && v.key.startsWith(keyMarker)) {
+      } else if (
+        delimiter !== undefined &&
+        keyMarker.endsWith(delimiter) &&
+        v.key.startsWith(keyMarker)
+      ) {
         continue;
       }
     }
@@ -208,7 +222,9 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
       textElement('LastModified', isoDate(v.lastModified)) +
       (v.deleteMarker
         ? ''
-        : textElement('ETag', quoteEtag(v.etag)) + textElement('Size', v.size) + textElement('StorageClass', 'STANDARD')) +
+        : textElement('ETag', quoteEtag(v.etag)) +
+          textElement('Size', v.size) +
+          textElement('StorageClass', 'STANDARD')) +
       owner() +
       `</${element}>`;
     count++;
@@ -223,7 +239,9 @@ export async function listObjectVersions(ctx: RequestContext): Promise<void> {
       textElement('KeyMarker', encode(keyMarker)) +
       textElement('VersionIdMarker', versionIdMarker) +
       (truncated && next ? textElement('NextKeyMarker', encode(next.key)) : '') +
-      (truncated && next && next.versionId !== '' ? textElement('NextVersionIdMarker', next.versionId) : '') +
+      (truncated && next && next.versionId !== ''
+        ? textElement('NextVersionIdMarker', next.versionId)
+        : '') +
       textElement('MaxKeys', maxKeys) +
       (delimiter !== undefined ? textElement('Delimiter', encode(delimiter)) : '') +
       (ctx.params.has('encoding-type') ? textElement('EncodingType', 'url') : '') +

@@ -37,16 +37,25 @@ function partNumberParam(ctx: RequestContext): number {
   const text = ctx.params.get('partNumber') ?? '';
   const n = /^\d{1,5}$/.test(text) ? Number(text) : 0;
   if (n < 1 || n > PART_NUMBER_MAX) {
-    throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${PART_NUMBER_MAX}, inclusive`, {
-      ArgumentName: 'partNumber',
-      ArgumentValue: text,
-    });
+    throw new S3Error(
+      'InvalidArgument',
+      `Part number must be an integer between 1 and ${PART_NUMBER_MAX}, inclusive`,
+      {
+        ArgumentName: 'partNumber',
+        ArgumentValue: text,
+      },
+    );
   }
   return n;
 }
 
 function owner(element: string): string {
-  return `<${element}>` + textElement('ID', OWNER_ID) + textElement('DisplayName', OWNER_NAME) + `</${element}>`;
+  return (
+    `<${element}>` +
+    textElement('ID', OWNER_ID) +
+    textElement('DisplayName', OWNER_NAME) +
+    `</${element}>`
+  );
 }
 
 export async function createMultipartUpload(ctx: RequestContext): Promise<void> {
@@ -62,7 +71,8 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
     ...(attributes.contentType !== undefined ? { contentType: attributes.contentType } : {}),
     ...(algorithm !== undefined ? { checksumAlgorithm: parseChecksumAlgorithm(algorithm) } : {}),
   });
-  if (record.checksumAlgorithm !== undefined) ctx.res.setHeader('x-amz-checksum-algorithm', record.checksumAlgorithm);
+  if (record.checksumAlgorithm !== undefined)
+    ctx.res.setHeader('x-amz-checksum-algorithm', record.checksumAlgorithm);
   sendXml(
     ctx,
     200,
@@ -82,7 +92,10 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
   const stored = await ctx.multipart.putPart(record.uploadId, partNumber, body, {});
   ctx.res.setHeader('etag', quoteEtag(stored.etag));
   if (result.checksum !== undefined) {
-    ctx.res.setHeader(`x-amz-checksum-${result.checksum.algorithm.toLowerCase()}`, result.checksum.value);
+    ctx.res.setHeader(
+      `x-amz-checksum-${result.checksum.algorithm.toLowerCase()}`,
+      result.checksum.value,
+    );
   }
   sendEmpty(ctx, 200);
 }
@@ -99,7 +112,10 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   if (rangeText !== undefined) {
     const m = /^bytes=(\d{1,16})-(\d{1,16})$/.exec(rangeText.trim());
     if (!m || Number(m[2]) < Number(m[1])) {
-      throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy');
+      throw new S3Error(
+        'InvalidArgument',
+        'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      );
     }
     span = resolveRange({ start: Number(m[1]), end: Number(m[2]) }, info.size);
     if (Number(m[2]) >= info.size) throw new S3Error('InvalidRange');
@@ -109,7 +125,12 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
     ...(rangeText !== undefined ? { range: span } : {}),
   });
   if (!found) throw new S3Error('NoSuchKey', undefined, { Key: source.key });
-  const stored = await ctx.multipart.putPart(record.uploadId, partNumber, found.stream as AsyncIterable<Buffer>, {});
+  const stored = await ctx.multipart.putPart(
+    record.uploadId,
+    partNumber,
+    found.stream as AsyncIterable<Buffer>,
+    {},
+  );
   if (info.versionId !== 'null') ctx.res.setHeader('x-amz-copy-source-version-id', info.versionId);
   sendXml(
     ctx,
@@ -122,7 +143,10 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
 }
 
 function normalizeEtag(text: string): string {
-  return text.trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+  return text
+    .trim()
+    .replace(/^"(.*)"$/, '$1')
+    .toLowerCase();
 }
 
 export async function completeMultipartUpload(ctx: RequestContext): Promise<void> {
@@ -143,33 +167,43 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     throw new S3Error('MalformedXML', 'You must specify at least one part');
   }
   for (let i = 1; i < requested.length; i++) {
-    if (requested[i]!.partNumber <= requested[i - 1]!.partNumber) throw new S3Error('InvalidPartOrder');
+    if (requested[i]!.partNumber <= requested[i - 1]!.partNumber)
+      throw new S3Error('InvalidPartOrder');
   }
   const stored = new Map<number, StoredPart>();
-  for (const part of await ctx.multipart.listParts(record.uploadId)) stored.set(part.partNumber, part);
-  const sizes: number[] = [];
-  const md5s: Buffer[] = [];
-  for (const [i, want] of requested.entries()) {
+  for (const part of await ctx.multipart.listParts(record.uploadId))
+    stored.set(part.partNumber, part);
+  const chosen = requested.map((want) => {
     const part = stored.get(want.partNumber);
     if (part === undefined || part.etag.toLowerCase() !== want.etag) {
-      throw new S3Error('InvalidPart', undefined, { PartNumber: String(want.partNumber), ETag: want.etag });
-    }
-    if (i < requested.length - 1 && part.size < ctx.config.partBytesMin) {
-      throw new S3Error('EntityTooSmall', undefined, {
-        ProposedSize: String(part.size),
-        MinSizeAllowed: String(ctx.config.partBytesMin),
+      throw new S3Error('InvalidPart', undefined, {
         PartNumber: String(want.partNumber),
         ETag: want.etag,
       });
     }
-    sizes.push(part.size);
-    md5s.push(Buffer.from(part.etag, 'hex'));
+    return part;
+  });
+  for (const part of chosen.slice(0, -1)) {
+    if (part.size < ctx.config.partBytesMin) {
+      throw new S3Error('EntityTooSmall', undefined, {
+        ProposedSize: String(part.size),
+        MinSizeAllowed: String(ctx.config.partBytesMin),
+        PartNumber: String(part.partNumber),
+      });
+    }
   }
+  const sizes = chosen.map((p) => p.size);
+  const md5s = chosen.map((p) => Buffer.from(p.etag, 'hex'));
   // S3's multipart ETag: MD5 of the concatenated binary part MD5s, then '-N'. No part is re-read.
   const etag = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${requested.length}`;
   const put = await ctx.store.bucket(ctx.bucket!).put(
     record.key,
-    Readable.from(ctx.multipart.assemble(record.uploadId, requested.map((p) => p.partNumber))),
+    Readable.from(
+      ctx.multipart.assemble(
+        record.uploadId,
+        requested.map((p) => p.partNumber),
+      ),
+    ),
     {
       ...(record.contentType !== undefined ? { contentType: record.contentType } : {}),
       metadata: withMultipart(record.metadata, etag, sizes),
@@ -205,7 +239,9 @@ export async function listParts(ctx: RequestContext): Promise<void> {
     throw new S3Error('InvalidArgument', 'max-parts and part-number-marker must be integers');
   }
   const marker = Number(markerText);
-  const after = (await ctx.multipart.listParts(record.uploadId)).filter((p) => p.partNumber > marker);
+  const after = (await ctx.multipart.listParts(record.uploadId)).filter(
+    (p) => p.partNumber > marker,
+  );
   const shown = after.slice(0, maxParts);
   const truncated = after.length > shown.length;
   let parts = '';
@@ -232,7 +268,9 @@ export async function listParts(ctx: RequestContext): Promise<void> {
       (shown.length > 0 ? textElement('NextPartNumberMarker', shown.at(-1)!.partNumber) : '') +
       textElement('MaxParts', maxParts) +
       textElement('IsTruncated', truncated) +
-      (record.checksumAlgorithm !== undefined ? textElement('ChecksumAlgorithm', record.checksumAlgorithm) : '') +
+      (record.checksumAlgorithm !== undefined
+        ? textElement('ChecksumAlgorithm', record.checksumAlgorithm)
+        : '') +
       parts +
       '</ListPartsResult>',
   );
@@ -307,7 +345,9 @@ export async function listMultipartUploads(ctx: RequestContext): Promise<void> {
       textElement('Bucket', ctx.bucket!) +
       textElement('KeyMarker', keyMarker) +
       textElement('UploadIdMarker', uploadIdMarker) +
-      (truncated && next ? textElement('NextKeyMarker', next.key) + textElement('NextUploadIdMarker', next.uploadId) : '') +
+      (truncated && next
+        ? textElement('NextKeyMarker', next.key) + textElement('NextUploadIdMarker', next.uploadId)
+        : '') +
       textElement('Prefix', prefix) +
       (delimiter !== undefined ? textElement('Delimiter', delimiter) : '') +
       textElement('MaxUploads', maxUploads) +

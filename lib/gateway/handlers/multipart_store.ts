@@ -68,13 +68,11 @@ export class MultipartStore {
 
   /** Creates the internal bucket once; safe to call from every request. */
   init(): Promise<void> {
-    this.ready ??= this.store
-      .createBucket(MULTIPART_BUCKET)
-      .catch((error: unknown) => {
-        if (error instanceof TesseraError && error.code === 'BucketAlreadyOwnedByYou') return;
-        this.ready = undefined;
-        throw error;
-      });
+    this.ready ??= this.store.createBucket(MULTIPART_BUCKET).catch((error: unknown) => {
+      if (error instanceof TesseraError && error.code === 'BucketAlreadyOwnedByYou') return;
+      this.ready = undefined;
+      throw error;
+    });
     return this.ready;
   }
 

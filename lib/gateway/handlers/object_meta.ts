@@ -43,7 +43,10 @@ export function attributesFromRequest(ctx: RequestContext): StoredAttributes {
     if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
     const metaName = name.slice('x-amz-meta-'.length);
     if (metaName.startsWith(RESERVED_PREFIX)) {
-      throw new S3Error('InvalidArgument', `metadata names starting with ${RESERVED_PREFIX} are reserved`);
+      throw new S3Error(
+        'InvalidArgument',
+        `metadata names starting with ${RESERVED_PREFIX} are reserved`,
+      );
     }
     const text = Array.isArray(value) ? value.join(',') : value;
     metadata[metaName] = text;
@@ -165,7 +168,8 @@ export function setObjectHeaders(
     if (name.startsWith(RESERVED_PREFIX + 'h-')) {
       res.setHeader(name.slice(RESERVED_PREFIX.length + 2), value);
     } else if (name.startsWith(CHECKSUM_PREFIX)) {
-      if (options.checksumMode) res.setHeader('x-amz-checksum-' + name.slice(CHECKSUM_PREFIX.length), value);
+      if (options.checksumMode)
+        res.setHeader('x-amz-checksum-' + name.slice(CHECKSUM_PREFIX.length), value);
     } else if (!name.startsWith(RESERVED_PREFIX)) {
       res.setHeader('x-amz-meta-' + name, value);
     }

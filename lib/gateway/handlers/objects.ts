@@ -13,14 +13,7 @@ import type { ByteRange, ObjectInfo } from '../../store/types';
 import { validateBucketName } from '../../store/validate';
 import { TesseraError } from '../../errors';
 import { enforceConditions, parseRange } from './conditions';
-import {
-  type RequestContext,
-  header,
-  isoDate,
-  quoteEtag,
-  sendEmpty,
-  sendXml,
-} from './context';
+import { type RequestContext, header, isoDate, quoteEtag, sendEmpty, sendXml } from './context';
 import { MULTIPART_BUCKET } from './multipart_store';
 import {
   attributesFromRequest,
@@ -73,13 +66,17 @@ export function writeConditions(ctx: RequestContext): { ifMatch?: string; ifNone
 function versionIdParam(ctx: RequestContext): { versionId?: string } {
   const versionId = ctx.params.get('versionId');
   if (versionId === undefined) return {};
-  if (versionId === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string');
+  if (versionId === '')
+    throw new S3Error('InvalidArgument', 'Version id cannot be the empty string');
   return { versionId };
 }
 
 function missing(ctx: RequestContext, versioned: boolean): S3Error {
   return versioned
-    ? new S3Error('NoSuchVersion', undefined, { Key: ctx.key!, VersionId: ctx.params.get('versionId')! })
+    ? new S3Error('NoSuchVersion', undefined, {
+        Key: ctx.key!,
+        VersionId: ctx.params.get('versionId')!,
+      })
     : new S3Error('NoSuchKey', undefined, { Key: ctx.key! });
 }
 
@@ -108,7 +105,10 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   ctx.res.setHeader('etag', quoteEtag(put.etag));
   if (put.versionId !== 'null') ctx.res.setHeader('x-amz-version-id', put.versionId);
   if (result.checksum !== undefined) {
-    ctx.res.setHeader(`x-amz-checksum-${result.checksum.algorithm.toLowerCase()}`, result.checksum.value);
+    ctx.res.setHeader(
+      `x-amz-checksum-${result.checksum.algorithm.toLowerCase()}`,
+      result.checksum.value,
+    );
   }
   sendEmpty(ctx, 200);
 }
@@ -138,12 +138,17 @@ export async function getObject(ctx: RequestContext): Promise<void> {
   let partial = range !== undefined;
   if (partNumberText !== undefined) {
     if (range !== undefined) {
-      throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+      throw new S3Error(
+        'InvalidRequest',
+        'Cannot specify both Range header and partNumber query parameter',
+      );
     }
     range = partRange(info, partNumberText);
     partial = partCount(info) > 1;
   }
-  setObjectHeaders(ctx.res, info, { checksumMode: header(ctx, 'x-amz-checksum-mode') === 'ENABLED' });
+  setObjectHeaders(ctx.res, info, {
+    checksumMode: header(ctx, 'x-amz-checksum-mode') === 'ENABLED',
+  });
   let span = { start: 0, end: info.size - 1 };
   if (range !== undefined) {
     try {
@@ -151,7 +156,9 @@ export async function getObject(ctx: RequestContext): Promise<void> {
     } catch (error) {
       if (error instanceof TesseraError && error.code === 'InvalidRange') {
         ctx.res.setHeader('content-range', `bytes */${info.size}`);
-        throw new S3Error('InvalidRange', undefined, { RangeRequested: header(ctx, 'range') ?? '' });
+        throw new S3Error('InvalidRange', undefined, {
+          RangeRequested: header(ctx, 'range') ?? '',
+        });
       }
       throw error;
     }
@@ -183,7 +190,10 @@ export async function getObject(ctx: RequestContext): Promise<void> {
 function partRange(info: ObjectInfo, text: string): ByteRange {
   const partNumber = /^\d{1,5}$/.test(text) ? Number(text) : 0;
   if (partNumber < 1 || partNumber > 10_000) {
-    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
+    throw new S3Error(
+      'InvalidArgument',
+      'Part number must be an integer between 1 and 10000, inclusive',
+    );
   }
   const count = partCount(info);
   if (partNumber > count) {
@@ -192,7 +202,10 @@ function partRange(info: ObjectInfo, text: string): ByteRange {
   if (count === 1) return { start: 0 };
   const sizes = partSizes(info);
   if (sizes === undefined) {
-    throw new S3Error('NotImplemented', 'this object was assembled from too many unequal parts to address one');
+    throw new S3Error(
+      'NotImplemented',
+      'this object was assembled from too many unequal parts to address one',
+    );
   }
   let start = 0;
   for (let i = 0; i < partNumber - 1; i++) start += sizes[i]!;
@@ -220,7 +233,8 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
   }
   const bucket = ctx.store.bucket(ctx.bucket!);
   // Missing bucket fails the whole request, as S3 does.
-  if (!(await ctx.store.getBucket(ctx.bucket!))) throw new S3Error('NoSuchBucket', undefined, { BucketName: ctx.bucket! });
+  if (!(await ctx.store.getBucket(ctx.bucket!)))
+    throw new S3Error('NoSuchBucket', undefined, { BucketName: ctx.bucket! });
   let out = '';
   for (const object of objects) {
     const key = childText(object, 'Key');
@@ -234,7 +248,8 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
       if (versionId !== undefined) out += textElement('VersionId', versionId);
       if (result.deleteMarker) {
         out += textElement('DeleteMarker', 'true');
-        if (result.versionId !== undefined) out += textElement('DeleteMarkerVersionId', result.versionId);
+        if (result.versionId !== undefined)
+          out += textElement('DeleteMarkerVersionId', result.versionId);
       }
       out += '</Deleted>';
     } catch (error) {
@@ -267,17 +282,24 @@ export function parseCopySource(ctx: RequestContext): CopySource {
   if (q >= 0) {
     const query = new URLSearchParams(raw.slice(q + 1));
     versionId = query.get('versionId') ?? undefined;
-    if (versionId === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string');
+    if (versionId === '')
+      throw new S3Error('InvalidArgument', 'Version id cannot be the empty string');
   }
   const slash = path.indexOf('/');
   if (slash <= 0 || slash === path.length - 1) {
-    throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
+    throw new S3Error(
+      'InvalidArgument',
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+    );
   }
   const bucket = path.slice(0, slash);
   try {
     validateBucketName(bucket);
   } catch {
-    throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
+    throw new S3Error(
+      'InvalidArgument',
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+    );
   }
   if (bucket === MULTIPART_BUCKET) throw new S3Error('AccessDenied');
   return { bucket, key: path.slice(slash + 1), ...(versionId !== undefined ? { versionId } : {}) };
@@ -337,11 +359,15 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
     const attributes = attributesFromRequest(ctx);
     contentType = attributes.contentType;
     const checksums = Object.fromEntries(
-      Object.entries(reservedOnly(info.metadata)).filter(([name]) => name.startsWith('x-tessera-checksum-')),
+      Object.entries(reservedOnly(info.metadata)).filter(([name]) =>
+        name.startsWith('x-tessera-checksum-'),
+      ),
     );
     metadata = { ...attributes.metadata, ...checksums };
   }
-  const found = await ctx.store.bucket(source.bucket).getStream(source.key, { versionId: info.versionId });
+  const found = await ctx.store
+    .bucket(source.bucket)
+    .getStream(source.key, { versionId: info.versionId });
   if (!found) throw new S3Error('NoSuchKey', undefined, { Key: source.key });
   const destination = ctx.store.bucket(ctx.bucket!);
   const put = await destination.put(ctx.key!, found.stream, {

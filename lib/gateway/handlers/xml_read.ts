@@ -94,7 +94,8 @@ export function parseXml(buffer: Buffer): XmlElement {
       i = end + 3;
       continue;
     }
-    if (text.startsWith('<!', i)) throw malformed('DTDs, entity declarations and CDATA are not accepted');
+    if (text.startsWith('<!', i))
+      throw malformed('DTDs, entity declarations and CDATA are not accepted');
     if (text.startsWith('<?', i)) throw malformed('processing instructions are not accepted');
     const gt = text.indexOf('>', i);
     if (gt < 0) throw malformed('unterminated tag');

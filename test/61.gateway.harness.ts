@@ -154,14 +154,14 @@ export async function presign(
     port: gw.port,
     path: options.path,
     query: {},
-    headers: { host: `127.0.0.1:${gw.port}` },
+    headers: { host: `127.0.0.1:${gw.port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
   });
   const signer = smithySigner(ACCESS_KEY, options.secret ?? SECRET_KEY);
   const signed = await signer.presign(request, {
     expiresIn: options.expiresIn ?? 300,
     ...(options.signingDate ? { signingDate: options.signingDate } : {}),
   });
-  return signed.path + '?' + wireQuery(signed.query);
+  return signed.path + '?' + wireQuery(signed.query ?? {});
 }
 
 /** The <Code> of an S3 XML error body. */

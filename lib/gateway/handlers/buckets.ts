@@ -9,7 +9,7 @@ import { TesseraError } from '../../errors';
 import { type RequestContext, OWNER_ID, OWNER_NAME, isoDate, sendEmpty, sendXml } from './context';
 import { MULTIPART_BUCKET } from './multipart_store';
 import { readSmallBody } from './request_body';
-import { childText, expectRoot, parseXml } from './xml_read';
+import { parseCreateBucketConfiguration, parseVersioningConfiguration } from '../xml/requests';
 
 async function requireBucket(ctx: RequestContext) {
   const info = await ctx.store.getBucket(ctx.bucket!);
@@ -42,9 +42,8 @@ export async function listBuckets(ctx: RequestContext): Promise<void> {
 
 export async function createBucket(ctx: RequestContext): Promise<void> {
   const body = await readSmallBody(ctx, ctx.config.xmlBytesMax);
-  if (body.length > 0) {
-    const root = expectRoot(parseXml(body), 'CreateBucketConfiguration');
-    const location = childText(root, 'LocationConstraint')?.trim() ?? '';
+  const location = parseCreateBucketConfiguration(body).locationConstraint ?? '';
+  {
     const expected = ctx.config.region === 'us-east-1' ? ['', 'us-east-1'] : [ctx.config.region];
     if (!expected.includes(location)) {
       throw new S3Error(
@@ -98,19 +97,12 @@ export async function getBucketVersioning(ctx: RequestContext): Promise<void> {
 }
 
 export async function putBucketVersioning(ctx: RequestContext): Promise<void> {
-  const root = expectRoot(
-    parseXml(await readSmallBody(ctx, ctx.config.xmlBytesMax)),
-    'VersioningConfiguration',
-  );
-  const status = childText(root, 'Status')?.trim();
-  if (status !== 'Enabled' && status !== 'Suspended') {
+  const { status } = parseVersioningConfiguration(await readSmallBody(ctx, ctx.config.xmlBytesMax));
+  if (status === undefined) {
     throw new S3Error(
       'IllegalVersioningConfigurationException',
       'The Versioning element must be Enabled or Suspended.',
     );
-  }
-  if (childText(root, 'MfaDelete')?.trim() === 'Enabled') {
-    throw new S3Error('NotImplemented', 'MFA delete is not supported.');
   }
   await ctx.store.setBucketVersioning(ctx.bucket!, status);
   sendEmpty(ctx, 200);

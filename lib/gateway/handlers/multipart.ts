@@ -23,7 +23,7 @@ import { PART_NUMBER_MAX, type StoredPart } from './multipart_store';
 import { attributesFromRequest, withMultipart } from './object_meta';
 import { copySourceInfo, parseCopySource, writeConditions } from './objects';
 import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './request_body';
-import { childText, childrenNamed, expectRoot, parseXml } from './xml_read';
+import { parseCompleteMultipartUpload } from '../xml/requests';
 
 /** A part is at most 5 GiB (S3). */
 const PART_BYTES_MAX = 5 * 1024 ** 3;
@@ -151,25 +151,10 @@ function normalizeEtag(text: string): string {
 
 export async function completeMultipartUpload(ctx: RequestContext): Promise<void> {
   const record = await ctx.multipart.get(ctx.bucket!, uploadIdParam(ctx), ctx.key);
-  const root = expectRoot(
-    parseXml(await readSmallBody(ctx, ctx.config.xmlBytesMax)),
-    'CompleteMultipartUpload',
-  );
-  const requested = childrenNamed(root, 'Part').map((part) => {
-    const numberText = childText(part, 'PartNumber')?.trim() ?? '';
-    const etag = childText(part, 'ETag');
-    if (!/^\d{1,5}$/.test(numberText) || etag === undefined) {
-      throw new S3Error('MalformedXML', 'every <Part> needs a <PartNumber> and an <ETag>');
-    }
-    return { partNumber: Number(numberText), etag: normalizeEtag(etag) };
-  });
-  if (requested.length === 0) {
-    throw new S3Error('MalformedXML', 'You must specify at least one part');
-  }
-  for (let i = 1; i < requested.length; i++) {
-    if (requested[i]!.partNumber <= requested[i - 1]!.partNumber)
-      throw new S3Error('InvalidPartOrder');
-  }
+  // Order (InvalidPartOrder) and shape are checked by the protocol layer's parser.
+  const requested = parseCompleteMultipartUpload(
+    await readSmallBody(ctx, ctx.config.xmlBytesMax),
+  ).map((part) => ({ partNumber: part.partNumber, etag: normalizeEtag(part.etag) }));
   const stored = new Map<number, StoredPart>();
   for (const part of await ctx.multipart.listParts(record.uploadId))
     stored.set(part.partNumber, part);

@@ -27,7 +27,7 @@ import {
   withChecksum,
 } from './object_meta';
 import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './request_body';
-import { childText, childrenNamed, expectRoot, parseXml } from './xml_read';
+import { parseDelete } from '../xml/requests';
 import { S3_XMLNS } from '../xml/escape';
 
 /** DeleteObjects takes at most this many keys (S3). */
@@ -222,26 +222,16 @@ export async function deleteObject(ctx: RequestContext): Promise<void> {
 }
 
 export async function deleteObjects(ctx: RequestContext): Promise<void> {
-  const root = expectRoot(parseXml(await readSmallBody(ctx, ctx.config.xmlBytesMax)), 'Delete');
-  const quiet = childText(root, 'Quiet')?.trim() === 'true';
-  const objects = childrenNamed(root, 'Object');
-  if (objects.length === 0 || objects.length > DELETE_OBJECTS_KEYS_MAX) {
-    throw new S3Error(
-      'MalformedXML',
-      `The XML you provided was not well-formed or did not validate against our published schema: a Delete request names 1..${DELETE_OBJECTS_KEYS_MAX} objects, got ${objects.length}.`,
-    );
-  }
+  // Keys in the body are validated like URL keys and stay inside this bucket (CVE-2026-58372).
+  const request = parseDelete(await readSmallBody(ctx, ctx.config.xmlBytesMax));
+  const quiet = request.quiet;
   const bucket = ctx.store.bucket(ctx.bucket!);
   // Missing bucket fails the whole request, as S3 does.
   if (!(await ctx.store.getBucket(ctx.bucket!)))
     throw new S3Error('NoSuchBucket', undefined, { BucketName: ctx.bucket! });
   let out = '';
-  for (const object of objects) {
-    const key = childText(object, 'Key');
-    const versionId = childText(object, 'VersionId');
-    if (key === undefined) throw new S3Error('MalformedXML', 'every <Object> needs a <Key>');
+  for (const { key, versionId } of request.objects) {
     try {
-      // The key comes from the body: it is validated like a URL key and stays inside this bucket.
       const result = await bucket.delete(key, versionId !== undefined ? { versionId } : {});
       if (quiet) continue;
       out += '<Deleted>' + textElement('Key', key);

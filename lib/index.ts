@@ -24,12 +24,3 @@ export function nativeInfo(): NativeInfo {
     cpuFeatures: binding.cpuFeatures.split(' ').filter(Boolean),
   };
 }
-
-export { startGateway, createGatewayHandler } from './gateway/server';
-export type {
-  Gateway,
-  GatewayOptions,
-  GatewayHandler,
-  GatewayHandlerOptions,
-  ServerLimits,
-} from './gateway/server';

@@ -25,7 +25,6 @@ import {
   type ChecksumAlgorithm,
   type ChecksumFunctions,
   type IncrementalChecksum,
-  CHECKSUM_ALGORITHMS,
   checksumAlgorithmOfHeader,
   checksumHeaderName,
   createChecksum,
@@ -573,6 +572,3 @@ export class PayloadDecoder extends Transform {
 function framing(detail: string): S3Error {
   return new S3Error('InvalidRequest', `The aws-chunked body is malformed: ${detail}.`);
 }
-
-/** Every algorithm name, for documentation and tests. */
-export const SUPPORTED_CHECKSUMS: readonly ChecksumAlgorithm[] = CHECKSUM_ALGORITHMS;

@@ -155,6 +155,8 @@ class IoEngine {
   bool use_uring_ = false;
   std::unique_ptr<IoUring> uring_;  // engine thread only
   TaskPool pool_;                   // pwrite backend; engine thread only
+  std::vector<int32_t>
+      slot_of_file_;  // engine thread only; see RunTransfersOnPool
   std::thread thread_;
 
   mutable std::mutex mu_;

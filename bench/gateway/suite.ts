@@ -146,7 +146,11 @@ async function sdkGets(kind: Kind, context: TrialContext): Promise<Measurement> 
     endpoint: `http://127.0.0.1:${port}`,
     region: 'us-east-1',
     forcePathStyle: true,
-    credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+    // s3rver accepts only its fixed S3RVER/S3RVER pair.
+    credentials:
+      kind === 's3rver'
+        ? { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
+        : { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
     // s3rver predates the 2025 checksum defaults; both servers get the same client.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',

@@ -136,6 +136,12 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
   const multipart = new MultipartStore(store);
   let inflight = 0;
   let draining = false;
+  // Request ids: a random per-handler prefix and a counter (unique, cheap: no CSPRNG call per request).
+  const idPrefix = randomBytes(4).toString('hex').toUpperCase();
+  const hostId = randomBytes(18).toString('base64');
+  let idCounter = 0;
+  const nextRequestId = () =>
+    idPrefix + (idCounter++ >>> 0).toString(16).toUpperCase().padStart(8, '0');
   let idleWaiters: Array<() => void> = [];
 
   const sweep = setInterval(() => {
@@ -191,9 +197,9 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     expectContinue: boolean,
   ): Promise<void> {
     const started = process.hrtime.bigint();
-    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const requestId = nextRequestId();
     res.setHeader('x-amz-request-id', requestId);
-    res.setHeader('x-amz-id-2', randomBytes(24).toString('base64'));
+    res.setHeader('x-amz-id-2', hostId + requestId);
     res.setHeader('server', 'tessera');
     if (draining) res.setHeader('connection', 'close');
     const method = req.method ?? 'GET';

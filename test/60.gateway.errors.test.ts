@@ -95,6 +95,16 @@ describe('60 gateway errors: one table from code to status', () => {
     assert.equal(toS3Error('string thrown').statusCode, 500);
     assert.equal(toS3Error(new AbortError(AbortSignal.abort())).code, 'RequestTimeout');
     assert.equal(toS3Error(new TesseraError('ERR_SOMETHING_NEW', 'x')).code, 'InternalError');
+    // S3 codes from the store: caller-facing messages pass, 5xx ones do not.
+    const tooLong = toS3Error(
+      new TesseraError('KeyTooLongError', 'object key is 1025 bytes of UTF-8; the limit is 1024'),
+    );
+    assert.equal(tooLong.message, 'object key is 1025 bytes of UTF-8; the limit is 1024');
+    assert.equal(tooLong.statusCode, 400);
+    assert.equal(
+      toS3Error(new TesseraError('InternalError', 'segment 7 at /data')).message,
+      'We encountered an internal error. Please try again.',
+    );
   });
 
   it('renders Code, Message, details, Resource and RequestId, escaped', () => {

@@ -114,4 +114,61 @@ export function toSignedRequest(request: HttpRequest): SignedRequest {
   };
 }
 
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+export interface ChunkOptions {
+  chunkSize: number;
+  signed?: { key: Buffer; date: string; scope: string; seed: string };
+  trailer?: { name: string; value: string };
+  signTrailer?: boolean;
+}
+
+/** An independent aws-chunked encoder, written from the AWS documentation. */
+export function awsChunked(data: Buffer, o: ChunkOptions): Buffer {
+  const parts: Buffer[] = [];
+  let previous = o.signed?.seed ?? '';
+  const sign = (hash: string) => {
+    const s = o.signed!;
+    previous = createHmac('sha256', s.key)
+      .update(
+        ['AWS4-HMAC-SHA256-PAYLOAD', s.date, s.scope, previous, EMPTY_SHA256, hash].join('\n'),
+      )
+      .digest('hex');
+    return previous;
+  };
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < data.length; i += o.chunkSize) chunks.push(data.subarray(i, i + o.chunkSize));
+  chunks.push(Buffer.alloc(0));
+  for (const chunk of chunks) {
+    const ext = o.signed
+      ? `;chunk-signature=${sign(createHash('sha256').update(chunk).digest('hex'))}`
+      : '';
+    parts.push(Buffer.from(`${chunk.length.toString(16)}${ext}\r\n`));
+    if (chunk.length > 0) parts.push(chunk, Buffer.from('\r\n'));
+  }
+  if (o.trailer) {
+    const line = `${o.trailer.name}:${o.trailer.value}`;
+    parts.push(Buffer.from(line + '\r\n'));
+    if (o.signTrailer) {
+      const s = o.signed!;
+      const sig = createHmac('sha256', s.key)
+        .update(
+          [
+            'AWS4-HMAC-SHA256-TRAILER',
+            s.date,
+            s.scope,
+            previous,
+            createHash('sha256')
+              .update(line + '\n')
+              .digest('hex'),
+          ].join('\n'),
+        )
+        .digest('hex');
+      parts.push(Buffer.from(`x-amz-trailer-signature:${sig}\r\n`));
+    }
+  }
+  parts.push(Buffer.from('\r\n'));
+  return Buffer.concat(parts);
+}
+
 export { HttpRequest };

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { type AddressInfo } from 'node:net';
 import { createServer, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
@@ -32,9 +32,8 @@ import {
   storedContentEncoding,
 } from '../lib/gateway/payload/decoder';
 import { parseQuery, splitTarget } from '../lib/gateway/request/uri';
-import { LONG, makeRandom } from './60.gateway.fixtures';
+import { LONG, awsChunked, makeRandom } from './60.gateway.fixtures';
 
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const SK = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const DOC_DATE = '20130524T000000Z';
 const DOC_SCOPE = '20130524/us-east-1/s3/aws4_request';
@@ -132,61 +131,6 @@ function checksumOf(algorithm: ChecksumAlgorithm, data: Buffer): string {
   const c = createChecksum(algorithm, fallbackChecksumFunctions);
   c.update(data);
   return c.digest().toString('base64');
-}
-
-interface ChunkOptions {
-  chunkSize: number;
-  signed?: { key: Buffer; date: string; scope: string; seed: string };
-  trailer?: { name: string; value: string };
-  signTrailer?: boolean;
-}
-
-/** An independent aws-chunked encoder, written from the AWS documentation. */
-function awsChunked(data: Buffer, o: ChunkOptions): Buffer {
-  const parts: Buffer[] = [];
-  let previous = o.signed?.seed ?? '';
-  const sign = (hash: string) => {
-    const s = o.signed!;
-    previous = createHmac('sha256', s.key)
-      .update(
-        ['AWS4-HMAC-SHA256-PAYLOAD', s.date, s.scope, previous, EMPTY_SHA256, hash].join('\n'),
-      )
-      .digest('hex');
-    return previous;
-  };
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < data.length; i += o.chunkSize) chunks.push(data.subarray(i, i + o.chunkSize));
-  chunks.push(Buffer.alloc(0));
-  for (const chunk of chunks) {
-    const ext = o.signed
-      ? `;chunk-signature=${sign(createHash('sha256').update(chunk).digest('hex'))}`
-      : '';
-    parts.push(Buffer.from(`${chunk.length.toString(16)}${ext}\r\n`));
-    if (chunk.length > 0) parts.push(chunk, Buffer.from('\r\n'));
-  }
-  if (o.trailer) {
-    const line = `${o.trailer.name}:${o.trailer.value}`;
-    parts.push(Buffer.from(line + '\r\n'));
-    if (o.signTrailer) {
-      const s = o.signed!;
-      const sig = createHmac('sha256', s.key)
-        .update(
-          [
-            'AWS4-HMAC-SHA256-TRAILER',
-            s.date,
-            s.scope,
-            previous,
-            createHash('sha256')
-              .update(line + '\n')
-              .digest('hex'),
-          ].join('\n'),
-        )
-        .digest('hex');
-      parts.push(Buffer.from(`x-amz-trailer-signature:${sig}\r\n`));
-    }
-  }
-  parts.push(Buffer.from('\r\n'));
-  return Buffer.concat(parts);
 }
 
 describe('60 gateway payload: checksum functions', () => {

@@ -26,7 +26,8 @@ import { responseOverrides } from '../lib/gateway/request/overrides';
 import { parseRange } from '../lib/gateway/request/range';
 import { renderDeleteResult } from '../lib/gateway/xml/render';
 import { parseDelete } from '../lib/gateway/xml/requests';
-import { HttpRequest, smithySigner } from './60.gateway.fixtures';
+import { HttpRequest, awsChunked, smithySigner } from './60.gateway.fixtures';
+import { deriveSigningKey } from '../lib/gateway/auth/signing_key';
 
 interface Stored {
   data: Buffer;
@@ -443,6 +444,78 @@ describe('60 gateway pipeline: over loopback HTTP', function () {
       'MetadataTooLarge',
       400,
     );
+  });
+
+  async function streamingUpload(key: string, data: Buffer, tamper: boolean): Promise<RawResponse> {
+    const path = `/bucket-a/${key}`;
+    const probe = awsChunked(data, {
+      chunkSize: 65536,
+      signed: { key: Buffer.alloc(32), date: '', scope: '', seed: '0'.repeat(64) },
+    });
+    const req = new HttpRequest({
+      method: 'PUT',
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      port,
+      path,
+      headers: {
+        host: `127.0.0.1:${port}`,
+        'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+        'content-encoding': 'aws-chunked',
+        'x-amz-decoded-content-length': String(data.length),
+        'content-length': String(probe.length),
+      },
+    });
+    const signed = await smithySigner(USER.accessKeyId, USER.secretAccessKey).sign(req);
+    const headers = signed.headers as Record<string, string>;
+    const amzDate = headers['x-amz-date']!;
+    const body = awsChunked(data, {
+      chunkSize: 65536,
+      signed: {
+        key: deriveSigningKey(USER.secretAccessKey, amzDate.slice(0, 8), 'us-east-1', 's3'),
+        date: amzDate,
+        scope: `${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request`,
+        seed: headers.authorization!.slice(-64),
+      },
+    });
+    assert.equal(body.length, probe.length);
+    if (tamper) body[100] = body[100]! ^ 1;
+    return raw('PUT', path, headers, body);
+  }
+
+  it('verifies signed aws-chunked uploads and answers 403 when a chunk is tampered mid-stream', async () => {
+    const data = Buffer.concat([bytes, bytes]);
+    const ok = await streamingUpload('chunked', data, false);
+    assert.equal(ok.status, 200, ok.body);
+    assert.deepEqual(objects.get(keyOf('bucket-a', 'chunked'))!.data, data);
+    const bad = await streamingUpload('chunked-bad', data, true);
+    assert.equal(bad.status, 403);
+    assert.match(
+      bad.body,
+      /<Code>SignatureDoesNotMatch<\/Code><Message>The chunk signature that we calculated/,
+    );
+    assert.equal(objects.has(keyOf('bucket-a', 'chunked-bad')), false);
+  });
+
+  it('an upload whose client goes away mid-body is not stored, and the server keeps serving', async () => {
+    const body = bytes.subarray(0, 200_000);
+    const headers = await signedHeaders('PUT', '/bucket-a/aborted', body);
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port,
+        method: 'PUT',
+        path: '/bucket-a/aborted',
+        headers,
+      });
+      req.on('error', () => resolve());
+      req.write(body.subarray(0, 50_000), () => setTimeout(() => req.destroy(), 50));
+      req.on('close', () => resolve());
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(objects.has(keyOf('bucket-a', 'aborted')), false);
+    const head = await client().send(new HeadObjectCommand({ Bucket: 'bucket-a', Key: 'r' }));
+    assert.equal(head.$metadata.httpStatusCode, 200);
   });
 
   async function signedHeaders(

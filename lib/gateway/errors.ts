@@ -236,8 +236,12 @@ export function toS3Error(error: unknown): S3Error {
       const message = MESSAGE_PASSES_THROUGH.has(error.code) ? error.message : undefined;
       return new S3Error(mapped, message, {}, error);
     }
-    // The store raises S3 codes directly where S3 has one (NoSuchKey, PreconditionFailed...).
-    if (isS3ErrorCode(error.code)) return new S3Error(error.code, undefined, {}, error);
+    // The store raises S3 codes directly where S3 has one (NoSuchKey, KeyTooLongError...).
+    // Its messages for caller mistakes (4xx) are precise and safe to show; 5xx text stays ours.
+    if (isS3ErrorCode(error.code)) {
+      const clientError = S3_ERRORS[error.code].status < 500;
+      return new S3Error(error.code, clientError ? error.message : undefined, {}, error);
+    }
   }
   return new S3Error('InternalError', undefined, {}, error);
 }

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import { finished } from 'node:stream';
 import type { AuthResult, SigV4Verifier } from './auth/sigv4';
 import { S3Error, renderErrorResponse, toS3Error } from './errors';
 import type { ChecksumFunctions } from './payload/checksums';
@@ -104,8 +104,17 @@ export function createGatewayProtocol(options: GatewayProtocolOptions): GatewayP
           });
           bodyStarted = true;
           if (expectContinue) res.writeContinue();
-          // Errors of either side surface through `decoder.verified`.
-          pipeline(req, decoder, () => undefined);
+          req.pipe(decoder);
+          // A client that goes away mid-body rejects `verified` with IncompleteBody.
+          finished(req, (error) => {
+            if (error) decoder.destroy(error);
+          });
+          // On a refused body, stop feeding the decoder but keep the socket readable so the
+          // error response can be written (pipeline() would destroy the request and its socket).
+          decoder.once('error', () => {
+            req.unpipe(decoder);
+            req.resume();
+          });
           return decoder;
         },
       };

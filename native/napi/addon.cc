@@ -21,6 +21,10 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(new AddonData());
   RegisterInfo(env, exports);
+  RegisterEc(env, exports);
+  RegisterChecksum(env, exports);
+  RegisterEngine(env, exports);
+  RegisterIndex(env, exports);
   return exports;
 }
 

@@ -37,8 +37,11 @@ function compareAscii(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+const NEEDS_FOLDING_RE = /[\t\r\n]| {2}|^ | $/;
+
 /** A header value as SigV4 canonicalises it: trimmed, runs of spaces/tabs folded to one space. */
 export function canonicalHeaderValue(value: string): string {
+  if (!NEEDS_FOLDING_RE.test(value)) return value;
   return value
     .replace(/[\r\n]/g, ' ')
     .replace(/[ \t]+/g, ' ')

@@ -29,6 +29,7 @@ export const PAYLOAD_MODES = [
 ] as const;
 
 const SHA256_HEX_RE = /^[0-9a-f]{64}$/;
+const SIGNED_HEADERS_RE = /^[a-z0-9!#$%&'*+.^_`|~-]+(?:;[a-z0-9!#$%&'*+.^_`|~-]+)*$/;
 const AMZ_DATE_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 /** What the rest of the request needs from a verified signature. */
@@ -324,11 +325,14 @@ function parseCommon(
   const accessKeyId = parts.join('/');
   if (accessKeyId === '') throw fail('Credential has an empty access key');
   if (!/^\d{8}$/.test(date)) throw fail(`credential scope date '${date}' is not yyyymmdd`);
+  if (!SIGNED_HEADERS_RE.test(signedHeadersText)) {
+    throw fail(
+      `SignedHeaders '${signedHeadersText}' is not a ';'-separated list of lower-case header names`,
+    );
+  }
   const signedHeaders = signedHeadersText.split(';');
   for (let i = 0; i < signedHeaders.length; i++) {
     const name = signedHeaders[i]!;
-    if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name))
-      throw fail(`SignedHeaders has an invalid name '${name}'`);
     if (i > 0 && !(signedHeaders[i - 1]! < name)) {
       throw fail('SignedHeaders must be sorted and without repeats');
     }
@@ -336,7 +340,11 @@ function parseCommon(
   return { accessKeyId, date, region, service, terminator, signedHeaders, signature };
 }
 
+/** The last date parsed: requests signed within the same second share it. */
+let lastAmzDate = { text: '', ms: 0 };
+
 function parseAmzDate(text: string, fail: (m: string) => S3Error): number {
+  if (text === lastAmzDate.text) return lastAmzDate.ms;
   const m = AMZ_DATE_RE.exec(text);
   if (m !== null) {
     const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [
@@ -357,6 +365,7 @@ function parseAmzDate(text: string, fail: (m: string) => S3Error): number {
       mi < 60 &&
       s < 60
     ) {
+      lastAmzDate = { text, ms };
       return ms;
     }
   }

@@ -18,8 +18,8 @@ const IPV4_LIKE_RE = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
 /**
  * S3's general-purpose bucket rules: 3..63 characters of lower-case letters,
- * digits, '.' and '-'; begins and ends with a letter or digit; no '..', no
- * '.-' or '-.', not shaped like an IPv4 address; none of AWS's reserved
+ * digits, '.' and '-'; begins and ends with a letter or digit; no '..',
+ * not shaped like an IPv4 address; none of AWS's reserved
  * prefixes (`xn--`, `sthree-`, `amzn-s3-demo-`) or suffixes (`-s3alias`,
  * `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3`).
  */
@@ -28,9 +28,7 @@ export function bucketNameProblem(name: string): string | undefined {
   if (!BUCKET_RE.test(name)) {
     return "must hold only lower-case letters, digits, '.' and '-', and begin and end with a letter or digit";
   }
-  if (name.includes('..') || name.includes('.-') || name.includes('-.')) {
-    return "must not contain '..', '.-' or '-.'";
-  }
+  if (name.includes('..')) return "must not contain '..'";
   if (IPV4_LIKE_RE.test(name)) return 'must not be formatted as an IP address';
   for (const prefix of ['xn--', 'sthree-', 'amzn-s3-demo-']) {
     if (name.startsWith(prefix)) return `must not begin with the reserved prefix '${prefix}'`;

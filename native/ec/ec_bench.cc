@@ -1,0 +1,215 @@
+// Raw native throughput of every usable kernel and the ISA-L backend:
+// data bytes per second for encode and for reconstruct with m shards lost.
+// Peers are measured interleaved (A B A B ...) and the median of the trials
+// is printed. Pin it: `taskset -c 1 build/native/ec/ec_bench`.
+//
+// Usage: ec_bench [--trials N] [--ms T] [--quick] [--only LABEL-SUBSTRING]
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ec/ec_kernels.h"
+#include "ec/isal_library.h"
+#include "ec/reed_solomon.h"
+
+namespace tessera {
+namespace ec {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Workload {
+  int k, m;
+  size_t stripe_bytes;  // data bytes per stripe
+  size_t working_set;   // total bytes cycled through (hot: one stripe)
+  const char* label;
+};
+
+struct Memory {
+  std::vector<uint8_t*> shards;  // stripes * (k+m)
+  std::unique_ptr<uint8_t[], void (*)(void*)> block{nullptr, std::free};
+  int stripes = 0;
+};
+
+Memory Allocate(const Workload& w) {
+  Memory mem;
+  const size_t shard = w.stripe_bytes / w.k;
+  const size_t stripe_total = shard * (w.k + w.m);
+  mem.stripes =
+      static_cast<int>(std::max<size_t>(1, w.working_set / stripe_total));
+  const size_t total = stripe_total * mem.stripes;
+  mem.block.reset(
+      static_cast<uint8_t*>(std::aligned_alloc(64, (total + 63) / 64 * 64)));
+  for (size_t i = 0; i < total; ++i)
+    mem.block[i] = static_cast<uint8_t>(i * 2654435761u >> 13);
+  for (int s = 0; s < mem.stripes; ++s) {
+    for (int i = 0; i < w.k + w.m; ++i) {
+      mem.shards.push_back(mem.block.get() + s * stripe_total + i * shard);
+    }
+  }
+  return mem;
+}
+
+// GB/s of data bytes for `seconds` of repeated work.
+double Measure(const ReedSolomonCodec& codec, const Workload& w, Memory& mem,
+               bool reconstruct, double seconds) {
+  const size_t shard = w.stripe_bytes / w.k;
+  int missing[parity_shards_max];
+  for (int i = 0; i < w.m; ++i) missing[i] = i;  // lose m data shards
+  size_t ops = 0;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration<double>(seconds);
+  auto now = start;
+  int s = 0;
+  do {
+    for (int rep = 0; rep < 8; ++rep) {
+      uint8_t* const* shards = &mem.shards[s * (w.k + w.m)];
+      if (reconstruct) {
+        codec.Reconstruct(shard, shards, missing, w.m);
+      } else {
+        codec.Encode(shard, shards);
+      }
+      if (++s == mem.stripes) s = 0;
+      ++ops;
+    }
+    now = Clock::now();
+  } while (now < deadline);
+  const double elapsed = std::chrono::duration<double>(now - start).count();
+  return static_cast<double>(ops) * shard * w.k / elapsed / 1e9;
+}
+
+// ISA-L's AVX2 entry point, exported by libisal: the ISA-L figure an
+// AVX2-only CPU would get, for comparison with tessera's avx2 kernel.
+using IsalEncodeFn = void (*)(int, int, int, unsigned char*, unsigned char**,
+                              unsigned char**);
+
+IsalEncodeFn IsalAvx2() {
+  if (LoadIsal() == nullptr) return nullptr;
+  void* handle = dlopen("libisal.so.2", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  if (handle == nullptr) return nullptr;
+  return reinterpret_cast<IsalEncodeFn>(dlsym(handle, "ec_encode_data_avx2"));
+}
+
+double MeasureIsalAvx2(IsalEncodeFn fn, const Workload& w, Memory& mem,
+                       double seconds) {
+  std::vector<uint8_t> g(static_cast<size_t>(w.k) * (w.k + w.m));
+  LoadIsal()->gf_gen_cauchy1_matrix(g.data(), w.k + w.m, w.k);
+  std::vector<uint8_t> tables(32 * w.k * w.m);
+  LoadIsal()->ec_init_tables(w.k, w.m, g.data() + w.k * w.k, tables.data());
+  const size_t shard = w.stripe_bytes / w.k;
+  size_t ops = 0;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration<double>(seconds);
+  auto now = start;
+  int s = 0;
+  do {
+    for (int rep = 0; rep < 8; ++rep) {
+      uint8_t** shards = &mem.shards[s * (w.k + w.m)];
+      fn(static_cast<int>(shard), w.k, w.m, tables.data(), shards,
+         shards + w.k);
+      if (++s == mem.stripes) s = 0;
+      ++ops;
+    }
+    now = Clock::now();
+  } while (now < deadline);
+  const double elapsed = std::chrono::duration<double>(now - start).count();
+  return static_cast<double>(ops) * shard * w.k / elapsed / 1e9;
+}
+
+int Main(int argc, char** argv) {
+  int trials = 5;
+  double ms = 150;
+  const char* only = nullptr;  // run workloads whose label contains this
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--trials") && i + 1 < argc)
+      trials = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--ms") && i + 1 < argc)
+      ms = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc)
+      only = argv[++i];
+    else if (!std::strcmp(argv[i], "--quick")) {
+      trials = 3;
+      ms = 60;
+    }
+  }
+  std::vector<std::pair<std::string, std::unique_ptr<ReedSolomonCodec>>> dummy;
+  const size_t mib = 1 << 20;
+  const Workload workloads[] = {
+      {8, 4, mib, 0, "8+4 1MiB hot"},
+      {8, 4, mib, 128 * mib, "8+4 1MiB cold"},
+      {10, 4, 1000 * 1024, 0, "10+4 1MiB hot"},
+      {10, 4, 1000 * 1024, 128 * mib, "10+4 1MiB cold"},
+      {4, 2, mib, 0, "4+2 1MiB hot"},
+      {4, 2, mib, 128 * mib, "4+2 1MiB cold"},
+      {8, 4, 32 * 1024, 0, "8+4 32KiB hot"},
+  };
+  const IsalLibrary* isal = LoadIsal();
+  std::printf(
+      "isal: %s\n",
+      isal ? (isal->has_gfni ? "loaded (gfni)" : "loaded (no gfni: <= 2.30)")
+           : IsalUnavailableReason());
+  std::printf("%-16s %-12s %10s %10s %10s %10s\n", "workload", "kernel",
+              "enc GB/s", "rec GB/s", "enc/isal", "rec/enc");
+  for (const Workload& w : workloads) {
+    if (only != nullptr && std::strstr(w.label, only) == nullptr) continue;
+    std::vector<std::unique_ptr<ReedSolomonCodec>> codecs;
+    for (int i = 0; i < UsableKernelCount(); ++i) {
+      if (!std::strcmp(UsableKernel(i)->name, "scalar")) continue;
+      std::unique_ptr<ReedSolomonCodec> c;
+      if (ReedSolomonCodec::Create(w.k, w.m, EcBackend::kBuiltin,
+                                   UsableKernel(i), &c)
+              .ok())
+        codecs.push_back(std::move(c));
+    }
+    if (isal) {
+      std::unique_ptr<ReedSolomonCodec> c;
+      if (ReedSolomonCodec::Create(w.k, w.m, EcBackend::kIsal, nullptr, &c)
+              .ok())
+        codecs.push_back(std::move(c));
+    }
+    Memory mem = Allocate(w);
+    std::vector<std::vector<double>> enc(codecs.size()), rec(codecs.size());
+    const IsalEncodeFn isal_avx2 = IsalAvx2();
+    std::vector<double> isal_avx2_enc;
+    for (auto& c : codecs) Measure(*c, w, mem, false, 0.02);
+    for (int t = 0; t < trials; ++t) {
+      for (size_t c = 0; c < codecs.size(); ++c) {
+        enc[c].push_back(Measure(*codecs[c], w, mem, false, ms / 1000));
+        rec[c].push_back(Measure(*codecs[c], w, mem, true, ms / 1000));
+      }
+      if (isal_avx2 != nullptr) {
+        isal_avx2_enc.push_back(MeasureIsalAvx2(isal_avx2, w, mem, ms / 1000));
+      }
+    }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    const double isal_enc = isal ? median(enc.back()) : 0;
+    for (size_t c = 0; c < codecs.size(); ++c) {
+      const double e = median(enc[c]), r = median(rec[c]);
+      std::printf("%-16s %-12s %10.2f %10.2f %10.2f %10.2f\n", w.label,
+                  codecs[c]->kernel_name(), e, r,
+                  isal_enc > 0 ? e / isal_enc : 0.0, r / e);
+    }
+    if (!isal_avx2_enc.empty()) {
+      const double e = median(isal_avx2_enc);
+      std::printf("%-16s %-12s %10.2f %10s %10.2f %10s\n", w.label, "isal-avx2",
+                  e, "-", e / isal_enc, "-");
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace ec
+}  // namespace tessera
+
+int main(int argc, char** argv) { return tessera::ec::Main(argc, argv); }

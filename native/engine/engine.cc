@@ -42,6 +42,10 @@ struct Engine::Upload {
   Md5 md5;                           // the drain task only
   std::deque<Pending> pending;       // guarded by Engine::mu_
   bool draining = false;             // guarded by Engine::mu_
+  // Pieces appended whose completion has not fired yet. Commit needs 0:
+  // then every piece is hashed and placed (its MD5 update and extent
+  // happen before its completion), whatever the drain task does next.
+  uint64_t unsettled = 0;  // guarded by Engine::mu_
 };
 
 // A record placed in the group being built, with what to publish once the
@@ -946,7 +950,18 @@ Status Engine::AppendUpload(uint64_t upload_id, const uint8_t* body,
     p.request.upload_id = upload_id;
     p.request.body = body;
     p.request.body_bytes = len;
-    p.done = std::move(done);
+    // Settle the count before the caller hears of the completion, so a
+    // commit issued right after the last append sees every piece settled.
+    p.done = [this, upload, done = std::move(done)](const Status& status,
+                                                    const WriteResult& result) {
+      {
+        std::lock_guard<std::mutex> settle_lock(mu_);
+        TS_ASSERT(upload->unsettled > 0);
+        upload->unsettled--;
+      }
+      done(status, result);
+    };
+    upload->unsettled++;
     upload->pending.push_back(std::move(p));
     start = !upload->draining;
     upload->draining = true;
@@ -1219,12 +1234,13 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
             if (it == uploads_.end()) {
               return Status(StatusCode::kNotFound, "no such upload");
             }
-            if (it->second->draining || !it->second->pending.empty()) {
+            if (it->second->unsettled != 0) {
               return Status(StatusCode::kInvalidArgument,
                             "commit while pieces of the upload are in flight");
             }
             extents = it->second->extents;
-            Md5 md5 = it->second->md5;  // the drain task is idle
+            Md5 md5 =
+                it->second->md5;  // every piece is hashed (unsettled == 0)
             md5.Final(o.etag);
           }
           for (const log::Extent& e : extents) o.size += e.length;

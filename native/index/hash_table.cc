@@ -117,6 +117,10 @@ uint32_t HashTable::Find(std::string_view key, uint64_t hash) const {
         const uint32_t id = grp.ids[slot].load(std::memory_order_seq_cst);
         if (id == 0 || id == kTombstone) continue;
         const char* r = arena_->At(id);
+        // A head record (52 + key bytes, 4-byte aligned) spans two or three
+        // cache lines, and where the key starts depends on the first line:
+        // fetch the next line too now, so the two misses overlap.
+        __builtin_prefetch(r + 64);
         if (RecordKey(r) == key) return id;
       }
     }

@@ -47,6 +47,14 @@ export interface NativeBinding {
   /** Test hook: throws the JS error a native status produces. */
   throwStatusForTest(code: number, message: string, errno: number): never;
 
+  // native/napi/checksum_binding.cc; arguments are validated in lib/checksum.
+  crc32c(data: Uint8Array, prev: number): number;
+  crc32(data: Uint8Array, prev: number): number;
+  crc64nvme(data: Uint8Array, prev: bigint): bigint;
+  crc32cCombine(crcA: number, crcB: number, lengthB: number): number;
+  crc32Combine(crcA: number, crcB: number, lengthB: number): number;
+  crc64nvmeCombine(crcA: bigint, crcB: bigint, lengthB: number): bigint;
+  readonly checksumKernels: { crc32c: string; crc32: string; crc64nvme: string };
   EcCodec: new (k: number, m: number, backend: 'builtin' | 'isal', kernel: string) => NativeEcCodec;
   ecInfo(): NativeEcInfo;
   ecIsKnownKernel(name: string): boolean;
@@ -55,6 +63,58 @@ export interface NativeBinding {
   /** What backend 'auto' resolves to in this process. */
   ecAutoBackend(): 'builtin' | 'isal';
   ecIsDetached(buffer: ArrayBuffer): boolean;
+  /** The native index (native/index/index.h); see lib/index-native/. */
+  readonly NativeIndex: NativeIndexConstructor;
+  /** Bytes of one packed metadata record crossing the boundary (64). */
+  readonly indexMetaBytes: number;
+}
+
+/** One page of a native listing: keys packed as (u16 length, bytes)*. */
+export interface NativeListPage {
+  keys: Buffer;
+  count: number;
+  /** `count` 64-byte metadata records, when asked for. */
+  metas?: Buffer;
+  prefixes: Buffer;
+  prefixCount: number;
+  truncated: boolean;
+  next?: Buffer;
+}
+
+export interface NativeIndexHandle {
+  put(
+    bucket: string,
+    key: Buffer,
+    meta: Buffer,
+    mode: number,
+    condKind: number,
+    condEtag: Buffer | undefined,
+    condParts: number,
+    condVersion: bigint,
+  ): void;
+  putMany(bucket: string, packedKeys: Buffer, metas: Buffer, mode: number): number;
+  get(bucket: string, key: Buffer, out: Buffer): boolean;
+  getVersion(bucket: string, key: Buffer, versionId: bigint, out: Buffer): boolean;
+  remove(bucket: string, key: Buffer): void;
+  deleteVersion(bucket: string, key: Buffer, versionId: bigint): void;
+  list(
+    bucket: string,
+    prefix: Buffer,
+    delimiter: Buffer,
+    startAfter: Buffer,
+    continuation: Buffer,
+    maxKeys: number,
+    withMeta: boolean,
+  ): NativeListPage;
+  keyCount(): number;
+  memory(): Record<string, number>;
+  saveSnapshot(path: string): Promise<void>;
+  adoptLoaded(loaded: unknown): void;
+}
+
+export interface NativeIndexConstructor {
+  new (expectedKeys?: number): NativeIndexHandle;
+  loadSnapshot(path: string): Promise<unknown>;
 }
 
 /** The package root: the nearest folder up from here with our package.json. */

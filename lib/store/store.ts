@@ -6,6 +6,7 @@
 import { TesseraError } from '../errors';
 import { Bucket } from './bucket';
 import type { EngineInfo, StoreEngine } from './engine';
+import { type EngineOpenOptions, NativeStoreEngine, validateOpenOptions } from './engine_binding';
 import { InflightTracker } from './inflight';
 import type { BucketInfo } from './types';
 import { validateBucketName } from './validate';
@@ -15,9 +16,20 @@ export interface CreateBucketOptions {
   versioning?: boolean;
 }
 
+export type StoreOpenOptions = EngineOpenOptions;
+
 export class Store {
   private readonly inflight = new InflightTracker();
   private closed: Promise<void> | undefined;
+
+  /**
+   * Opens the store on `path` (drives `path/drive-<i>`) or on `drives`,
+   * creating it when the drives are empty. A second open of the same drives
+   * fails with ERR_STORE_LOCKED.
+   */
+  static async open(options: StoreOpenOptions): Promise<Store> {
+    return new Store(await NativeStoreEngine.open(validateOpenOptions(options)));
+  }
 
   /** @internal Use Store.open(); tests may wrap another engine with openOnEngine(). */
   constructor(private readonly engine: StoreEngine) {}

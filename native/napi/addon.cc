@@ -22,6 +22,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(new AddonData());
   RegisterInfo(env, exports);
   RegisterEc(env, exports);
+  RegisterChecksum(env, exports);
+  RegisterEngine(env, exports);
+  RegisterIndex(env, exports);
   return exports;
 }
 

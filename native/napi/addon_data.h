@@ -12,6 +12,8 @@ struct AddonData {
   // TesseraError from lib/errors.ts, registered by lib/binding.ts at load.
   // Empty until then; errors.cc falls back to a plain Error with .code.
   Napi::FunctionReference error_constructor;
+  // NativeEngine from engine_binding.cc, for handles made by engineOpen.
+  Napi::FunctionReference engine_constructor;
 };
 
 // The AddonData of this environment; never null after module init.

@@ -1,0 +1,2056 @@
+#include "engine/engine.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstring>
+#include <future>
+#include <random>
+#include <set>
+
+#include "checksum/crc.h"
+#include "core/ts_assert.h"
+#include "ec/reed_solomon.h"
+#include "io/aligned_buffer.h"
+
+namespace tessera {
+namespace engine {
+
+using log::Layout;
+
+struct Engine::Drive {
+  std::string dir;
+  int lock_fd = -1;
+};
+
+struct Engine::Segment {
+  uint64_t id = 0;
+  std::vector<int> fds;            // -1 where the file is missing
+  std::vector<uint32_t> io_files;  // IoEngine ids, when writable
+  bool writable = false;           // every drive has it with a valid header
+};
+
+// An upload in progress: its fragments (published as they become durable)
+// and the running MD5 of its pieces. Pieces wait in `pending` and are
+// hashed and submitted in order by one drain task at a time.
+struct Engine::Upload {
+  uint64_t id = 0;
+  std::vector<log::Extent> extents;  // guarded by Engine::mu_
+  Md5 md5;                           // the drain task only
+  std::deque<Pending> pending;       // guarded by Engine::mu_
+  bool draining = false;             // guarded by Engine::mu_
+};
+
+// A record placed in the group being built, with what to publish once the
+// group is durable.
+struct Engine::Staged {
+  size_t pending = 0;  // index into the group
+  log::RecordType type = log::RecordType::kObject;
+  uint8_t flags = 0;
+  uint64_t seq = 0;
+  std::string var;
+  const uint8_t* payload = nullptr;
+  uint64_t payload_bytes = 0;
+  std::string owned_payload;  // extent lists
+  uint32_t payload_crc = 0;
+  uint64_t address = 0;  // assigned at placement
+  uint32_t header_bytes = 0;
+  uint64_t size = 0;  // object bytes (OBJECT)
+  uint64_t mtime_ms = 0;
+  WriteResult result;
+};
+
+namespace {
+
+constexpr uint32_t kSnapshotMagic = 0x50534e53;  // "SNSP"
+constexpr uint32_t kSnapshotVersion = 1;
+constexpr uint32_t kReadBatchStripes = 64;
+
+std::string Hex(const uint8_t* p, size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; i++) {
+    s.push_back(digits[p[i] >> 4]);
+    s.push_back(digits[p[i] & 15]);
+  }
+  return s;
+}
+
+std::string SegmentName(uint64_t id) {
+  char buf[40];
+  snprintf(buf, sizeof(buf), "seg-%016" PRIx64 ".dat", id);
+  return buf;
+}
+
+Status InvalidArg(const std::string& m) {
+  return Status(StatusCode::kInvalidArgument, m);
+}
+
+bool Exists(io::Fs* fs, const std::string& path, bool* is_dir) {
+  io::FileStat st;
+  Status s = fs->Stat(path, &st);
+  if (!s.ok()) return false;
+  if (is_dir) *is_dir = st.is_directory;
+  return true;
+}
+
+// Directory emptiness for create. The Fs interface has no directory
+// listing, so this asks the real file system when that is what we run on
+// (test file systems start empty by construction).
+bool DirIsEmpty(io::Fs* fs, const std::string& dir) {
+  if (fs != io::DefaultFs()) return true;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return true;
+  bool empty = true;
+  while (struct dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  closedir(d);
+  return empty;
+}
+
+// Writes `bytes` to dir/name durably: tmp file, fdatasync, rename, fsync of
+// the directory (../shared/TESTING.md rule 3).
+Status WriteFileDurably(io::Fs* fs, const std::string& dir,
+                        const std::string& name, const std::string& bytes) {
+  const std::string tmp = dir + "/" + name + ".tmp";
+  const std::string final_path = dir + "/" + name;
+  int fd = -1;
+  if (Exists(fs, tmp, nullptr)) TS_RETURN_IF_ERROR(fs->Unlink(tmp));
+  TS_RETURN_IF_ERROR(fs->Open(tmp, io::kOpenWrite | io::kOpenCreate, &fd));
+  Status s = fs->Pwrite(fd, bytes.data(), bytes.size(), 0);
+  if (s.ok()) s = fs->Fdatasync(fd);
+  Status c = fs->Close(fd);
+  TS_RETURN_IF_ERROR(s);
+  TS_RETURN_IF_ERROR(c);
+  TS_RETURN_IF_ERROR(fs->Rename(tmp, final_path));
+  return fs->FsyncDir(dir);
+}
+
+Status ReadWholeFile(io::Fs* fs, const std::string& path, std::string* out) {
+  int fd = -1;
+  TS_RETURN_IF_ERROR(fs->Open(path, io::kOpenRead, &fd));
+  io::FileStat st;
+  Status s = fs->Fstat(fd, &st);
+  if (s.ok() && st.size_bytes > (uint64_t{1} << 34)) {
+    s = Status(StatusCode::kCorrupt, path + " is implausibly large");
+  }
+  if (s.ok()) {
+    out->assign(st.size_bytes, '\0');
+    size_t got = 0;
+    s = fs->Pread(fd, &(*out)[0], out->size(), 0, &got);
+    if (s.ok() && got != out->size()) out->resize(got);
+  }
+  Status c = fs->Close(fd);
+  TS_RETURN_IF_ERROR(s);
+  return c;
+}
+
+// Little-endian append/read helpers for the snapshot body.
+void Put64(std::string* s, uint64_t v) {
+  for (int i = 0; i < 8; i++) s->push_back(char(v >> (8 * i)));
+}
+void PutStr(std::string* s, const std::string& v) {
+  Put64(s, v.size());
+  s->append(v);
+}
+struct Cursor {
+  const std::string& s;
+  size_t pos = 0;
+  bool ok = true;
+  uint64_t U64() {
+    if (!ok || s.size() - pos < 8) {
+      ok = false;
+      return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | uint8_t(s[pos + i]);
+    pos += 8;
+    return v;
+  }
+  std::string Str(size_t max) {
+    const uint64_t n = U64();
+    if (!ok || n > max || s.size() - pos < n) {
+      ok = false;
+      return std::string();
+    }
+    std::string v = s.substr(pos, n);
+    pos += n;
+    return v;
+  }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- open
+
+Status Engine::Open(const EngineOptions& options,
+                    std::unique_ptr<Engine>* out) {
+  TS_ASSERT(out != nullptr);
+  std::unique_ptr<Engine> e(new Engine());
+  e->options_ = options;
+  e->fs_ = options.fs ? options.fs : io::DefaultFs();
+  TS_RETURN_IF_ERROR(e->OpenDrives(options));
+
+  io::IoEngineOptions io_options;
+  io_options.fs = options.fs;  // nullptr keeps io_uring possible
+  io_options.backend = options.io_backend;
+  io_options.group_commit_delay_us = options.group_commit_delay_us;
+  io_options.files_max = 1u << 16;
+  TS_RETURN_IF_ERROR(e->io_.Start(io_options));
+  e->info_.io_backend = e->io_.backend_name();
+
+  Status s = e->Recover();
+  if (!s.ok()) {
+    e->io_.Stop();
+    return s;
+  }
+  e->started_ = true;
+  e->committer_ = std::thread([raw = e.get()] { raw->CommitterLoop(); });
+  const uint32_t readers = std::max<uint32_t>(1, options.reader_threads);
+  for (uint32_t i = 0; i < readers; i++) {
+    e->readers_.emplace_back([raw = e.get()] { raw->ReaderLoop(); });
+  }
+  TS_ASSERT(e->segments_.count(e->tail_segment_) == 1);
+  *out = std::move(e);
+  return Status::Ok();
+}
+
+Status Engine::OpenDrives(const EngineOptions& options) {
+  std::vector<std::string> dirs = options.drives;
+  const bool explicit_drives = !dirs.empty();
+  if (!explicit_drives) {
+    if (options.path.empty()) return InvalidArg("a path or drives is needed");
+    bool is_dir = false;
+    if (!Exists(fs_, options.path, &is_dir)) {
+      if (!options.create) {
+        return Status(StatusCode::kNotFound, "no store at " + options.path);
+      }
+      TS_RETURN_IF_ERROR(fs_->Mkdir(options.path));
+    }
+  }
+  // Read every FORMAT that exists; the geometry comes from disk on reopen.
+  std::vector<log::FormatInfo> formats;
+  std::vector<bool> has_format;
+  uint32_t count = uint32_t(dirs.size());
+  if (!explicit_drives) {
+    // Default layout: drive-0..; how many comes from drive-0's FORMAT or
+    // the options.
+    std::string bytes;
+    log::FormatInfo f0;
+    const std::string p0 = options.path + "/drive-0/FORMAT";
+    if (Exists(fs_, p0, nullptr)) {
+      TS_RETURN_IF_ERROR(ReadWholeFile(fs_, p0, &bytes));
+      Status s = log::DecodeFormat(
+          reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &f0);
+      if (!s.ok()) return Status(s.code(), p0 + ": " + s.message());
+      count = f0.data_shards + f0.parity_shards;
+    } else {
+      // Creating: 4+2 unless told otherwise.
+      count = (options.data_shards ? options.data_shards : 4) +
+              (options.parity_shards ? options.parity_shards : 2);
+    }
+    for (uint32_t i = 0; i < count; i++) {
+      dirs.push_back(options.path + "/drive-" + std::to_string(i));
+    }
+  }
+  if (count < 2 || count > log::shards_max) {
+    return InvalidArg("a store needs 2.." + std::to_string(log::shards_max) +
+                      " drives, got " + std::to_string(count));
+  }
+  // Duplicates: the same directory given twice (by dev+inode on the real
+  // file system, by path otherwise).
+  {
+    std::set<std::pair<uint64_t, uint64_t>> seen_ids;
+    std::map<std::string, size_t> seen_paths;
+    for (size_t i = 0; i < dirs.size(); i++) {
+      struct stat st;
+      if (fs_ == io::DefaultFs() && ::stat(dirs[i].c_str(), &st) == 0) {
+        if (!seen_ids.insert({uint64_t(st.st_dev), uint64_t(st.st_ino)})
+                 .second) {
+          return InvalidArg("drive " + dirs[i] +
+                            " is the same directory as another drive");
+        }
+      }
+      if (!seen_paths.emplace(dirs[i], i).second) {
+        return InvalidArg("drive " + dirs[i] + " is listed twice");
+      }
+    }
+  }
+  formats.resize(count);
+  has_format.assign(count, false);
+  size_t with = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    const std::string p = dirs[i] + "/FORMAT";
+    if (!Exists(fs_, p, nullptr)) continue;
+    std::string bytes;
+    TS_RETURN_IF_ERROR(ReadWholeFile(fs_, p, &bytes));
+    Status s = log::DecodeFormat(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                 bytes.size(), &formats[i]);
+    if (!s.ok()) return Status(s.code(), p + ": " + s.message());
+    has_format[i] = true;
+    with++;
+  }
+  if (with == 0) {
+    if (!options.create) {
+      return Status(StatusCode::kNotFound, "no store on these drives");
+    }
+    const uint32_t k = options.data_shards ? options.data_shards
+                       : explicit_drives   ? 0
+                                           : 4;
+    const uint32_t m = options.parity_shards ? options.parity_shards
+                       : explicit_drives     ? 0
+                                             : 2;
+    if (k < 1 || m < 1 || k + m != count) {
+      return InvalidArg(
+          "dataShards + parityShards must equal the number of "
+          "drives (" +
+          std::to_string(count) + ")");
+    }
+    Layout l{k, m, options.chunk_bytes, 1};
+    if (!l.Valid()) {
+      return InvalidArg("chunkBytes must be a power of two in 4096..65536");
+    }
+    uint32_t stripes = options.segment_stripes;
+    if (stripes == 0) {
+      stripes = uint32_t((uint64_t{32} << 20) / l.stripe_data_bytes() + 1);
+    }
+    layout_ = Layout{k, m, options.chunk_bytes, stripes};
+    std::random_device rd;
+    for (int i = 0; i < 16; i++) store_id_[i] = uint8_t(rd());
+    const uint64_t created = NowMs();
+    for (uint32_t i = 0; i < count; i++) {
+      bool is_dir = false;
+      if (Exists(fs_, dirs[i], &is_dir)) {
+        if (!is_dir) return InvalidArg(dirs[i] + " is not a directory");
+        if (!DirIsEmpty(fs_, dirs[i])) {
+          return InvalidArg("cannot create a store on " + dirs[i] +
+                            ": the directory is not empty");
+        }
+      } else {
+        TS_RETURN_IF_ERROR(fs_->Mkdir(dirs[i]));
+      }
+    }
+    for (uint32_t i = 0; i < count; i++) {
+      log::FormatInfo f;
+      f.drive_index = i;
+      f.data_shards = layout_.data_shards;
+      f.parity_shards = layout_.parity_shards;
+      f.chunk_bytes = layout_.chunk_bytes;
+      f.segment_stripes = layout_.segment_stripes;
+      memcpy(f.store_id, store_id_, 16);
+      f.created_ms = created;
+      std::string bytes;
+      log::EncodeFormat(f, &bytes);
+      TS_RETURN_IF_ERROR(fs_->Mkdir(dirs[i] + "/segments"));
+      TS_RETURN_IF_ERROR(fs_->Mkdir(dirs[i] + "/snapshots"));
+      TS_RETURN_IF_ERROR(WriteFileDurably(fs_, dirs[i], "FORMAT", bytes));
+      formats[i] = f;
+      has_format[i] = true;
+    }
+    if (!explicit_drives) TS_RETURN_IF_ERROR(fs_->FsyncDir(options.path));
+    info_.created = true;
+  } else {
+    size_t first = 0;
+    while (!has_format[first]) first++;
+    const log::FormatInfo& ref = formats[first];
+    for (uint32_t i = 0; i < count; i++) {
+      if (!has_format[i]) {
+        return Status(StatusCode::kQuorum,
+                      "drive " + dirs[i] + " has no FORMAT file while " +
+                          dirs[first] + " belongs to store " +
+                          Hex(ref.store_id, 16) +
+                          " (replacing a drive is not supported yet)");
+      }
+      const log::FormatInfo& f = formats[i];
+      if (memcmp(f.store_id, ref.store_id, 16) != 0) {
+        return InvalidArg("drive " + dirs[i] + " belongs to store " +
+                          Hex(f.store_id, 16) + ", not to store " +
+                          Hex(ref.store_id, 16) + " of " + dirs[first]);
+      }
+      if (f.data_shards != ref.data_shards ||
+          f.parity_shards != ref.parity_shards ||
+          f.chunk_bytes != ref.chunk_bytes ||
+          f.segment_stripes != ref.segment_stripes) {
+        return Status(StatusCode::kCorrupt,
+                      "drive " + dirs[i] + " disagrees on the store geometry");
+      }
+      if (f.drive_index != i) {
+        const std::string other =
+            f.drive_index < count ? dirs[f.drive_index] : "(none)";
+        return InvalidArg("drive " + dirs[i] + " holds drive index " +
+                          std::to_string(f.drive_index) +
+                          " but was given at position " + std::to_string(i) +
+                          " (swapped with " + other + "?)");
+      }
+    }
+    if (ref.data_shards + ref.parity_shards != count) {
+      return InvalidArg("the store has " +
+                        std::to_string(ref.data_shards + ref.parity_shards) +
+                        " drives, " + std::to_string(count) + " were given");
+    }
+    if ((options.data_shards != 0 && options.data_shards != ref.data_shards) ||
+        (options.parity_shards != 0 &&
+         options.parity_shards != ref.parity_shards)) {
+      return InvalidArg(
+          "the store on disk is " + std::to_string(ref.data_shards) + "+" +
+          std::to_string(ref.parity_shards) + ", but " +
+          std::to_string(options.data_shards) + "+" +
+          std::to_string(options.parity_shards) + " was asked for");
+    }
+    layout_ = Layout{ref.data_shards, ref.parity_shards, ref.chunk_bytes,
+                     ref.segment_stripes};
+    memcpy(store_id_, ref.store_id, 16);
+  }
+  // LOCK every drive (flock is per open file description, so a second open
+  // in this same process fails too).
+  for (uint32_t i = 0; i < count; i++) {
+    auto d = std::make_unique<Drive>();
+    d->dir = dirs[i];
+    TS_RETURN_IF_ERROR(fs_->Open(
+        d->dir + "/LOCK", io::kOpenWrite | io::kOpenCreate, &d->lock_fd));
+    Status s = fs_->Flock(d->lock_fd);
+    if (!s.ok()) {
+      (void)fs_->Close(d->lock_fd).ok();
+      for (auto& held : drives_) (void)fs_->Close(held->lock_fd).ok();
+      drives_.clear();
+      if (s.code() == StatusCode::kLocked) {
+        return Status(StatusCode::kLocked,
+                      "the store is open elsewhere (" + d->dir + "/LOCK)");
+      }
+      return s;
+    }
+    drives_.push_back(std::move(d));
+  }
+  // O_DIRECT: probed on the first drive, applied to all.
+  io::DirectIoProbe probe;
+  TS_RETURN_IF_ERROR(io::ProbeDirectIo(fs_, dirs[0], &probe));
+  TS_RETURN_IF_ERROR(
+      io::ResolveDirectIo(options.direct_io, dirs[0], probe, &use_direct_));
+  TS_RETURN_IF_ERROR(ec::ReedSolomonCodec::Create(
+      int(layout_.data_shards), int(layout_.parity_shards),
+      ec::EcBackend::kBuiltin, nullptr, &codec_));
+
+  const uint64_t group_cap = layout_.segment_data_bytes() / 2;
+  options_.group_bytes_max =
+      std::max<uint64_t>(layout_.stripe_data_bytes(),
+                         std::min(options.group_bytes_max, group_cap));
+  info_.store_id = Hex(store_id_, 16);
+  info_.data_shards = layout_.data_shards;
+  info_.parity_shards = layout_.parity_shards;
+  info_.chunk_bytes = layout_.chunk_bytes;
+  info_.segment_stripes = layout_.segment_stripes;
+  info_.direct_io = use_direct_;
+  info_.record_bytes_max = options_.group_bytes_max - log::group_record_bytes -
+                           log::record_header_bytes_max;
+  TS_ASSERT(drives_.size() == layout_.shards());
+  TS_ASSERT(layout_.Valid());
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------- segments
+
+Status Engine::CreateSegment(uint64_t id) {
+  TS_ASSERT(layout_.Valid());
+  auto seg = std::make_unique<Segment>();
+  seg->id = id;
+  io::AlignedBuffer header;
+  TS_RETURN_IF_ERROR(
+      io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
+  const int flags = io::kOpenRead | io::kOpenWrite | io::kOpenCreate |
+                    io::kOpenExclusive | (use_direct_ ? io::kOpenDirect : 0);
+  Status status;
+  for (uint32_t d = 0; d < layout_.shards() && status.ok(); d++) {
+    const std::string dir = drives_[d]->dir + "/segments";
+    int fd = -1;
+    status = fs_->Open(dir + "/" + SegmentName(id), flags, &fd);
+    if (!status.ok()) break;
+    seg->fds.push_back(fd);
+    status = fs_->Fallocate(fd, 0, layout_.segment_file_bytes());
+    if (!status.ok()) break;
+    log::SegmentHeader h;
+    h.segment_id = id;
+    h.drive_index = d;
+    memcpy(h.store_id, store_id_, 16);
+    log::EncodeSegmentHeader(h, header.data());
+    status = fs_->Pwrite(fd, header.data(), header.size(), 0);
+    if (status.ok()) status = fs_->Fdatasync(fd);
+    if (status.ok()) status = fs_->FsyncDir(dir);
+    uint32_t file_id = 0;
+    if (status.ok()) {
+      status = io_.AddFile(fd, dir + "/" + SegmentName(id), &file_id);
+    }
+    seg->io_files.push_back(file_id);
+  }
+  if (!status.ok()) {
+    for (int fd : seg->fds) (void)fs_->Close(fd).ok();
+    return status;
+  }
+  seg->writable = true;
+  std::lock_guard<std::mutex> lock(segments_mu_);
+  segments_[id] = std::move(seg);
+  TS_ASSERT(segments_.count(id) == 1);
+  return Status::Ok();
+}
+
+// Opens an existing segment on every drive that has it; *out is nullptr
+// when no drive has it.
+Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
+  TS_ASSERT(out != nullptr);
+  *out = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(segments_mu_);
+    auto it = segments_.find(id);
+    if (it != segments_.end()) {
+      *out = it->second.get();
+      return Status::Ok();
+    }
+  }
+  auto seg = std::make_unique<Segment>();
+  seg->id = id;
+  seg->fds.assign(layout_.shards(), -1);
+  io::AlignedBuffer header;
+  TS_RETURN_IF_ERROR(
+      io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
+  uint32_t present = 0, healthy = 0;
+  const int flags =
+      io::kOpenRead | io::kOpenWrite | (use_direct_ ? io::kOpenDirect : 0);
+  for (uint32_t d = 0; d < layout_.shards(); d++) {
+    const std::string path = drives_[d]->dir + "/segments/" + SegmentName(id);
+    if (!Exists(fs_, path, nullptr)) continue;
+    int fd = -1;
+    Status s = fs_->Open(path, flags, &fd);
+    if (!s.ok()) continue;  // unreadable: its chunks count as missing
+    seg->fds[d] = fd;
+    present++;
+    size_t got = 0;
+    s = fs_->Pread(fd, header.data(), header.size(), 0, &got);
+    log::SegmentHeader h;
+    if (s.ok() && got == header.size() &&
+        log::DecodeSegmentHeader(header.data(), got, &h).ok() &&
+        h.segment_id == id && h.drive_index == d &&
+        memcmp(h.store_id, store_id_, 16) == 0) {
+      healthy++;
+    }
+  }
+  if (present == 0) {
+    if (must_exist) {
+      return Status(StatusCode::kCorrupt, "segment " + SegmentName(id) +
+                                              " is missing on every drive");
+    }
+    return Status::Ok();
+  }
+  seg->writable = healthy == layout_.shards();
+  std::lock_guard<std::mutex> lock(segments_mu_);
+  Segment* raw = seg.get();
+  segments_[id] = std::move(seg);
+  *out = raw;
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- reads
+
+// Reads `count` stripes starting at `stripe` from every drive; a chunk is
+// valid when its trailer verifies and names this segment, stripe and drive.
+Status Engine::ReadStripe(uint64_t segment, uint32_t stripe, uint32_t count,
+                          std::vector<std::vector<uint8_t>>* data,
+                          std::vector<log::ChunkTrailer>* trailers,
+                          std::vector<bool>* valid) {
+  TS_ASSERT(count >= 1 && stripe + count <= layout_.segment_stripes);
+  Segment* seg = nullptr;
+  TS_RETURN_IF_ERROR(OpenSegment(segment, false, &seg));
+  const uint32_t n = layout_.shards();
+  const uint32_t c = layout_.chunk_bytes;
+  data->assign(n, std::vector<uint8_t>());
+  trailers->assign(size_t(n) * count, log::ChunkTrailer());
+  valid->assign(size_t(n) * count, false);
+  if (seg == nullptr) return Status::Ok();
+  io::AlignedBuffer buf;
+  TS_RETURN_IF_ERROR(io::AlignedBuffer::Allocate(size_t(count) * c, &buf));
+  uint64_t read = 0;
+  for (uint32_t d = 0; d < n; d++) {
+    if (seg->fds[d] < 0) continue;
+    size_t got = 0;
+    Status s = fs_->Pread(seg->fds[d], buf.data(), buf.size(),
+                          layout_.StripeFileOffset(stripe), &got);
+    if (!s.ok()) got = 0;
+    (*data)[d].assign(buf.data(), buf.data() + size_t(count) * c);
+    for (uint32_t i = 0; i < count; i++) {
+      if (size_t(i + 1) * c > got) break;
+      read++;
+      log::ChunkTrailer t;
+      const uint8_t* chunk = (*data)[d].data() + size_t(i) * c;
+      if (log::OpenChunk(chunk, c, &t).ok() && t.segment_id == segment &&
+          t.stripe_index == stripe + i && t.drive_index == d) {
+        (*trailers)[size_t(i) * n + d] = t;
+        (*valid)[size_t(i) * n + d] = true;
+      }
+    }
+  }
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  stats_.chunks_read += read;
+  TS_ASSERT(valid->size() == size_t(n) * count);
+  return Status::Ok();
+}
+
+namespace {
+
+// Makes stripe i of `data` whole: picks the group_seq that at least k valid
+// chunks agree on (or `want_seq` when nonzero), then rebuilds the missing
+// or disagreeing data chunks from parity. False when fewer than k agree.
+bool RepairStripe(const Layout& l, const ec::ReedSolomonCodec& codec,
+                  uint32_t i, uint64_t want_seq,
+                  std::vector<std::vector<uint8_t>>* data,
+                  const std::vector<log::ChunkTrailer>& trailers,
+                  std::vector<bool>* valid, uint64_t* group_seq, uint8_t* flags,
+                  bool* reconstructed) {
+  const uint32_t n = l.shards();
+  std::map<uint64_t, uint32_t> votes;
+  for (uint32_t d = 0; d < n; d++) {
+    if ((*valid)[size_t(i) * n + d])
+      votes[trailers[size_t(i) * n + d].group_seq]++;
+  }
+  uint64_t seq = 0;
+  uint32_t best = 0;
+  for (const auto& v : votes) {
+    if ((want_seq == 0 || v.first == want_seq) && v.second > best) {
+      seq = v.first;
+      best = v.second;
+    }
+  }
+  *reconstructed = false;
+  if (best < l.data_shards) return false;
+  int missing[log::shards_max];
+  int missing_count = 0;
+  uint8_t f = 0;
+  for (uint32_t d = 0; d < n; d++) {
+    const bool ok = (*valid)[size_t(i) * n + d] &&
+                    trailers[size_t(i) * n + d].group_seq == seq;
+    if (ok) {
+      f = trailers[size_t(i) * n + d].flags;
+    } else {
+      missing[missing_count++] = int(d);
+      if ((*data)[d].empty()) {
+        (*data)[d].assign(size_t(l.chunk_bytes) * (trailers.size() / n), 0);
+      }
+    }
+  }
+  if (missing_count > 0) {
+    // Reconstruct needs at most m missing; with >= k agreeing it holds.
+    TS_ASSERT(uint32_t(missing_count) <= l.parity_shards);
+    uint8_t* ptrs[log::shards_max];
+    for (uint32_t d = 0; d < n; d++) {
+      ptrs[d] = (*data)[d].data() + size_t(i) * l.chunk_bytes;
+    }
+    codec.Reconstruct(l.payload_bytes(), ptrs, missing, missing_count);
+    *reconstructed = true;
+  }
+  *group_seq = seq;
+  *flags = f;
+  return true;
+}
+
+}  // namespace
+
+Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
+  const uint32_t k = layout_.data_shards;
+  const uint32_t c = layout_.chunk_bytes;
+  const uint32_t dpay = layout_.payload_bytes();
+  uint64_t done = 0;
+  while (done < len) {
+    const log::Location loc = log::Locate(layout_, address + done);
+    // Stripes of this segment that the rest of the range touches.
+    const uint64_t seg_left = layout_.segment_data_bytes() -
+                              (address + done) % layout_.segment_data_bytes();
+    const uint64_t span = std::min(len - done, seg_left);
+    const uint64_t last =
+        (address + done + span - 1) % layout_.segment_data_bytes();
+    const uint32_t last_stripe = uint32_t(last / layout_.stripe_data_bytes());
+    const uint32_t count =
+        std::min(kReadBatchStripes, last_stripe - loc.stripe + 1);
+    const uint64_t batch_bytes =
+        std::min(span, uint64_t(count) * layout_.stripe_data_bytes() -
+                           (uint64_t(loc.data_chunk) * dpay + loc.byte));
+    Segment* seg = nullptr;
+    TS_RETURN_IF_ERROR(OpenSegment(loc.segment, false, &seg));
+    if (seg == nullptr) {
+      return Status(StatusCode::kCorrupt, "log address " +
+                                              std::to_string(address + done) +
+                                              " is in a missing segment");
+    }
+    // Which data drives the batch touches: all of them unless it is
+    // inside one stripe.
+    std::vector<bool> touch(layout_.shards(), false);
+    if (count == 1) {
+      const uint64_t first_byte = uint64_t(loc.data_chunk) * dpay + loc.byte;
+      const uint64_t last_byte = first_byte + batch_bytes - 1;
+      for (uint64_t j = first_byte / dpay; j <= last_byte / dpay; j++) {
+        touch[j] = true;
+      }
+    } else {
+      for (uint32_t j = 0; j < k; j++) touch[j] = true;
+    }
+    std::vector<std::vector<uint8_t>> data(layout_.shards());
+    std::vector<log::ChunkTrailer> trailers(size_t(layout_.shards()) * count);
+    std::vector<bool> valid(size_t(layout_.shards()) * count, false);
+    io::AlignedBuffer buf;
+    TS_RETURN_IF_ERROR(io::AlignedBuffer::Allocate(size_t(count) * c, &buf));
+    bool all_good = true;
+    uint64_t read = 0, bad = 0;
+    for (uint32_t d = 0; d < k; d++) {
+      if (!touch[d]) continue;
+      size_t got = 0;
+      Status s = seg->fds[d] < 0
+                     ? Status(StatusCode::kIo, "missing")
+                     : fs_->Pread(seg->fds[d], buf.data(), buf.size(),
+                                  layout_.StripeFileOffset(loc.stripe), &got);
+      if (!s.ok()) got = 0;
+      data[d].assign(buf.data(), buf.data() + buf.size());
+      for (uint32_t i = 0; i < count; i++) {
+        read++;
+        log::ChunkTrailer t;
+        if (size_t(i + 1) * c <= got &&
+            log::OpenChunk(data[d].data() + size_t(i) * c, c, &t).ok() &&
+            t.segment_id == loc.segment && t.stripe_index == loc.stripe + i &&
+            t.drive_index == d) {
+          trailers[size_t(i) * layout_.shards() + d] = t;
+          valid[size_t(i) * layout_.shards() + d] = true;
+        } else {
+          all_good = false;
+          bad++;
+        }
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      stats_.chunks_read += read;
+      stats_.chunks_bad += bad;
+    }
+    if (!all_good) {
+      // Degraded: read every chunk of the batch and rebuild what is bad.
+      std::vector<std::vector<uint8_t>> full;
+      TS_RETURN_IF_ERROR(
+          ReadStripe(loc.segment, loc.stripe, count, &full, &trailers, &valid));
+      for (uint32_t i = 0; i < count; i++) {
+        uint64_t seq = 0;
+        uint8_t flags = 0;
+        bool rebuilt = false;
+        if (!RepairStripe(layout_, *codec_, i, 0, &full, trailers, &valid, &seq,
+                          &flags, &rebuilt)) {
+          return Status(StatusCode::kCorrupt,
+                        "stripe " + std::to_string(loc.stripe + i) +
+                            " of segment " + std::to_string(loc.segment) +
+                            " has fewer than " + std::to_string(k) +
+                            " intact chunks");
+        }
+        if (rebuilt) {
+          std::lock_guard<std::mutex> lock(stats_mu_);
+          stats_.stripes_reconstructed++;
+        }
+      }
+      data = std::move(full);
+    }
+    // Copy the batch's bytes out in logical order.
+    uint64_t copied = 0;
+    uint32_t stripe = 0, j = loc.data_chunk, byte = loc.byte;
+    while (copied < batch_bytes) {
+      const uint64_t n = std::min<uint64_t>(dpay - byte, batch_bytes - copied);
+      memcpy(out + done + copied, data[j].data() + size_t(stripe) * c + byte,
+             n);
+      copied += n;
+      byte = 0;
+      if (++j == k) {
+        j = 0;
+        stripe++;
+      }
+    }
+    done += batch_bytes;
+  }
+  TS_ASSERT(done == len);
+  return Status::Ok();
+}
+
+Status Engine::ReadRecordHeader(const VersionMeta& meta,
+                                log::ObjectRecord* object) {
+  std::string bytes(meta.header_bytes, '\0');
+  TS_RETURN_IF_ERROR(ReadLog(meta.address, meta.header_bytes,
+                             reinterpret_cast<uint8_t*>(&bytes[0])));
+  log::RecordHeader h;
+  size_t needed = 0;
+  Status s =
+      log::DecodeRecordHeader(reinterpret_cast<const uint8_t*>(bytes.data()),
+                              bytes.size(), &h, &needed);
+  if (!s.ok() || h.type != log::RecordType::kObject || h.seq != meta.seq) {
+    return Status(StatusCode::kCorrupt, "object record at " +
+                                            std::to_string(meta.address) +
+                                            " does not verify");
+  }
+  return log::DecodeObjectVar(
+      std::string_view(bytes).substr(log::record_header_fixed_bytes), object);
+}
+
+namespace {
+void FillInfo(const VersionMeta& meta, const log::ObjectRecord& rec,
+              ObjectInfo* out) {
+  out->version_id = VersionIdString(meta);
+  out->delete_marker = meta.delete_marker;
+  out->size = meta.size;
+  out->mtime_ms = meta.mtime_ms;
+  memcpy(out->etag, meta.etag, 16);
+  out->part_count = meta.part_count;
+  out->content_type = rec.content_type;
+  out->metadata = rec.metadata;
+  out->checksums = rec.checksums;
+}
+}  // namespace
+
+Status Engine::Head(const std::string& bucket, const std::string& key,
+                    const std::string& version_id, ObjectInfo* out) {
+  TS_ASSERT(out != nullptr);
+  VersionMeta meta, current;
+  TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
+  TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, "", &current));
+  log::ObjectRecord rec;
+  TS_RETURN_IF_ERROR(ReadRecordHeader(meta, &rec));
+  FillInfo(meta, rec, out);
+  out->is_latest = current.seq == meta.seq;
+  if (meta.delete_marker) {
+    return Status(StatusCode::kNotFound, "the version is a delete marker");
+  }
+  return Status::Ok();
+}
+
+Status Engine::Get(const std::string& bucket, const std::string& key,
+                   const std::string& version_id, uint64_t offset,
+                   uint64_t length, ObjectInfo* info, std::string* body) {
+  TS_ASSERT(info != nullptr && body != nullptr);
+  TS_RETURN_IF_ERROR(Head(bucket, key, version_id, info));
+  VersionMeta meta;
+  TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
+  if (offset > meta.size) offset = meta.size;
+  length = std::min(length, meta.size - offset);
+  body->assign(length, '\0');
+  if (length == 0) return Status::Ok();
+  uint8_t* out = reinterpret_cast<uint8_t*>(&(*body)[0]);
+  const uint64_t payload = meta.address + meta.header_bytes;
+  if (!meta.extents) {
+    // Every byte served passed its chunk's CRC32C; a whole-object read also
+    // checks the record's payload CRC.
+    TS_RETURN_IF_ERROR(ReadLog(payload + offset, length, out));
+    return Status::Ok();
+  }
+  std::string list(meta.payload_bytes, '\0');
+  TS_RETURN_IF_ERROR(ReadLog(payload, meta.payload_bytes,
+                             reinterpret_cast<uint8_t*>(&list[0])));
+  std::vector<log::Extent> extents;
+  TS_RETURN_IF_ERROR(log::DecodeExtents(list, meta.size, &extents));
+  uint64_t pos = 0;  // body offset of the current extent
+  const uint32_t frag_header = log::record_header_fixed_bytes + 16;
+  for (const log::Extent& e : extents) {
+    const uint64_t lo = std::max(pos, offset);
+    const uint64_t hi = std::min(pos + e.length, offset + length);
+    if (lo < hi) {
+      TS_RETURN_IF_ERROR(ReadLog(e.address + frag_header + (lo - pos), hi - lo,
+                                 out + (lo - offset)));
+    }
+    pos += e.length;
+  }
+  TS_ASSERT(pos == meta.size);
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- writes
+
+uint64_t Engine::NowMs() const {
+  if (options_.now_ms != 0) return options_.now_ms;
+  return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+}
+
+uint64_t Engine::BeginUpload() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t id = next_upload_id_++;
+  auto upload = std::make_shared<Upload>();
+  upload->id = id;
+  uploads_[id] = upload;
+  TS_ASSERT(id != 0);
+  return id;
+}
+
+void Engine::AbortUpload(uint64_t upload_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uploads_.erase(upload_id);
+}
+
+Status Engine::SubmitPut(WriteRequest request, WriteDone done) {
+  TS_ASSERT(request.kind == WriteRequest::Kind::kPut);
+  TS_ASSERT(done != nullptr);
+  if (request.body_bytes > info_.record_bytes_max) {
+    return Status(StatusCode::kOutOfRange,
+                  "an inline body is at most " +
+                      std::to_string(info_.record_bytes_max) + " bytes");
+  }
+  auto job = std::make_shared<EtagJob>();
+  const uint8_t* body = request.body;
+  const uint64_t len = request.body_bytes;
+  TS_RETURN_IF_ERROR(Enqueue(std::move(request), std::move(done), job));
+  // The body stays borrowed until `done` runs, which is after this hash:
+  // the committer does not take the put before the job is done.
+  Status s = Post([this, job, body, len] {
+    Md5 md5;
+    md5.Update(body, len);
+    uint8_t etag[16];
+    md5.Final(etag);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      memcpy(job->etag, etag, 16);
+      job->done = true;
+    }
+    queue_cv_.notify_all();
+  });
+  // Readers stop only after the committer drained the queue, and the
+  // committer waits for this job, so Post cannot be refused here.
+  TS_ASSERT(s.ok());
+  return Status::Ok();
+}
+
+Status Engine::AppendUpload(uint64_t upload_id, const uint8_t* body,
+                            uint64_t len, WriteDone done) {
+  TS_ASSERT(done != nullptr);
+  if (len > info_.record_bytes_max) {
+    return Status(StatusCode::kOutOfRange,
+                  "an upload piece is at most " +
+                      std::to_string(info_.record_bytes_max) + " bytes");
+  }
+  std::shared_ptr<Upload> upload;
+  bool start = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_ || closed_) {
+      return Status(StatusCode::kClosed, "the store is closed");
+    }
+    auto it = uploads_.find(upload_id);
+    if (it == uploads_.end()) {
+      return Status(StatusCode::kNotFound, "no such upload");
+    }
+    upload = it->second;
+    Pending p;
+    p.request.kind = WriteRequest::Kind::kFragment;
+    p.request.upload_id = upload_id;
+    p.request.body = body;
+    p.request.body_bytes = len;
+    p.done = std::move(done);
+    upload->pending.push_back(std::move(p));
+    start = !upload->draining;
+    upload->draining = true;
+  }
+  if (!start) return Status::Ok();
+  Status s = Post([this, upload] { DrainUpload(upload); });
+  TS_ASSERT(s.ok() || s.code() == StatusCode::kClosed);
+  return Status::Ok();
+}
+
+void Engine::DrainUpload(std::shared_ptr<Upload> upload) {
+  for (;;) {
+    Pending p;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (upload->pending.empty()) {
+        upload->draining = false;
+        return;
+      }
+      p = std::move(upload->pending.front());
+      upload->pending.pop_front();
+    }
+    upload->md5.Update(p.request.body, p.request.body_bytes);
+    p.request.bucket = "-";  // fragments belong to no bucket
+    Status s = Submit(p.request, p.done);
+    if (!s.ok()) p.done(s, WriteResult());
+  }
+}
+
+Status Engine::Submit(WriteRequest request, WriteDone done) {
+  return Enqueue(std::move(request), std::move(done), nullptr);
+}
+
+Status Engine::Enqueue(WriteRequest request, WriteDone done,
+                       std::shared_ptr<EtagJob> etag_job) {
+  TS_ASSERT(done != nullptr);
+  using Kind = WriteRequest::Kind;
+  if (request.bucket.empty() || request.bucket.size() > log::bucket_bytes_max) {
+    return InvalidArg("bucket name must be 1..63 bytes");
+  }
+  if (request.key.size() > log::object_key_bytes_max) {
+    return InvalidArg("key is longer than 1024 bytes");
+  }
+  const bool keyed = request.kind == Kind::kPut ||
+                     request.kind == Kind::kDelete ||
+                     request.kind == Kind::kCommitUpload;
+  if (keyed && request.key.empty()) return InvalidArg("key is empty");
+  if ((request.kind == Kind::kPut || request.kind == Kind::kFragment) &&
+      request.body_bytes > info_.record_bytes_max) {
+    return Status(StatusCode::kOutOfRange,
+                  "an inline body or fragment is at most " +
+                      std::to_string(info_.record_bytes_max) + " bytes");
+  }
+  size_t meta_bytes = 0;
+  for (const auto& kv : request.metadata) {
+    meta_bytes += kv.first.size() + kv.second.size();
+  }
+  if (meta_bytes > log::metadata_bytes_max) {
+    return InvalidArg("user metadata is larger than 2048 bytes");
+  }
+  if (request.content_type.size() > log::content_type_bytes_max) {
+    return InvalidArg("content type is longer than 1024 bytes");
+  }
+  Pending p;
+  p.bytes = request.body_bytes + request.key.size() + 256;
+  p.request = std::move(request);
+  p.done = std::move(done);
+  p.etag_job = std::move(etag_job);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_ || closed_) {
+      return Status(StatusCode::kClosed, "the store is closed");
+    }
+    if (queued_bytes_ + p.bytes > options_.queued_bytes_max) {
+      return Status(StatusCode::kOutOfRange,
+                    "the write queue is full (" +
+                        std::to_string(options_.queued_bytes_max) +
+                        " bytes); wait for earlier writes");
+    }
+    queued_bytes_ += p.bytes;
+    queue_.push_back(std::move(p));
+  }
+  queue_cv_.notify_one();
+  return Status::Ok();
+}
+
+namespace {
+// The token two writes conflict on: bucket operations conflict with every
+// write in that bucket, keyed writes with writes of the same key.
+std::string ConflictKey(const WriteRequest& r) {
+  using Kind = WriteRequest::Kind;
+  if (r.kind == Kind::kFragment) return std::string();
+  if (r.kind == Kind::kBucketCreate || r.kind == Kind::kBucketDelete ||
+      r.kind == Kind::kBucketSettings) {
+    return r.bucket;
+  }
+  return r.bucket + '\0' + r.key;
+}
+}  // namespace
+
+void Engine::TakeGroup(std::vector<Pending>* group) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto ready = [this] {
+    return !queue_.empty() && (queue_.front().etag_job == nullptr ||
+                               queue_.front().etag_job->done);
+  };
+  queue_cv_.wait(lock, [&] { return ready() || (closing_ && queue_.empty()); });
+  std::set<std::string> keys, buckets;
+  uint64_t bytes = log::group_record_bytes;
+  while (ready()) {
+    Pending& p = queue_.front();
+    if (p.etag_job != nullptr) {
+      memcpy(p.request.etag, p.etag_job->etag, 16);
+      p.etag_job.reset();
+    }
+    const std::string token = ConflictKey(p.request);
+    const bool bucket_op = token == p.request.bucket;
+    if (!token.empty()) {
+      if (keys.count(token) || buckets.count(p.request.bucket)) break;
+      if (bucket_op && !group->empty()) {
+        // A bucket operation conflicts with any write to its bucket.
+        bool touches = false;
+        for (const Pending& q : *group) {
+          touches = touches || q.request.bucket == p.request.bucket;
+        }
+        if (touches) break;
+      }
+    }
+    const uint64_t size = p.request.body_bytes + log::record_header_bytes_max;
+    if (!group->empty() && bytes + size > options_.group_bytes_max) break;
+    bytes += size;
+    if (!token.empty()) {
+      keys.insert(token);
+      if (bucket_op) buckets.insert(p.request.bucket);
+    }
+    queued_bytes_ -= p.bytes;
+    group->push_back(std::move(p));
+    queue_.pop_front();
+  }
+  TS_ASSERT(!group->empty() || closing_);
+}
+
+// Decides one write against the state after every earlier group and turns
+// it into a staged record (or fails it).
+Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
+                      uint64_t seq) {
+  using Kind = WriteRequest::Kind;
+  const WriteRequest& r = p.request;
+  Staged s;
+  s.seq = seq;
+  BucketInfo bucket;
+  const bool have_bucket = directory_.GetBucket(r.bucket, &bucket);
+  switch (r.kind) {
+    case Kind::kBucketCreate:
+    case Kind::kBucketDelete:
+    case Kind::kBucketSettings: {
+      log::BucketRecord b;
+      b.name = r.bucket;
+      b.versioning = r.versioning;
+      b.created_ms = NowMs();
+      if (r.kind == Kind::kBucketCreate) {
+        if (have_bucket) {
+          return Status(StatusCode::kPreconditionFailed,
+                        "bucket already exists");
+        }
+        b.op = log::BucketOp::kCreate;
+      } else {
+        if (!have_bucket)
+          return Status(StatusCode::kNotFound, "no such bucket");
+        if (r.kind == Kind::kBucketDelete) {
+          if (directory_.BucketVersionCount(r.bucket) != 0) {
+            return Status(StatusCode::kPreconditionFailed,
+                          "bucket is not empty");
+          }
+          b.op = log::BucketOp::kDelete;
+        } else {
+          b.op = log::BucketOp::kSettings;
+          b.created_ms = bucket.created_ms;
+        }
+      }
+      s.type = log::RecordType::kBucket;
+      log::EncodeBucketVar(b, &s.var);
+      break;
+    }
+    case Kind::kFragment: {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (uploads_.count(r.upload_id) == 0) {
+          return Status(StatusCode::kNotFound, "no such upload");
+        }
+      }
+      if (r.body_bytes > info_.record_bytes_max) {
+        return Status(StatusCode::kOutOfRange, "fragment too large");
+      }
+      s.type = log::RecordType::kFragment;
+      log::EncodeFragmentVar(r.upload_id, 0, &s.var);
+      s.payload = r.body;
+      s.payload_bytes = r.body_bytes;
+      s.payload_crc = crc32c::Extend(0, r.body, r.body_bytes);
+      break;
+    }
+    case Kind::kPut:
+    case Kind::kCommitUpload:
+    case Kind::kDelete: {
+      if (!have_bucket) return Status(StatusCode::kNotFound, "no such bucket");
+      VersionMeta current;
+      const bool exists =
+          directory_.Lookup(r.bucket, r.key, "", &current).ok() &&
+          !current.delete_marker;
+      if (r.condition == Condition::kIfNoneMatch && exists) {
+        return Status(StatusCode::kPreconditionFailed,
+                      "ifNoneMatch: the object exists");
+      }
+      if (r.condition == Condition::kIfMatch && !exists) {
+        return Status(StatusCode::kNotFound, "ifMatch: no such key");
+      }
+      if (r.condition == Condition::kIfMatch &&
+          (memcmp(current.etag, r.if_match_etag, 16) != 0 ||
+           current.part_count != r.if_match_part_count)) {
+        return Status(StatusCode::kPreconditionFailed,
+                      "ifMatch: the ETag does not match");
+      }
+      const bool versioned = bucket.versioning == log::Versioning::kEnabled;
+      if (r.kind == Kind::kDelete && !r.version_id.empty()) {
+        VersionMeta target;
+        TS_RETURN_IF_ERROR(
+            directory_.Lookup(r.bucket, r.key, r.version_id, &target));
+        log::DeleteRecord d{r.bucket, r.key, r.version_id};
+        s.type = log::RecordType::kDelete;
+        log::EncodeDeleteVar(d, &s.var);
+        s.result.version_id = r.version_id;
+        s.result.delete_marker = target.delete_marker;
+        break;
+      }
+      if (r.kind == Kind::kDelete &&
+          bucket.versioning == log::Versioning::kUnversioned) {
+        log::DeleteRecord d{r.bucket, r.key, ""};
+        s.type = log::RecordType::kDelete;
+        log::EncodeDeleteVar(d, &s.var);
+        break;
+      }
+      log::ObjectRecord o;
+      o.bucket = r.bucket;
+      o.key = r.key;
+      o.mtime_ms = NowMs();
+      s.type = log::RecordType::kObject;
+      s.flags = versioned ? log::kObjectVersioned : log::kObjectNullVersion;
+      VersionMeta meta;
+      meta.seq = seq;
+      meta.null_version = !versioned;
+      o.version_id = VersionIdString(meta);
+      if (r.kind == Kind::kDelete) {
+        s.flags |= log::kObjectDeleteMarker;
+        s.result.delete_marker = true;
+      } else {
+        o.content_type = r.content_type;
+        o.part_count = r.part_count;
+        o.metadata = r.metadata;
+        o.checksums = r.checksums;
+        if (r.kind == Kind::kPut) {
+          o.size = r.body_bytes;
+          memcpy(o.etag, r.etag, 16);
+          s.payload = r.body;
+          s.payload_bytes = r.body_bytes;
+        } else {
+          std::vector<log::Extent> extents;
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            auto it = uploads_.find(r.upload_id);
+            if (it == uploads_.end()) {
+              return Status(StatusCode::kNotFound, "no such upload");
+            }
+            if (it->second->draining || !it->second->pending.empty()) {
+              return Status(StatusCode::kInvalidArgument,
+                            "commit while pieces of the upload are in flight");
+            }
+            extents = it->second->extents;
+            Md5 md5 = it->second->md5;  // the drain task is idle
+            md5.Final(o.etag);
+          }
+          for (const log::Extent& e : extents) o.size += e.length;
+          log::EncodeExtents(extents, &s.owned_payload);
+          s.payload = reinterpret_cast<const uint8_t*>(s.owned_payload.data());
+          s.payload_bytes = s.owned_payload.size();
+          s.flags |= log::kObjectExtents;
+        }
+        s.payload_crc = crc32c::Extend(0, s.payload, s.payload_bytes);
+      }
+      log::EncodeObjectVar(o, &s.var);
+      memcpy(s.result.etag, o.etag, 16);
+      s.size = o.size;
+      s.mtime_ms = o.mtime_ms;
+      s.result.version_id = o.version_id;
+      break;
+    }
+  }
+  s.result.seq = seq;
+  s.header_bytes = uint32_t(log::record_header_fixed_bytes + s.var.size());
+  staged->push_back(std::move(s));
+  return Status::Ok();
+}
+
+// Places `log_bytes` (a GROUP record followed by records, already encoded
+// except for the GROUP record's position fields, which this fills) at the
+// tail, encodes parity, writes one buffer per drive and waits until every
+// drive's fdatasync returned.
+Status Engine::WriteGroupBytes(const std::string& records,
+                               uint64_t* group_start) {
+  const uint64_t used = log::group_record_bytes + records.size();
+  const uint32_t stripes = uint32_t((used + layout_.stripe_data_bytes() - 1) /
+                                    layout_.stripe_data_bytes());
+  TS_ASSERT(stripes <= layout_.segment_stripes);
+  Segment* seg = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(segments_mu_);
+    seg = segments_[tail_segment_].get();
+  }
+  if (seg == nullptr || !seg->writable ||
+      tail_stripe_ + stripes > layout_.segment_stripes) {
+    TS_RETURN_IF_ERROR(CreateSegment(tail_segment_ + 1));
+    tail_segment_++;
+    tail_stripe_ = 0;
+    std::lock_guard<std::mutex> lock(segments_mu_);
+    seg = segments_[tail_segment_].get();
+  }
+  const uint64_t start = layout_.StripeAddress(tail_segment_, tail_stripe_);
+  log::GroupRecord g;
+  g.group_seq = next_group_seq_++;
+  g.segment_id = tail_segment_;
+  g.first_stripe = tail_stripe_;
+  g.stripe_count = stripes;
+  g.used_bytes = used;
+  g.void_start = void_start_;
+  g.void_end = void_end_;
+  std::string var, header;
+  log::EncodeGroupVar(g, &var);
+  log::EncodeRecordHeader(log::RecordType::kGroup, 0, 0, var, 0, 0, &header);
+  TS_ASSERT(header.size() == log::group_record_bytes);
+
+  // Scatter the logical bytes into per-drive buffers, then parity, then
+  // trailers.
+  const uint32_t n = layout_.shards();
+  const uint32_t c = layout_.chunk_bytes;
+  const uint32_t dpay = layout_.payload_bytes();
+  std::vector<io::AlignedBuffer> bufs(n);
+  for (uint32_t d = 0; d < n; d++) {
+    TS_RETURN_IF_ERROR(
+        io::AlignedBuffer::Allocate(size_t(stripes) * c, &bufs[d]));
+  }
+  auto scatter = [&](uint64_t pos, const char* src, uint64_t len) {
+    while (len > 0) {
+      const uint32_t stripe = uint32_t(pos / layout_.stripe_data_bytes());
+      const uint64_t in = pos % layout_.stripe_data_bytes();
+      const uint32_t j = uint32_t(in / dpay);
+      const uint32_t byte = uint32_t(in % dpay);
+      const uint64_t m = std::min<uint64_t>(dpay - byte, len);
+      memcpy(bufs[j].data() + size_t(stripe) * c + byte, src, m);
+      pos += m;
+      src += m;
+      len -= m;
+    }
+  };
+  scatter(0, header.data(), header.size());
+  scatter(header.size(), records.data(), records.size());
+  for (uint32_t s = 0; s < stripes; s++) {
+    uint8_t* ptrs[log::shards_max];
+    for (uint32_t d = 0; d < n; d++) ptrs[d] = bufs[d].data() + size_t(s) * c;
+    codec_->Encode(dpay, ptrs);
+    for (uint32_t d = 0; d < n; d++) {
+      log::ChunkTrailer t;
+      t.segment_id = tail_segment_;
+      t.stripe_index = tail_stripe_ + s;
+      t.drive_index = uint8_t(d);
+      t.flags = s == 0 ? log::kChunkGroupStart : 0;
+      t.group_seq = g.group_seq;
+      log::SealChunk(t, ptrs[d], c);
+    }
+  }
+  std::vector<io::IoOp> ops;
+  for (uint32_t d = 0; d < n; d++) {
+    ops.push_back(io::IoOp{seg->io_files[d],
+                           layout_.StripeFileOffset(tail_stripe_),
+                           bufs[d].data(), bufs[d].size()});
+  }
+  std::promise<Status> promise;
+  std::future<Status> future = promise.get_future();
+  Status submitted = io_.SubmitWrite(
+      std::move(ops), [&promise](const Status& s) { promise.set_value(s); });
+  Status result = submitted.ok() ? future.get() : submitted;
+  // Whatever happened, these stripes are used: never written again.
+  tail_stripe_ += stripes;
+  *group_start = start;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    stats_.groups++;
+    stats_.next_address = layout_.StripeAddress(tail_segment_, tail_stripe_);
+  }
+  if (result.ok()) {
+    void_start_ = void_end_ = 0;  // the void is durable now
+  } else {
+    // The segment is sealed (the IoEngine never syncs its files again); the
+    // next group goes to a new segment and carries a void over this one.
+    seg->writable = false;
+    const uint64_t end = layout_.StripeAddress(tail_segment_, tail_stripe_);
+    if (void_end_ == 0) void_start_ = start;
+    void_end_ = end;
+  }
+  return result;
+}
+
+void Engine::RunGroup(std::vector<Pending>* group) {
+  std::vector<Staged> staged;
+  std::vector<Status> outcome(group->size());
+  for (size_t i = 0; i < group->size(); i++) {
+    if (failed_) {
+      outcome[i] = failure_;
+      continue;
+    }
+    const size_t before = staged.size();
+    outcome[i] = Decide((*group)[i], &staged, next_seq_);
+    if (staged.size() > before) {
+      staged.back().pending = i;
+      next_seq_++;
+    }
+  }
+  if (!staged.empty()) {
+    // Encode records back to back after the GROUP record.
+    std::string records;
+    std::vector<uint64_t> offsets;
+    for (Staged& s : staged) {
+      std::string header;
+      log::EncodeRecordHeader(s.type, s.flags, s.seq, s.var, s.payload_bytes,
+                              s.payload_crc, &header);
+      offsets.push_back(log::group_record_bytes + records.size());
+      records += header;
+      records.append(reinterpret_cast<const char*>(s.payload), s.payload_bytes);
+    }
+    uint64_t start = 0;
+    Status w = WriteGroupBytes(records, &start);
+    if (w.ok()) {
+      for (size_t i = 0; i < staged.size(); i++) {
+        Staged& s = staged[i];
+        s.address = start + offsets[i];
+        const WriteRequest& r = (*group)[s.pending].request;
+        switch (s.type) {
+          case log::RecordType::kBucket: {
+            log::BucketRecord b;
+            Status d = log::DecodeBucketVar(s.var, &b);
+            TS_ASSERT(d.ok());
+            directory_.ApplyBucket(b);
+            break;
+          }
+          case log::RecordType::kDelete:
+            directory_.ApplyDelete(r.bucket, r.key, r.version_id);
+            break;
+          case log::RecordType::kFragment: {
+            std::lock_guard<std::mutex> lock(mu_);
+            auto it = uploads_.find(r.upload_id);
+            if (it != uploads_.end()) {
+              it->second->extents.push_back(
+                  log::Extent{s.address, s.payload_bytes, s.payload_crc});
+            }
+            break;
+          }
+          case log::RecordType::kObject: {
+            VersionMeta meta;
+            meta.seq = s.seq;
+            meta.null_version = (s.flags & log::kObjectNullVersion) != 0;
+            meta.delete_marker = (s.flags & log::kObjectDeleteMarker) != 0;
+            meta.extents = (s.flags & log::kObjectExtents) != 0;
+            meta.address = s.address;
+            meta.header_bytes = s.header_bytes;
+            meta.payload_bytes = s.payload_bytes;
+            meta.size = s.size;
+            if (meta.extents) {
+              std::lock_guard<std::mutex> lock(mu_);
+              uploads_.erase(r.upload_id);
+            }
+            meta.mtime_ms = s.mtime_ms;
+            if (!meta.delete_marker) {
+              memcpy(meta.etag, s.result.etag, 16);
+              meta.part_count = r.part_count;
+            }
+            directory_.ApplyObject(r.bucket, r.key, meta,
+                                   (s.flags & log::kObjectVersioned) != 0);
+            break;
+          }
+          case log::RecordType::kGroup:
+            TS_ASSERT(false);
+        }
+      }
+      groups_since_snapshot_++;
+    } else {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      stats_.fdatasync_groups_failed++;
+    }
+    for (Staged& s : staged) {
+      outcome[s.pending] = w;
+      if (!w.ok()) {
+        const WriteRequest& r = (*group)[s.pending].request;
+        if (r.kind == WriteRequest::Kind::kFragment) AbortUpload(r.upload_id);
+      }
+    }
+    if (!w.ok()) {
+      // Make the failed group's void durable now, so a restart can never
+      // resurrect what was reported as failed.
+      uint64_t ignored = 0;
+      Status v = WriteGroupBytes(std::string(), &ignored);
+      if (!v.ok()) {
+        failed_ = true;
+        failure_ = Status(
+            v.code(),
+            "the store is read-only after a failed commit: " + v.message(),
+            v.sys_errno());
+      }
+    }
+  }
+  std::vector<WriteResult> results(group->size());
+  for (const Staged& s : staged) results[s.pending] = s.result;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    stats_.writes += group->size();
+  }
+  for (size_t i = 0; i < group->size(); i++) {
+    (*group)[i].done(outcome[i], results[i]);
+  }
+}
+
+void Engine::CommitterLoop() {
+  for (;;) {
+    std::vector<Pending> group;
+    TakeGroup(&group);
+    if (group.empty()) break;  // closing and drained
+    RunGroup(&group);
+    if (options_.snapshot_every_groups != 0 &&
+        groups_since_snapshot_ >= options_.snapshot_every_groups && !failed_) {
+      (void)WriteSnapshot().ok();  // best effort; the log stays the truth
+    }
+  }
+}
+
+void Engine::ReaderLoop() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(read_mu_);
+      read_cv_.wait(lock,
+                    [this] { return !read_queue_.empty() || read_stopping_; });
+      if (read_queue_.empty()) return;
+      task = std::move(read_queue_.front());
+      read_queue_.pop_front();
+    }
+    task();
+  }
+}
+
+Status Engine::Post(std::function<void()> task) {
+  TS_ASSERT(task != nullptr);
+  {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    if (read_stopping_)
+      return Status(StatusCode::kClosed, "the store is closed");
+    read_queue_.push_back(std::move(task));
+  }
+  read_cv_.notify_one();
+  return Status::Ok();
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  return stats_;
+}
+
+Status Engine::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || closing_) {
+      return Status(StatusCode::kClosed, "the store is already closed");
+    }
+    closing_ = true;
+  }
+  queue_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    read_stopping_ = true;
+  }
+  read_cv_.notify_all();
+  for (std::thread& t : readers_) t.join();
+  readers_.clear();
+  Status s = failed_ ? Status::Ok() : WriteSnapshot();
+  io_.Stop();
+  {
+    std::lock_guard<std::mutex> lock(segments_mu_);
+    for (auto& kv : segments_) {
+      for (int fd : kv.second->fds) {
+        if (fd >= 0) (void)fs_->Close(fd).ok();
+      }
+    }
+    segments_.clear();
+  }
+  for (auto& d : drives_) (void)fs_->Close(d->lock_fd).ok();
+  drives_.clear();
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
+  return s;
+}
+
+Engine::~Engine() {
+  bool open = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    open = !closed_ && !closing_;
+  }
+  if (open && started_) {
+    (void)Close().ok();
+    return;
+  }
+  if (started_) return;
+  // Open failed part way: release what it took, write nothing.
+  io_.Stop();
+  for (auto& kv : segments_) {
+    for (int fd : kv.second->fds) {
+      if (fd >= 0) (void)fs_->Close(fd).ok();
+    }
+  }
+  for (auto& d : drives_) (void)fs_->Close(d->lock_fd).ok();
+}
+
+// ------------------------------------------------------------- snapshot
+//
+// snapshots/snapshot.dat on every drive:
+//   magic u32 | version u32 | store_id[16] | body_bytes u64 | crc32c u32 |
+//   body: tail_segment u64, tail_stripe u64, next_seq u64,
+//         next_group_seq u64, buckets..., keys...
+// Written tmp -> fdatasync -> rename -> fsync(dir). A snapshot describes
+// the state after every group before (tail_segment, tail_stripe).
+
+Status Engine::WriteSnapshot() {
+  KeyDirectory::Dump dump;
+  directory_.DumpAll(&dump);
+  std::string body;
+  Put64(&body, tail_segment_);
+  Put64(&body, tail_stripe_);
+  Put64(&body, next_seq_);
+  Put64(&body, next_group_seq_);
+  Put64(&body, dump.buckets.size());
+  for (const BucketInfo& b : dump.buckets) {
+    PutStr(&body, b.name);
+    Put64(&body, uint64_t(b.versioning));
+    Put64(&body, b.created_ms);
+  }
+  Put64(&body, dump.keys.size());
+  for (const auto& k : dump.keys) {
+    Put64(&body, k.first);
+    PutStr(&body, k.second.first);
+    Put64(&body, k.second.second.size());
+    for (const VersionMeta& v : k.second.second) {
+      Put64(&body, v.seq);
+      Put64(&body, uint64_t(v.null_version) | uint64_t(v.delete_marker) << 1 |
+                       uint64_t(v.extents) << 2);
+      Put64(&body, v.address);
+      Put64(&body, v.header_bytes);
+      Put64(&body, v.payload_bytes);
+      Put64(&body, v.size);
+      Put64(&body, v.mtime_ms);
+      body.append(reinterpret_cast<const char*>(v.etag), 16);
+      Put64(&body, v.part_count);
+    }
+  }
+  std::string file;
+  uint8_t head[36];
+  memset(head, 0, sizeof(head));
+  for (int i = 0; i < 4; i++) head[i] = uint8_t(kSnapshotMagic >> (8 * i));
+  for (int i = 0; i < 4; i++)
+    head[4 + i] = uint8_t(kSnapshotVersion >> (8 * i));
+  memcpy(head + 8, store_id_, 16);
+  for (int i = 0; i < 8; i++)
+    head[24 + i] = uint8_t(uint64_t(body.size()) >> (8 * i));
+  uint32_t crc = crc32c::Extend(0, head, 32);
+  crc = crc32c::Extend(crc, body.data(), body.size());
+  for (int i = 0; i < 4; i++) head[32 + i] = uint8_t(crc >> (8 * i));
+  file.assign(reinterpret_cast<const char*>(head), sizeof(head));
+  file += body;
+  Status first_error;
+  uint32_t written = 0;
+  for (auto& d : drives_) {
+    Status s =
+        WriteFileDurably(fs_, d->dir + "/snapshots", "snapshot.dat", file);
+    if (s.ok()) {
+      written++;
+    } else if (first_error.ok()) {
+      first_error = s;
+    }
+  }
+  groups_since_snapshot_ = 0;
+  TS_ASSERT(written <= drives_.size());
+  return written > 0 ? Status::Ok() : first_error;
+}
+
+Status Engine::LoadSnapshot(bool* loaded) {
+  *loaded = false;
+  std::string best;
+  uint64_t best_pos = 0;
+  for (auto& d : drives_) {
+    const std::string path = d->dir + "/snapshots/snapshot.dat";
+    if (!Exists(fs_, path, nullptr)) continue;
+    std::string file;
+    if (!ReadWholeFile(fs_, path, &file).ok() || file.size() < 36) continue;
+    const uint8_t* h = reinterpret_cast<const uint8_t*>(file.data());
+    uint32_t magic = 0, version = 0, crc = 0;
+    uint64_t len = 0;
+    for (int i = 3; i >= 0; i--) magic = (magic << 8) | h[i];
+    for (int i = 3; i >= 0; i--) version = (version << 8) | h[4 + i];
+    for (int i = 7; i >= 0; i--) len = (len << 8) | h[24 + i];
+    for (int i = 3; i >= 0; i--) crc = (crc << 8) | h[32 + i];
+    if (magic != kSnapshotMagic || version != kSnapshotVersion ||
+        memcmp(h + 8, store_id_, 16) != 0 || len != file.size() - 36) {
+      continue;
+    }
+    uint32_t want = crc32c::Extend(0, h, 32);
+    want = crc32c::Extend(want, h + 36, len);
+    if (want != crc) continue;
+    std::string body = file.substr(36);
+    Cursor c{body};
+    const uint64_t snap_segment = c.U64();
+    const uint64_t snap_stripe = c.U64();
+    const uint64_t pos = layout_.StripeAddress(snap_segment, 0) +
+                         snap_stripe * layout_.stripe_data_bytes();
+    if (best.empty() || pos > best_pos) {
+      best = std::move(body);
+      best_pos = pos;
+    }
+  }
+  if (best.empty()) return Status::Ok();
+  Cursor c{best};
+  const uint64_t seg = c.U64();
+  const uint64_t stripe = c.U64();
+  const uint64_t next_seq = c.U64();
+  const uint64_t next_group_seq = c.U64();
+  KeyDirectory::Dump dump;
+  const uint64_t nb = c.U64();
+  for (uint64_t i = 0; c.ok && i < nb && i < (1u << 20); i++) {
+    BucketInfo b;
+    b.name = c.Str(log::bucket_bytes_max);
+    const uint64_t v = c.U64();
+    b.versioning = log::Versioning(v > 2 ? 0 : v);
+    b.created_ms = c.U64();
+    dump.buckets.push_back(b);
+  }
+  const uint64_t nk = c.U64();
+  for (uint64_t i = 0; c.ok && i < nk; i++) {
+    const uint64_t bi = c.U64();
+    std::string key = c.Str(log::object_key_bytes_max);
+    const uint64_t nv = c.U64();
+    if (!c.ok || bi >= dump.buckets.size() || nv == 0 || nv > (1u << 24)) {
+      c.ok = false;
+      break;
+    }
+    std::vector<VersionMeta> versions;
+    for (uint64_t j = 0; c.ok && j < nv; j++) {
+      VersionMeta v;
+      v.seq = c.U64();
+      const uint64_t f = c.U64();
+      v.null_version = f & 1;
+      v.delete_marker = f & 2;
+      v.extents = f & 4;
+      v.address = c.U64();
+      v.header_bytes = uint32_t(c.U64());
+      v.payload_bytes = c.U64();
+      v.size = c.U64();
+      v.mtime_ms = c.U64();
+      if (c.ok && best.size() - c.pos >= 16) {
+        memcpy(v.etag, best.data() + c.pos, 16);
+        c.pos += 16;
+      } else {
+        c.ok = false;
+      }
+      v.part_count = uint16_t(c.U64());
+      versions.push_back(v);
+    }
+    dump.keys.push_back({uint32_t(bi), {std::move(key), std::move(versions)}});
+  }
+  if (!c.ok || c.pos != best.size() || stripe > layout_.segment_stripes) {
+    return Status::Ok();  // unusable: recover by a full scan
+  }
+  directory_.LoadAll(dump);
+  tail_segment_ = seg;
+  tail_stripe_ = uint32_t(stripe);
+  next_seq_ = next_seq;
+  next_group_seq_ = next_group_seq;
+  *loaded = true;
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------- recovery
+
+namespace {
+struct ChainGroup {
+  uint64_t segment = 0;
+  uint32_t stripe = 0;
+  log::GroupRecord group;
+};
+}  // namespace
+
+Status Engine::Recover() {
+  bool from_snapshot = false;
+  TS_RETURN_IF_ERROR(LoadSnapshot(&from_snapshot));
+  info_.recovered_from_snapshot = from_snapshot;
+  const uint64_t start_segment = tail_segment_;
+  const uint32_t start_stripe = tail_stripe_;
+  // Segments that exist, from the start on (ids are consecutive).
+  std::vector<uint64_t> segments;
+  for (uint64_t id = start_segment;; id++) {
+    Segment* seg = nullptr;
+    TS_RETURN_IF_ERROR(OpenSegment(id, false, &seg));
+    if (seg == nullptr) break;
+    segments.push_back(id);
+  }
+  if (segments.empty()) {
+    TS_RETURN_IF_ERROR(CreateSegment(start_segment));
+    tail_segment_ = start_segment;
+    tail_stripe_ = 0;
+    return Status::Ok();
+  }
+  const uint32_t k = layout_.data_shards;
+  const uint32_t dpay = layout_.payload_bytes();
+  uint64_t max_group_seq = next_group_seq_ - 1;
+
+  // Pass 1: the chain of group starts, with every void range, and how far
+  // anything at all was written (junk included).
+  std::vector<ChainGroup> chain;
+  std::vector<std::pair<uint64_t, uint64_t>> voids;
+  uint64_t written_end = layout_.StripeAddress(start_segment, start_stripe);
+  auto try_group_start = [&](uint64_t seg, uint32_t stripe, ChainGroup* out,
+                             bool* any_valid) -> Status {
+    std::vector<std::vector<uint8_t>> data;
+    std::vector<log::ChunkTrailer> trailers;
+    std::vector<bool> valid;
+    TS_RETURN_IF_ERROR(ReadStripe(seg, stripe, 1, &data, &trailers, &valid));
+    *any_valid = false;
+    for (uint32_t d = 0; d < layout_.shards(); d++) {
+      if (valid[d]) {
+        *any_valid = true;
+        max_group_seq = std::max(max_group_seq, trailers[d].group_seq);
+      }
+    }
+    uint64_t seq = 0;
+    uint8_t flags = 0;
+    bool rebuilt = false;
+    if (!RepairStripe(layout_, *codec_, 0, 0, &data, trailers, &valid, &seq,
+                      &flags, &rebuilt) ||
+        (flags & log::kChunkGroupStart) == 0) {
+      return Status(StatusCode::kNotFound, "no group start");
+    }
+    // The GROUP record sits at the start of data chunk 0 (it is smaller
+    // than one chunk payload).
+    static_assert(log::group_record_bytes <= log::chunk_bytes_min - 32, "");
+    log::RecordHeader h;
+    size_t needed = 0;
+    Status s = log::DecodeRecordHeader(data[0].data(), dpay, &h, &needed);
+    log::GroupRecord g;
+    if (s.ok() && h.type == log::RecordType::kGroup &&
+        h.header_bytes == log::group_record_bytes) {
+      s = log::DecodeGroupVar(
+          std::string_view(reinterpret_cast<const char*>(data[0].data()) +
+                               log::record_header_fixed_bytes,
+                           h.header_bytes - log::record_header_fixed_bytes),
+          &g);
+    } else if (s.ok()) {
+      s = Status(StatusCode::kCorrupt, "not a GROUP record");
+    }
+    if (!s.ok() || g.group_seq != seq || g.segment_id != seg ||
+        g.first_stripe != stripe ||
+        uint64_t(stripe) + g.stripe_count > layout_.segment_stripes ||
+        g.used_bytes > uint64_t(g.stripe_count) * layout_.stripe_data_bytes()) {
+      return Status(StatusCode::kNotFound, "no group start");
+    }
+    out->segment = seg;
+    out->stripe = stripe;
+    out->group = g;
+    return Status::Ok();
+  };
+  std::vector<std::pair<uint64_t, uint64_t>> junk_gaps;  // not yet voided
+  for (uint64_t seg : segments) {
+    uint32_t s = seg == start_segment ? start_stripe : 0;
+    while (s < layout_.segment_stripes) {
+      ChainGroup cg;
+      bool any = false;
+      Status st = try_group_start(seg, s, &cg, &any);
+      if (st.ok()) {
+        chain.push_back(cg);
+        if (cg.group.void_end > cg.group.void_start) {
+          voids.push_back({cg.group.void_start, cg.group.void_end});
+        }
+        s += cg.group.stripe_count;
+        written_end = std::max(written_end, layout_.StripeAddress(seg, s));
+        continue;
+      }
+      if (st.code() != StatusCode::kNotFound) return st;
+      // Chain break: look further in this segment for the next group start,
+      // noting whether anything was written in between.
+      const uint32_t gap_start = s;
+      bool gap_has_data = any;
+      if (any) {
+        written_end = std::max(written_end, layout_.StripeAddress(seg, s + 1));
+      }
+      s++;
+      // Batched: read many stripes at once and try a group start only where
+      // at least k chunks carry the group-start flag.
+      bool found = false;
+      while (s < layout_.segment_stripes && !found) {
+        const uint32_t count =
+            std::min(kReadBatchStripes, layout_.segment_stripes - s);
+        std::vector<std::vector<uint8_t>> batch;
+        std::vector<log::ChunkTrailer> trailers;
+        std::vector<bool> valid;
+        TS_RETURN_IF_ERROR(
+            ReadStripe(seg, s, count, &batch, &trailers, &valid));
+        uint32_t i = 0;
+        for (; i < count; i++) {
+          uint32_t flagged = 0;
+          for (uint32_t d = 0; d < layout_.shards(); d++) {
+            const size_t at = size_t(i) * layout_.shards() + d;
+            if (!valid[at]) continue;
+            max_group_seq = std::max(max_group_seq, trailers[at].group_seq);
+            gap_has_data = true;
+            written_end =
+                std::max(written_end, layout_.StripeAddress(seg, s + i + 1));
+            if (trailers[at].flags & log::kChunkGroupStart) flagged++;
+          }
+          if (flagged >= k) {
+            st = try_group_start(seg, s + i, &cg, &any);
+            if (st.ok()) {
+              found = true;
+              break;
+            }
+            if (st.code() != StatusCode::kNotFound) return st;
+          }
+        }
+        s += i;
+      }
+      if (gap_has_data) {
+        junk_gaps.push_back({layout_.StripeAddress(seg, gap_start),
+                             layout_.StripeAddress(seg, s)});
+      }
+    }
+  }
+  auto voided = [&](uint64_t a) {
+    for (const auto& v : voids) {
+      if (a >= v.first && a < v.second) return true;
+    }
+    return false;
+  };
+
+  // Pass 2: replay every group that is complete and not voided.
+  uint64_t log_end = layout_.StripeAddress(start_segment, start_stripe);
+  uint64_t replayed = 0;
+  uint64_t max_seq = next_seq_ - 1;
+  for (size_t i = 0; i < chain.size(); i++) {
+    const ChainGroup& cg = chain[i];
+    const uint64_t addr = layout_.StripeAddress(cg.segment, cg.stripe);
+    if (voided(addr)) continue;
+    std::vector<std::vector<uint8_t>> data;
+    std::vector<log::ChunkTrailer> trailers;
+    std::vector<bool> valid;
+    TS_RETURN_IF_ERROR(ReadStripe(cg.segment, cg.stripe, cg.group.stripe_count,
+                                  &data, &trailers, &valid));
+    bool complete = true;
+    for (uint32_t s = 0; s < cg.group.stripe_count && complete; s++) {
+      uint64_t seq = 0;
+      uint8_t flags = 0;
+      bool rebuilt = false;
+      complete = RepairStripe(layout_, *codec_, s, cg.group.group_seq, &data,
+                              trailers, &valid, &seq, &flags, &rebuilt) &&
+                 (s == 0) == ((flags & log::kChunkGroupStart) != 0);
+    }
+    if (!complete) {
+      // Torn (the tail) or damaged beyond parity (mid-log): either way its
+      // records are not replayed and nothing is truncated. Only a group at
+      // the end of the chain can be a torn tail.
+      continue;
+    }
+    // Logical bytes of the group.
+    std::string bytes(
+        size_t(cg.group.stripe_count) * layout_.stripe_data_bytes(), '\0');
+    for (uint32_t s = 0; s < cg.group.stripe_count; s++) {
+      for (uint32_t j = 0; j < k; j++) {
+        memcpy(&bytes[(size_t(s) * k + j) * dpay],
+               data[j].data() + size_t(s) * layout_.chunk_bytes, dpay);
+      }
+    }
+    uint64_t pos = log::group_record_bytes;
+    while (pos < cg.group.used_bytes) {
+      log::RecordHeader h;
+      size_t needed = 0;
+      Status s = log::DecodeRecordHeader(
+          reinterpret_cast<const uint8_t*>(bytes.data()) + pos,
+          cg.group.used_bytes - pos, &h, &needed);
+      if (!s.ok() ||
+          pos + h.header_bytes + h.payload_bytes > cg.group.used_bytes) {
+        break;  // cannot happen for a group whose chunks all verified
+      }
+      const std::string_view var(
+          bytes.data() + pos + log::record_header_fixed_bytes,
+          h.header_bytes - log::record_header_fixed_bytes);
+      const char* payload = bytes.data() + pos + h.header_bytes;
+      max_seq = std::max(max_seq, h.seq);
+      if (crc32c::Extend(0, payload, h.payload_bytes) == h.payload_crc32c) {
+        switch (h.type) {
+          case log::RecordType::kBucket: {
+            log::BucketRecord b;
+            if (log::DecodeBucketVar(var, &b).ok()) directory_.ApplyBucket(b);
+            break;
+          }
+          case log::RecordType::kDelete: {
+            log::DeleteRecord d;
+            if (log::DecodeDeleteVar(var, &d).ok()) {
+              directory_.ApplyDelete(d.bucket, d.key, d.version_id);
+            }
+            break;
+          }
+          case log::RecordType::kObject: {
+            log::ObjectRecord o;
+            if (!log::DecodeObjectVar(var, &o).ok()) break;
+            VersionMeta meta;
+            meta.seq = h.seq;
+            meta.null_version = (h.flags & log::kObjectNullVersion) != 0;
+            meta.delete_marker = (h.flags & log::kObjectDeleteMarker) != 0;
+            meta.extents = (h.flags & log::kObjectExtents) != 0;
+            meta.address = addr + pos;
+            meta.header_bytes = h.header_bytes;
+            meta.payload_bytes = h.payload_bytes;
+            meta.size = o.size;
+            meta.mtime_ms = o.mtime_ms;
+            memcpy(meta.etag, o.etag, 16);
+            meta.part_count = o.part_count;
+            directory_.ApplyObject(o.bucket, o.key, meta,
+                                   (h.flags & log::kObjectVersioned) != 0);
+            break;
+          }
+          case log::RecordType::kFragment:
+          case log::RecordType::kGroup:
+            break;
+        }
+      }
+      pos += h.header_bytes + h.payload_bytes;
+    }
+    replayed++;
+    log_end =
+        addr + uint64_t(cg.group.stripe_count) * layout_.stripe_data_bytes();
+  }
+  next_seq_ = max_seq + 1;
+  next_group_seq_ = max_group_seq + 1;
+  info_.recovery_groups_replayed = replayed;
+
+  // The tail: new groups go after everything ever written; if junk lies
+  // between the last replayed group and there, the first new group voids
+  // it so that the next recovery skips it.
+  uint64_t junk_start = written_end;
+  for (size_t i = chain.size(); i-- > 0;) {
+    const uint64_t a = layout_.StripeAddress(chain[i].segment, chain[i].stripe);
+    if (a >= log_end && !voided(a)) junk_start = std::min(junk_start, a);
+  }
+  for (const auto& g : junk_gaps) {
+    if (g.first >= log_end && !voided(g.first)) {
+      junk_start = std::min(junk_start, g.first);
+    }
+  }
+  if (junk_start < written_end) {
+    void_start_ = junk_start;
+    void_end_ = written_end;
+    info_.recovery_void_bytes = written_end - junk_start;
+  }
+  const log::Location end = log::Locate(layout_, written_end);
+  tail_segment_ = end.segment;
+  tail_stripe_ = end.stripe;
+  if (segments.back() > tail_segment_) {
+    // A segment was created (its header is durable) but holds no group:
+    // continue in it, so the next roll never meets an existing file.
+    tail_segment_ = segments.back();
+    tail_stripe_ = 0;
+  }
+  Segment* tail = nullptr;
+  TS_RETURN_IF_ERROR(OpenSegment(tail_segment_, false, &tail));
+  if (tail == nullptr) {
+    TS_RETURN_IF_ERROR(CreateSegment(tail_segment_));
+  } else if (tail->writable) {
+    for (uint32_t d = 0; d < layout_.shards(); d++) {
+      uint32_t file_id = 0;
+      TS_RETURN_IF_ERROR(io_.AddFile(
+          tail->fds[d], drives_[d]->dir + "/segments/" + SegmentName(tail->id),
+          &file_id));
+      tail->io_files.push_back(file_id);
+    }
+  }
+  // A non-writable tail makes the first group roll to a new segment.
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    stats_.next_address = layout_.StripeAddress(tail_segment_, tail_stripe_);
+  }
+  TS_ASSERT(next_seq_ >= 1 && next_group_seq_ >= 1);
+  return Status::Ok();
+}
+
+}  // namespace engine
+}  // namespace tessera

@@ -1,0 +1,661 @@
+// The object engine's binding: engineOpen() -> NativeEngine handle with
+// batched writes, reads, listings and close. TypeScript (lib/store/
+// engine_binding.ts) validates every argument first; checks here only keep
+// the process safe from a caller that skipped it.
+//
+// Threads. Writes complete on the engine's committer thread, reads on its
+// reader threads; both hand their result to one thread-safe function per
+// handle, which settles the promise on the JS thread. The JS thread never
+// waits for disk, hashing or coding, and libuv's pool is used only for
+// the one-off open and close. The thread-safe function is referenced only
+// while operations are in flight, so an idle open store does not keep the
+// process alive.
+#include <napi.h>
+
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ts_assert.h"
+#include "engine/engine.h"
+#include "napi/addon_data.h"
+#include "napi/errors.h"
+#include "napi/promise_worker.h"
+#include "napi/registry.h"
+
+namespace tessera::napi {
+namespace {
+
+using engine::Engine;
+using engine::ObjectInfo;
+using engine::WriteRequest;
+using engine::WriteResult;
+
+std::string Hex(const uint8_t* p, size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; i++) {
+    s.push_back(digits[p[i] >> 4]);
+    s.push_back(digits[p[i] & 15]);
+  }
+  return s;
+}
+
+// A result waiting to be settled on the JS thread.
+struct Completion {
+  Napi::Promise::Deferred deferred;
+  std::vector<Napi::Reference<Napi::Value>> kept;  // borrowed buffers
+  Status status;
+  std::function<Napi::Value(Napi::Env)> make;  // the value on success
+
+  explicit Completion(Napi::Env env)
+      : deferred(Napi::Promise::Deferred::New(env)) {}
+};
+
+Napi::Array PairsToJs(
+    Napi::Env env,
+    const std::vector<std::pair<std::string, std::string>>& pairs) {
+  Napi::Array a = Napi::Array::New(env, pairs.size());
+  for (uint32_t i = 0; i < pairs.size(); i++) {
+    Napi::Array kv = Napi::Array::New(env, 2);
+    kv.Set(0u, Napi::String::New(env, pairs[i].first));
+    kv.Set(1u, Napi::String::New(env, pairs[i].second));
+    a.Set(i, kv);
+  }
+  return a;
+}
+
+std::vector<std::pair<std::string, std::string>> PairsFromJs(Napi::Env env,
+                                                             Napi::Value v,
+                                                             const char* what) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsArray()) {
+    throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
+                        std::string(what) + " must be an array of pairs");
+  }
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value item = a.Get(i);
+    if (!item.IsArray() || item.As<Napi::Array>().Length() != 2) {
+      throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
+                          std::string(what) + " must be an array of pairs");
+    }
+    Napi::Array kv = item.As<Napi::Array>();
+    out.emplace_back(kv.Get(0u).ToString().Utf8Value(),
+                     kv.Get(1u).ToString().Utf8Value());
+  }
+  return out;
+}
+
+Napi::Object InfoToJs(Napi::Env env, const ObjectInfo& info) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("versionId", info.version_id);
+  o.Set("deleteMarker", info.delete_marker);
+  o.Set("isLatest", info.is_latest);
+  o.Set("size", double(info.size));
+  o.Set("mtimeMs", double(info.mtime_ms));
+  o.Set("etag", info.delete_marker ? std::string() : Hex(info.etag, 16));
+  o.Set("partCount", info.part_count);
+  o.Set("contentType", info.content_type);
+  o.Set("metadata", PairsToJs(env, info.metadata));
+  o.Set("checksums", PairsToJs(env, info.checksums));
+  return o;
+}
+
+Napi::Object MetaToJs(Napi::Env env, const std::string& key,
+                      const engine::VersionMeta& m, bool is_latest) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("key", key);
+  o.Set("versionId", engine::VersionIdString(m));
+  o.Set("isLatest", is_latest);
+  o.Set("deleteMarker", m.delete_marker);
+  o.Set("size", double(m.size));
+  o.Set("etag", m.delete_marker ? std::string() : Hex(m.etag, 16));
+  o.Set("mtimeMs", double(m.mtime_ms));
+  return o;
+}
+
+std::string StringArg(const Napi::CallbackInfo& info, size_t i,
+                      const char* name) {
+  if (info.Length() <= i || !info[i].IsString()) {
+    throw ArgumentError(info.Env(), "ERR_INVALID_ARG_TYPE",
+                        std::string(name) + " must be a string");
+  }
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsNumber()) {
+    throw ArgumentError(info.Env(), "ERR_INVALID_ARG_TYPE",
+                        std::string(name) + " must be a number");
+  }
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(
+        env, "NativeEngine",
+        {
+            InstanceMethod("info", &NativeEngine::Info),
+            InstanceMethod("stats", &NativeEngine::Stats),
+            InstanceMethod("submit", &NativeEngine::SubmitBatch),
+            InstanceMethod("beginUpload", &NativeEngine::BeginUpload),
+            InstanceMethod("appendUpload", &NativeEngine::AppendUpload),
+            InstanceMethod("abortUpload", &NativeEngine::AbortUpload),
+            InstanceMethod("head", &NativeEngine::Head),
+            InstanceMethod("read", &NativeEngine::Read),
+            InstanceMethod("list", &NativeEngine::List),
+            InstanceMethod("listVersions", &NativeEngine::ListVersions),
+            InstanceMethod("getBucket", &NativeEngine::GetBucket),
+            InstanceMethod("listBuckets", &NativeEngine::ListBuckets),
+            InstanceMethod("close", &NativeEngine::Close),
+        });
+  }
+
+  explicit NativeEngine(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<NativeEngine>(info) {
+    tsfn_ = Napi::ThreadSafeFunction::New(
+        info.Env(),
+        Napi::Function::New(info.Env(), [](const Napi::CallbackInfo&) {}),
+        "tessera.engine", 0, 1);
+    tsfn_.Unref(info.Env());
+  }
+
+  ~NativeEngine() override {
+    if (engine_ != nullptr && !closed_) {
+      // Collected while open: close here (drains, writes a snapshot).
+      (void)engine_->Close().ok();
+    }
+    if (!released_) tsfn_.Release();
+  }
+
+  void Adopt(std::unique_ptr<Engine> engine) { engine_ = std::move(engine); }
+
+ private:
+  // ---- plumbing ----
+
+  // JS thread: a new in-flight operation; keeps the loop alive meanwhile.
+  Completion* Start(Napi::Env env) {
+    if (inflight_++ == 0) tsfn_.Ref(env);
+    return new Completion(env);
+  }
+
+  // Any thread: hands the completion to the JS thread.
+  void Finish(Completion* c) {
+    napi_status s = tsfn_.NonBlockingCall(
+        c, [this](Napi::Env env, Napi::Function, Completion* done) {
+          Settle(env, done);
+        });
+    TS_ASSERT_MSG(s == napi_ok, "thread-safe function call failed");
+  }
+
+  // JS thread.
+  void Settle(Napi::Env env, Completion* c) {
+    Napi::HandleScope scope(env);
+    if (c->status.ok()) {
+      c->deferred.Resolve(c->make ? c->make(env) : env.Undefined());
+    } else {
+      c->deferred.Reject(StatusToError(env, c->status).Value());
+    }
+    delete c;
+    TS_ASSERT(inflight_ > 0);
+    if (--inflight_ == 0 && !released_) tsfn_.Unref(env);
+  }
+
+  void CheckOpen(Napi::Env env) {
+    if (engine_ == nullptr || closed_) {
+      throw StatusToError(env,
+                          Status(StatusCode::kClosed, "the store is closed"));
+    }
+  }
+
+  // ---- sync queries (memory only, no disk) ----
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    const engine::EngineInfo& i = engine_->info();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("storeId", i.store_id);
+    o.Set("dataShards", i.data_shards);
+    o.Set("parityShards", i.parity_shards);
+    o.Set("chunkBytes", i.chunk_bytes);
+    o.Set("segmentStripes", i.segment_stripes);
+    o.Set("directIO", i.direct_io);
+    o.Set("ioBackend", i.io_backend);
+    o.Set("recordBytesMax", double(i.record_bytes_max));
+    o.Set("created", i.created);
+    o.Set("recoveredFromSnapshot", i.recovered_from_snapshot);
+    o.Set("recoveryGroupsReplayed", double(i.recovery_groups_replayed));
+    o.Set("recoveryVoidBytes", double(i.recovery_void_bytes));
+    return o;
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    const engine::EngineStats s = engine_->stats();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("groups", double(s.groups));
+    o.Set("writes", double(s.writes));
+    o.Set("groupsFailed", double(s.fdatasync_groups_failed));
+    o.Set("chunksRead", double(s.chunks_read));
+    o.Set("chunksBad", double(s.chunks_bad));
+    o.Set("stripesReconstructed", double(s.stripes_reconstructed));
+    o.Set("objectVersions", double(engine_->directory().object_versions()));
+    return o;
+  }
+
+  Napi::Value GetBucket(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    engine::BucketInfo b;
+    if (!engine_->directory().GetBucket(StringArg(info, 0, "name"), &b)) {
+      return env.Null();
+    }
+    return BucketToJs(env, b);
+  }
+
+  Napi::Value ListBuckets(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    const std::vector<engine::BucketInfo> all =
+        engine_->directory().ListBuckets();
+    Napi::Array a = Napi::Array::New(env, all.size());
+    for (uint32_t i = 0; i < all.size(); i++) a.Set(i, BucketToJs(env, all[i]));
+    return a;
+  }
+
+  static Napi::Object BucketToJs(Napi::Env env, const engine::BucketInfo& b) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", b.name);
+    o.Set("versioning", int(b.versioning));
+    o.Set("createdMs", double(b.created_ms));
+    return o;
+  }
+
+  // list(bucket, prefix, delimiter, startAfter, maxKeys)
+  Napi::Value List(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    engine::ListPage page;
+    Status s = engine_->directory().List(
+        StringArg(info, 0, "bucket"), StringArg(info, 1, "prefix"),
+        StringArg(info, 2, "delimiter"), StringArg(info, 3, "startAfter"),
+        uint32_t(NumberArg(info, 4, "maxKeys")), &page);
+    if (!s.ok()) throw StatusToError(env, s);
+    Napi::Array objects = Napi::Array::New(env, page.entries.size());
+    for (uint32_t i = 0; i < page.entries.size(); i++) {
+      objects.Set(i, MetaToJs(env, page.entries[i].first,
+                              page.entries[i].second, true));
+    }
+    Napi::Array prefixes = Napi::Array::New(env, page.common_prefixes.size());
+    for (uint32_t i = 0; i < page.common_prefixes.size(); i++) {
+      prefixes.Set(i, page.common_prefixes[i]);
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("objects", objects);
+    o.Set("commonPrefixes", prefixes);
+    o.Set("truncated", page.truncated);
+    o.Set("nextMarker", page.next_marker);
+    return o;
+  }
+
+  // listVersions(bucket, prefix, delimiter, keyMarker, versionIdMarker,
+  //              maxKeys)
+  Napi::Value ListVersions(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    engine::ListVersionsPage page;
+    Status s = engine_->directory().ListVersions(
+        StringArg(info, 0, "bucket"), StringArg(info, 1, "prefix"),
+        StringArg(info, 2, "delimiter"), StringArg(info, 3, "keyMarker"),
+        StringArg(info, 4, "versionIdMarker"),
+        uint32_t(NumberArg(info, 5, "maxKeys")), &page);
+    if (!s.ok()) throw StatusToError(env, s);
+    Napi::Array versions = Napi::Array::New(env, page.entries.size());
+    for (uint32_t i = 0; i < page.entries.size(); i++) {
+      const engine::VersionEntry& e = page.entries[i];
+      versions.Set(i, MetaToJs(env, e.key, e.meta, e.is_latest));
+    }
+    Napi::Array prefixes = Napi::Array::New(env, page.common_prefixes.size());
+    for (uint32_t i = 0; i < page.common_prefixes.size(); i++) {
+      prefixes.Set(i, page.common_prefixes[i]);
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("versions", versions);
+    o.Set("commonPrefixes", prefixes);
+    o.Set("truncated", page.truncated);
+    o.Set("nextKeyMarker", page.next_key_marker);
+    o.Set("nextVersionIdMarker", page.next_version_id_marker);
+    return o;
+  }
+
+  // ---- writes ----
+
+  static WriteRequest::Kind KindOf(Napi::Env env, const std::string& kind) {
+    using Kind = WriteRequest::Kind;
+    if (kind == "put") return Kind::kPut;
+    if (kind == "delete") return Kind::kDelete;
+    if (kind == "bucketCreate") return Kind::kBucketCreate;
+    if (kind == "bucketDelete") return Kind::kBucketDelete;
+    if (kind == "bucketSettings") return Kind::kBucketSettings;
+    if (kind == "commitUpload") return Kind::kCommitUpload;
+    throw ArgumentError(env, "ERR_INVALID_ARG_VALUE",
+                        "unknown write kind " + kind);
+  }
+
+  // submit(ops[]) -> Promise[]: one promise per op, each settled when its
+  // commit group is durable (or failed).
+  Napi::Value SubmitBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (info.Length() != 1 || !info[0].IsArray()) {
+      throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
+                          "submit expects an array of writes");
+    }
+    Napi::Array ops = info[0].As<Napi::Array>();
+    Napi::Array promises = Napi::Array::New(env, ops.Length());
+    for (uint32_t i = 0; i < ops.Length(); i++) {
+      if (!ops.Get(i).IsObject()) {
+        throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
+                            "each write must be an object");
+      }
+      Napi::Object op = ops.Get(i).As<Napi::Object>();
+      WriteRequest r;
+      r.kind = KindOf(env, op.Get("kind").ToString().Utf8Value());
+      r.bucket = op.Get("bucket").ToString().Utf8Value();
+      if (op.Has("key")) r.key = op.Get("key").ToString().Utf8Value();
+      if (op.Has("versionId") && op.Get("versionId").IsString()) {
+        r.version_id = op.Get("versionId").ToString().Utf8Value();
+      }
+      if (op.Has("contentType") && op.Get("contentType").IsString()) {
+        r.content_type = op.Get("contentType").ToString().Utf8Value();
+      }
+      r.metadata = PairsFromJs(env, op.Get("metadata"), "metadata");
+      r.checksums = PairsFromJs(env, op.Get("checksums"), "checksums");
+      if (op.Has("condition")) {
+        r.condition =
+            engine::Condition(op.Get("condition").ToNumber().Int32Value());
+      }
+      Napi::Value if_match = op.Get("ifMatchEtag");
+      if (if_match.IsBuffer()) {
+        Napi::Buffer<uint8_t> b = if_match.As<Napi::Buffer<uint8_t>>();
+        if (b.Length() != 16) {
+          throw ArgumentError(env, "ERR_INVALID_ARG_VALUE",
+                              "ifMatchEtag must be 16 bytes");
+        }
+        memcpy(r.if_match_etag, b.Data(), 16);
+      }
+      if (op.Has("versioning")) {
+        const int v = op.Get("versioning").ToNumber().Int32Value();
+        if (v < 0 || v > 2) {
+          throw ArgumentError(env, "ERR_OUT_OF_RANGE", "versioning is 0..2");
+        }
+        r.versioning = log::Versioning(v);
+      }
+      if (op.Has("uploadId")) {
+        r.upload_id = uint64_t(op.Get("uploadId").ToNumber().DoubleValue());
+      }
+      Completion* c = Start(env);
+      Napi::Value body = op.Get("body");
+      if (body.IsBuffer()) {
+        Napi::Buffer<uint8_t> b = body.As<Napi::Buffer<uint8_t>>();
+        r.body = b.Data();
+        r.body_bytes = b.Length();
+        c->kept.push_back(Napi::Persistent(body));
+      }
+      promises.Set(i, c->deferred.Promise());
+      auto done = [this, c](const Status& s, const WriteResult& res) {
+        c->status = s;
+        WriteResult copy = res;
+        c->make = [copy](Napi::Env e) {
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("versionId", copy.version_id);
+          o.Set("deleteMarker", copy.delete_marker);
+          o.Set("etag", Hex(copy.etag, 16));
+          o.Set("seq", double(copy.seq));
+          return o;
+        };
+        Finish(c);
+      };
+      const bool is_put = r.kind == WriteRequest::Kind::kPut;
+      Status s = is_put ? engine_->SubmitPut(std::move(r), done)
+                        : engine_->Submit(std::move(r), done);
+      if (!s.ok()) {
+        c->status = s;
+        Finish(c);
+      }
+    }
+    return promises;
+  }
+
+  Napi::Value BeginUpload(const Napi::CallbackInfo& info) {
+    CheckOpen(info.Env());
+    return Napi::Number::New(info.Env(), double(engine_->BeginUpload()));
+  }
+
+  // appendUpload(uploadId, buffer) -> Promise<void>, settled when durable.
+  Napi::Value AppendUpload(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    const uint64_t id = uint64_t(NumberArg(info, 0, "uploadId"));
+    if (info.Length() < 2 || !info[1].IsBuffer()) {
+      throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
+                          "piece must be a Buffer");
+    }
+    Napi::Buffer<uint8_t> b = info[1].As<Napi::Buffer<uint8_t>>();
+    Completion* c = Start(env);
+    c->kept.push_back(Napi::Persistent(info[1]));
+    Napi::Promise promise = c->deferred.Promise();
+    Status s =
+        engine_->AppendUpload(id, b.Data(), b.Length(),
+                              [this, c](const Status& st, const WriteResult&) {
+                                c->status = st;
+                                Finish(c);
+                              });
+    if (!s.ok()) {
+      c->status = s;
+      Finish(c);
+    }
+    return promise;
+  }
+
+  Napi::Value AbortUpload(const Napi::CallbackInfo& info) {
+    CheckOpen(info.Env());
+    engine_->AbortUpload(uint64_t(NumberArg(info, 0, "uploadId")));
+    return info.Env().Undefined();
+  }
+
+  // ---- reads (engine reader threads) ----
+
+  // head(bucket, key, versionId) -> Promise<info | null>; a delete marker
+  // comes back as an info with deleteMarker: true.
+  Napi::Value Head(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    std::string bucket = StringArg(info, 0, "bucket");
+    std::string key = StringArg(info, 1, "key");
+    std::string version = StringArg(info, 2, "versionId");
+    Completion* c = Start(env);
+    Napi::Promise promise = c->deferred.Promise();
+    Engine* e = engine_.get();
+    Status s = e->Post([this, e, c, bucket, key, version] {
+      auto out = std::make_shared<ObjectInfo>();
+      Status st = e->Head(bucket, key, version, out.get());
+      const bool marker =
+          st.code() == StatusCode::kNotFound && out->delete_marker;
+      const bool absent = st.code() == StatusCode::kNotFound && !marker;
+      c->status = st.ok() || marker || absent ? Status::Ok() : st;
+      c->make = [out, absent](Napi::Env env) -> Napi::Value {
+        if (absent) return env.Null();
+        return InfoToJs(env, *out);
+      };
+      Finish(c);
+    });
+    if (!s.ok()) {
+      c->status = s;
+      Finish(c);
+    }
+    return promise;
+  }
+
+  // read(bucket, key, versionId, offset, length) -> Promise<Buffer>
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    std::string bucket = StringArg(info, 0, "bucket");
+    std::string key = StringArg(info, 1, "key");
+    std::string version = StringArg(info, 2, "versionId");
+    const uint64_t offset = uint64_t(NumberArg(info, 3, "offset"));
+    const uint64_t length = uint64_t(NumberArg(info, 4, "length"));
+    Completion* c = Start(env);
+    Napi::Promise promise = c->deferred.Promise();
+    Engine* e = engine_.get();
+    Status s = e->Post([this, e, c, bucket, key, version, offset, length] {
+      auto body = std::make_unique<std::string>();
+      ObjectInfo out;
+      c->status =
+          e->Get(bucket, key, version, offset, length, &out, body.get());
+      std::shared_ptr<std::string> shared(body.release());
+      c->make = [shared](Napi::Env env) -> Napi::Value {
+        // The Buffer owns the bytes through a heap copy of the pointer.
+        auto* holder = new std::shared_ptr<std::string>(shared);
+        return Napi::Buffer<char>::New(
+            env, shared->empty() ? nullptr : &(*shared)[0], shared->size(),
+            [](Napi::Env, char*, std::shared_ptr<std::string>* h) { delete h; },
+            holder);
+      };
+      Finish(c);
+    });
+    if (!s.ok()) {
+      c->status = s;
+      Finish(c);
+    }
+    return promise;
+  }
+
+  // ---- close ----
+
+  class CloseWorker : public PromiseWorker {
+   public:
+    CloseWorker(Napi::Env env, NativeEngine* self)
+        : PromiseWorker(env, "tessera.engine.close"), self_(self) {}
+    Status Run() override { return self_->engine_->Close(); }
+    Napi::Value Result(Napi::Env env) override {
+      // Completions already queued still run before the function goes.
+      self_->released_ = true;
+      self_->tsfn_.Release();
+      return env.Undefined();
+    }
+
+   private:
+    NativeEngine* self_;
+  };
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (engine_ == nullptr || closed_) {
+      throw StatusToError(env,
+                          Status(StatusCode::kClosed, "the store is closed"));
+    }
+    closed_ = true;
+    auto* worker = new CloseWorker(env, this);
+    worker->Keep(Value());
+    return worker->QueueAndPromise();
+  }
+
+  std::unique_ptr<Engine> engine_;
+  Napi::ThreadSafeFunction tsfn_;
+  uint64_t inflight_ = 0;  // JS thread only
+  bool closed_ = false;    // JS thread only
+  bool released_ = false;  // JS thread only
+};
+
+// engineOpen(options) -> Promise<NativeEngine>
+class OpenWorker : public PromiseWorker {
+ public:
+  OpenWorker(Napi::Env env, engine::EngineOptions options)
+      : PromiseWorker(env, "tessera.engine.open"),
+        options_(std::move(options)) {}
+  Status Run() override { return Engine::Open(options_, &engine_); }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object handle = GetAddonData(env)->engine_constructor.New({});
+    NativeEngine::Unwrap(handle)->Adopt(std::move(engine_));
+    return handle;
+  }
+
+ private:
+  engine::EngineOptions options_;
+  std::unique_ptr<Engine> engine_;
+};
+
+Napi::Value EngineOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsObject()) {
+    throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
+                        "engineOpen expects an options object");
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  engine::EngineOptions options;
+  if (o.Get("path").IsString()) {
+    options.path = o.Get("path").As<Napi::String>().Utf8Value();
+  }
+  if (o.Get("drives").IsArray()) {
+    Napi::Array drives = o.Get("drives").As<Napi::Array>();
+    for (uint32_t i = 0; i < drives.Length(); i++) {
+      options.drives.push_back(drives.Get(i).ToString().Utf8Value());
+    }
+  }
+  auto u32 = [&](const char* name, uint32_t* out) {
+    if (o.Get(name).IsNumber()) {
+      *out = o.Get(name).As<Napi::Number>().Uint32Value();
+    }
+  };
+  u32("dataShards", &options.data_shards);
+  u32("parityShards", &options.parity_shards);
+  u32("chunkBytes", &options.chunk_bytes);
+  u32("segmentStripes", &options.segment_stripes);
+  u32("groupCommitDelayUs", &options.group_commit_delay_us);
+  u32("readerThreads", &options.reader_threads);
+  if (o.Get("create").IsBoolean()) {
+    options.create = o.Get("create").As<Napi::Boolean>().Value();
+  }
+  if (o.Get("directIO").IsString()) {
+    Status s = io::ParseDirectIoMode(
+        o.Get("directIO").As<Napi::String>().Utf8Value(), &options.direct_io);
+    if (!s.ok()) throw StatusToError(env, s);
+  }
+  if (o.Get("ioBackend").IsString()) {
+    const std::string b = o.Get("ioBackend").As<Napi::String>().Utf8Value();
+    if (b == "auto") {
+      options.io_backend = io::IoBackend::kAuto;
+    } else if (b == "io_uring") {
+      options.io_backend = io::IoBackend::kUring;
+    } else if (b == "pwrite") {
+      options.io_backend = io::IoBackend::kPwrite;
+    } else {
+      throw ArgumentError(env, "ERR_INVALID_ARG_VALUE",
+                          "ioBackend must be 'auto', 'io_uring' or 'pwrite'");
+    }
+  }
+  auto* worker = new OpenWorker(env, std::move(options));
+  return worker->QueueAndPromise();
+}
+
+}  // namespace
+
+void RegisterEngine(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = NativeEngine::Define(env);
+  GetAddonData(env)->engine_constructor = Napi::Persistent(ctor);
+  exports.Set("NativeEngine", ctor);
+  exports.Set("engineOpen", Napi::Function::New(env, EngineOpen, "engineOpen"));
+}
+
+}  // namespace tessera::napi

@@ -5,6 +5,8 @@
  * Parity equals Intel ISA-L's `ec_encode_data` with `gf_gen_cauchy1_matrix`,
  * so shards written with one backend read back with the other. Every argument
  * is validated here with a precise TesseraError; the native side asserts.
+ * Shards must not overlap one another (the result is unspecified if they
+ * do), and must not be written by anyone else while a call is in flight.
  * Design, kernels and the inline/thread-pool crossover: docs/ec.md.
  */
 import { binding, type NativeEcCodec } from '../binding';

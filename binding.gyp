@@ -12,14 +12,16 @@
         "native/napi/info_binding.cc",
         "native/napi/ec_binding.cc",
         "native/napi/checksum_binding.cc",
-        "native/napi/engine_binding.cc"
+        "native/napi/engine_binding.cc",
+        "native/napi/index_binding.cc"
       ],
       "dependencies": [
         "native/core/core.gyp:tessera_core",
         "native/ec/ec.gyp:tessera_ec",
         "native/checksum/checksum.gyp:tessera_checksum",
         "native/io/io.gyp:tessera_io",
-        "native/engine/engine.gyp:tessera_engine"
+        "native/engine/engine.gyp:tessera_engine",
+        "native/index/index.gyp:tessera_index"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -9,6 +9,33 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NATIVE_STATUS_CODES, TesseraError } from './errors';
 
+/** Facts the erasure-coding core reports once (native/napi/ec_binding.cc). */
+export interface NativeEcInfo {
+  readonly dataShardsMax: number;
+  readonly parityShardsMax: number;
+  readonly shardCountMax: number;
+  readonly shardBytesMax: number;
+  /** Kernels usable on this CPU, fastest first; 'scalar' last. */
+  readonly kernels: readonly string[];
+  readonly isalAvailable: boolean;
+  /** Why libisal.so.2 could not be loaded ('' when it was). */
+  readonly isalReason: string;
+  /** True for ISA-L >= 2.31 (has GFNI kernels). */
+  readonly isalGfni: boolean;
+}
+
+/** A native Reed-Solomon codec over caller memory (lib/ec wraps it). */
+export interface NativeEcCodec {
+  readonly kernel: string;
+  encodeSync(shards: readonly Uint8Array[]): void;
+  encode(shards: readonly Uint8Array[]): Promise<void>;
+  reconstructSync(shards: readonly Uint8Array[], missing: readonly number[]): void;
+  reconstruct(shards: readonly Uint8Array[], missing: readonly number[]): Promise<void>;
+  verify(shards: readonly Uint8Array[]): boolean;
+  encodeManySync(stripes: readonly (readonly Uint8Array[])[]): void;
+  encodeMany(stripes: readonly (readonly Uint8Array[])[]): Promise<void>;
+}
+
 /** Everything the addon exports; each native component extends this. */
 export interface NativeBinding {
   readonly version: string;
@@ -28,6 +55,66 @@ export interface NativeBinding {
   crc32Combine(crcA: number, crcB: number, lengthB: number): number;
   crc64nvmeCombine(crcA: bigint, crcB: bigint, lengthB: number): bigint;
   readonly checksumKernels: { crc32c: string; crc32: string; crc64nvme: string };
+  EcCodec: new (k: number, m: number, backend: 'builtin' | 'isal', kernel: string) => NativeEcCodec;
+  ecInfo(): NativeEcInfo;
+  ecIsKnownKernel(name: string): boolean;
+  /** Encode throughput, data bytes per microsecond (8+4, 1 MiB stripes). */
+  ecThroughput(backend: 'builtin' | 'isal', kernel: string): number;
+  /** What backend 'auto' resolves to in this process. */
+  ecAutoBackend(): 'builtin' | 'isal';
+  ecIsDetached(buffer: ArrayBuffer): boolean;
+  /** The native index (native/index/index.h); see lib/index-native/. */
+  readonly NativeIndex: NativeIndexConstructor;
+  /** Bytes of one packed metadata record crossing the boundary (64). */
+  readonly indexMetaBytes: number;
+}
+
+/** One page of a native listing: keys packed as (u16 length, bytes)*. */
+export interface NativeListPage {
+  keys: Buffer;
+  count: number;
+  /** `count` 64-byte metadata records, when asked for. */
+  metas?: Buffer;
+  prefixes: Buffer;
+  prefixCount: number;
+  truncated: boolean;
+  next?: Buffer;
+}
+
+export interface NativeIndexHandle {
+  put(
+    bucket: string,
+    key: Buffer,
+    meta: Buffer,
+    mode: number,
+    condKind: number,
+    condEtag: Buffer | undefined,
+    condParts: number,
+    condVersion: bigint,
+  ): void;
+  putMany(bucket: string, packedKeys: Buffer, metas: Buffer, mode: number): number;
+  get(bucket: string, key: Buffer, out: Buffer): boolean;
+  getVersion(bucket: string, key: Buffer, versionId: bigint, out: Buffer): boolean;
+  remove(bucket: string, key: Buffer): void;
+  deleteVersion(bucket: string, key: Buffer, versionId: bigint): void;
+  list(
+    bucket: string,
+    prefix: Buffer,
+    delimiter: Buffer,
+    startAfter: Buffer,
+    continuation: Buffer,
+    maxKeys: number,
+    withMeta: boolean,
+  ): NativeListPage;
+  keyCount(): number;
+  memory(): Record<string, number>;
+  saveSnapshot(path: string): Promise<void>;
+  adoptLoaded(loaded: unknown): void;
+}
+
+export interface NativeIndexConstructor {
+  new (expectedKeys?: number): NativeIndexHandle;
+  loadSnapshot(path: string): Promise<unknown>;
 }
 
 /** The package root: the nearest folder up from here with our package.json. */

@@ -10,6 +10,8 @@ export type { StoreOpenOptions } from './store/store';
 export * as checksums from './checksum/index';
 export type { ChecksumInput, ChecksumKernels } from './checksum/index';
 export type { TesseraErrorOptions } from './errors';
+export { ReedSolomon } from './ec/reed_solomon';
+export type { EcBackend, ReedSolomonOptions } from './ec/reed_solomon';
 
 /** Facts about the loaded native addon. */
 export interface NativeInfo {

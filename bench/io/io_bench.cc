@@ -64,14 +64,6 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
-void Row(const char* name, const char* unit, const std::vector<double>& runs,
-         const std::string& extra = "") {
-  const Summary s = Summarize(runs);
-  std::printf("%-58s %10.1f %-8s (%.1f..%.1f) %s\n", name, s.median, unit,
-              s.min, s.max, extra.c_str());
-  std::fflush(stdout);
-}
-
 int OpenDirect(const std::string& path) {
   int fd = -1;
   Check(DefaultFs()->Open(path, kOpenWrite | kOpenCreate | kOpenDirect, &fd),

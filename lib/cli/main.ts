@@ -7,6 +7,7 @@ import { nativeInfo } from '../index';
 import { TesseraError } from '../errors';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit_codes';
 import { runDemo } from './demo';
+import { registerServe } from './serve';
 
 function buildProgram(version: string): Command {
   const program = new Command('tessera')
@@ -38,6 +39,8 @@ function buildProgram(version: string): Command {
     .action(async (options: { json?: boolean }) => {
       await runDemo({ json: options.json === true });
     });
+
+  registerServe(program);
   return program;
 }
 

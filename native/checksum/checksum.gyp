@@ -20,7 +20,8 @@
           "dependencies": ["tessera_checksum_sse42", "tessera_checksum_avx512"]
         }],
         ["target_arch=='arm64'", {
-          "dependencies": ["tessera_checksum_arm64"]
+          "dependencies": ["tessera_checksum_arm64",
+                           "tessera_checksum_arm64_pmull"]
         }]
       ]
     }
@@ -50,6 +51,12 @@
           "type": "static_library",
           "sources": ["crc_arm64.cc"],
           "cflags": ["-march=armv8-a+crc"]
+        },
+        {
+          "target_name": "tessera_checksum_arm64_pmull",
+          "type": "static_library",
+          "sources": ["crc_fold_pmull.cc"],
+          "cflags": ["-march=armv8-a+crc+crypto"]
         }
       ]
     }]

@@ -37,7 +37,9 @@ std::vector<Crc32Kernel> AvailableCrc32cKernels() {
   if (HasPclmul(f)) k.push_back({"sse42-3way", Crc32cSse42ThreeWay});
   if (HasVpclmul512(f)) k.push_back({"vpclmul-avx512", Crc32cVpclmul});
 #elif defined(__aarch64__)
-  if (GetCpuFeatures().arm_crc32) k.push_back({"arm64-crc", Crc32cArm64});
+  const CpuFeatures& f = GetCpuFeatures();
+  if (f.arm_crc32) k.push_back({"arm64-crc", Crc32cArm64});
+  if (f.arm_crc32 && f.arm_pmull) k.push_back({"arm64-pmull", Crc32cPmull});
 #endif
   return k;
 }
@@ -49,7 +51,9 @@ std::vector<Crc32Kernel> AvailableCrc32Kernels() {
   if (HasPclmul(f)) k.push_back({"pclmul", Crc32Pclmul});
   if (HasVpclmul512(f)) k.push_back({"vpclmul-avx512", Crc32Vpclmul});
 #elif defined(__aarch64__)
-  if (GetCpuFeatures().arm_crc32) k.push_back({"arm64-crc", Crc32Arm64});
+  const CpuFeatures& f = GetCpuFeatures();
+  if (f.arm_crc32) k.push_back({"arm64-crc", Crc32Arm64});
+  if (f.arm_crc32 && f.arm_pmull) k.push_back({"arm64-pmull", Crc32Pmull});
 #endif
   return k;
 }
@@ -60,6 +64,11 @@ std::vector<Crc64Kernel> AvailableCrc64NvmeKernels() {
   const CpuFeatures& f = GetCpuFeatures();
   if (HasPclmul(f)) k.push_back({"pclmul", Crc64NvmePclmul});
   if (HasVpclmul512(f)) k.push_back({"vpclmul-avx512", Crc64NvmeVpclmul});
+#elif defined(__aarch64__)
+  const CpuFeatures& f = GetCpuFeatures();
+  if (f.arm_crc32 && f.arm_pmull) {
+    k.push_back({"arm64-pmull", Crc64NvmePmull});
+  }
 #endif
   return k;
 }

@@ -90,6 +90,10 @@ uint64_t Crc64NvmeVpclmul(uint64_t crc, const void* data, size_t len);
 // crc_arm64.cc (-march=armv8-a+crc+crypto)
 uint32_t Crc32cArm64(uint32_t crc, const void* data, size_t len);
 uint32_t Crc32Arm64(uint32_t crc, const void* data, size_t len);
+// crc_fold_pmull.cc (-march=armv8-a+crc+crypto)
+uint32_t Crc32cPmull(uint32_t crc, const void* data, size_t len);
+uint32_t Crc32Pmull(uint32_t crc, const void* data, size_t len);
+uint64_t Crc64NvmePmull(uint64_t crc, const void* data, size_t len);
 #endif
 
 // Every kernel this CPU can run, best last-resort first: [0] is the table.

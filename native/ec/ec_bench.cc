@@ -3,7 +3,9 @@
 // Peers are measured interleaved (A B A B ...) and the median of the trials
 // is printed. Pin it: `taskset -c 1 build/native/ec/ec_bench`.
 //
-// Usage: ec_bench [--trials N] [--ms T] [--quick]
+// Usage: ec_bench [--trials N] [--ms T] [--quick] [--only LABEL-SUBSTRING]
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -83,14 +85,55 @@ double Measure(const ReedSolomonCodec& codec, const Workload& w, Memory& mem,
   return static_cast<double>(ops) * shard * w.k / elapsed / 1e9;
 }
 
+// ISA-L's AVX2 entry point, exported by libisal: the ISA-L figure an
+// AVX2-only CPU would get, for comparison with tessera's avx2 kernel.
+using IsalEncodeFn = void (*)(int, int, int, unsigned char*, unsigned char**,
+                              unsigned char**);
+
+IsalEncodeFn IsalAvx2() {
+  if (LoadIsal() == nullptr) return nullptr;
+  void* handle = dlopen("libisal.so.2", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  if (handle == nullptr) return nullptr;
+  return reinterpret_cast<IsalEncodeFn>(dlsym(handle, "ec_encode_data_avx2"));
+}
+
+double MeasureIsalAvx2(IsalEncodeFn fn, const Workload& w, Memory& mem,
+                       double seconds) {
+  std::vector<uint8_t> g(static_cast<size_t>(w.k) * (w.k + w.m));
+  LoadIsal()->gf_gen_cauchy1_matrix(g.data(), w.k + w.m, w.k);
+  std::vector<uint8_t> tables(32 * w.k * w.m);
+  LoadIsal()->ec_init_tables(w.k, w.m, g.data() + w.k * w.k, tables.data());
+  const size_t shard = w.stripe_bytes / w.k;
+  size_t ops = 0;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration<double>(seconds);
+  auto now = start;
+  int s = 0;
+  do {
+    for (int rep = 0; rep < 8; ++rep) {
+      uint8_t** shards = &mem.shards[s * (w.k + w.m)];
+      fn(static_cast<int>(shard), w.k, w.m, tables.data(), shards,
+         shards + w.k);
+      if (++s == mem.stripes) s = 0;
+      ++ops;
+    }
+    now = Clock::now();
+  } while (now < deadline);
+  const double elapsed = std::chrono::duration<double>(now - start).count();
+  return static_cast<double>(ops) * shard * w.k / elapsed / 1e9;
+}
+
 int Main(int argc, char** argv) {
   int trials = 5;
   double ms = 150;
+  const char* only = nullptr;  // run workloads whose label contains this
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--trials") && i + 1 < argc)
       trials = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--ms") && i + 1 < argc)
       ms = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc)
+      only = argv[++i];
     else if (!std::strcmp(argv[i], "--quick")) {
       trials = 3;
       ms = 60;
@@ -115,6 +158,7 @@ int Main(int argc, char** argv) {
   std::printf("%-16s %-12s %10s %10s %10s %10s\n", "workload", "kernel",
               "enc GB/s", "rec GB/s", "enc/isal", "rec/enc");
   for (const Workload& w : workloads) {
+    if (only != nullptr && std::strstr(w.label, only) == nullptr) continue;
     std::vector<std::unique_ptr<ReedSolomonCodec>> codecs;
     for (int i = 0; i < UsableKernelCount(); ++i) {
       if (!std::strcmp(UsableKernel(i)->name, "scalar")) continue;
@@ -132,11 +176,16 @@ int Main(int argc, char** argv) {
     }
     Memory mem = Allocate(w);
     std::vector<std::vector<double>> enc(codecs.size()), rec(codecs.size());
+    const IsalEncodeFn isal_avx2 = IsalAvx2();
+    std::vector<double> isal_avx2_enc;
     for (auto& c : codecs) Measure(*c, w, mem, false, 0.02);
     for (int t = 0; t < trials; ++t) {
       for (size_t c = 0; c < codecs.size(); ++c) {
         enc[c].push_back(Measure(*codecs[c], w, mem, false, ms / 1000));
         rec[c].push_back(Measure(*codecs[c], w, mem, true, ms / 1000));
+      }
+      if (isal_avx2 != nullptr) {
+        isal_avx2_enc.push_back(MeasureIsalAvx2(isal_avx2, w, mem, ms / 1000));
       }
     }
     auto median = [](std::vector<double> v) {
@@ -149,6 +198,11 @@ int Main(int argc, char** argv) {
       std::printf("%-16s %-12s %10.2f %10.2f %10.2f %10.2f\n", w.label,
                   codecs[c]->kernel_name(), e, r,
                   isal_enc > 0 ? e / isal_enc : 0.0, r / e);
+    }
+    if (!isal_avx2_enc.empty()) {
+      const double e = median(isal_avx2_enc);
+      std::printf("%-16s %-12s %10.2f %10s %10.2f %10s\n", w.label, "isal-avx2",
+                  e, "-", e / isal_enc, "-");
     }
   }
   return 0;

@@ -30,11 +30,51 @@ struct Avx2 {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
     const size_t end = off + len;
     size_t pos = off;
+    // Two 32-byte columns per step: each table broadcast feeds two lookups.
+    for (; pos + 64 <= end; pos += 64) {
+      __m256i acc0[N], acc1[N];
+#pragma GCC unroll 8
+      for (int n = 0; n < N; ++n) {
+        acc0[n] = _mm256_setzero_si256();
+        acc1[n] = _mm256_setzero_si256();
+      }
+      for (int j = 0; j < k; ++j) {
+        kernel_driver::Prefetch<Avx2>(src[j] + pos);
+        const __m256i x0 = Load(src[j] + pos);
+        const __m256i x1 = Load(src[j] + pos + 32);
+        const __m256i lo0 = _mm256_and_si256(x0, low_mask);
+        const __m256i hi0 =
+            _mm256_and_si256(_mm256_srli_epi64(x0, 4), low_mask);
+        const __m256i lo1 = _mm256_and_si256(x1, low_mask);
+        const __m256i hi1 =
+            _mm256_and_si256(_mm256_srli_epi64(x1, 4), low_mask);
+#pragma GCC unroll 8
+        for (int n = 0; n < N; ++n) {
+          const uint8_t* t = tables[n * k + j];
+          const __m256i t_lo = Table(t);
+          const __m256i t_hi = Table(t + 16);
+          acc0[n] = _mm256_xor_si256(
+              acc0[n], _mm256_xor_si256(_mm256_shuffle_epi8(t_lo, lo0),
+                                        _mm256_shuffle_epi8(t_hi, hi0)));
+          acc1[n] = _mm256_xor_si256(
+              acc1[n], _mm256_xor_si256(_mm256_shuffle_epi8(t_lo, lo1),
+                                        _mm256_shuffle_epi8(t_hi, hi1)));
+        }
+      }
+#pragma GCC unroll 8
+      for (int n = 0; n < N; ++n) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst[row0 + n] + pos),
+                            acc0[n]);
+        _mm256_storeu_si256(
+            reinterpret_cast<__m256i*>(dst[row0 + n] + pos + 32), acc1[n]);
+      }
+    }
     for (; pos + 32 <= end; pos += 32) {
       __m256i acc[N];
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) acc[n] = _mm256_setzero_si256();
       for (int j = 0; j < k; ++j) {
+        kernel_driver::Prefetch<Avx2>(src[j] + pos);
         const __m256i x = Load(src[j] + pos);
         const __m256i lo = _mm256_and_si256(x, low_mask);
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi64(x, 4), low_mask);

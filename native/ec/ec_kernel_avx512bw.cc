@@ -32,6 +32,7 @@ struct Avx512bw {
 #pragma GCC unroll 8
     for (int n = 0; n < N; ++n) acc[n] = _mm512_setzero_si512();
     for (int j = 0; j < k; ++j) {
+      if (!masked) kernel_driver::Prefetch<Avx512bw>(src[j] + pos);
       const __m512i x = Load<masked>(src[j] + pos, mask);
       const __m512i lo = _mm512_and_si512(x, low_mask);
       const __m512i hi = _mm512_and_si512(_mm512_srli_epi64(x, 4), low_mask);

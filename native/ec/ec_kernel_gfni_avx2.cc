@@ -31,10 +31,12 @@ struct GfniAvx2 {
     size_t pos = off;
     for (; pos + 32 <= end; pos += 32) {
       __m256i acc[N];
+      kernel_driver::Prefetch<GfniAvx2>(src[0] + pos);
       const __m256i x = Load(src[0] + pos);
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) acc[n] = Mul(x, mat[n * k]);
       for (int j = 1; j < k; ++j) {
+        kernel_driver::Prefetch<GfniAvx2>(src[j] + pos);
         const __m256i y = Load(src[j] + pos);
 #pragma GCC unroll 8
         for (int n = 0; n < N; ++n) {

@@ -27,11 +27,16 @@ struct GfniAvx512 {
   static inline void Column(__m512i (&acc)[N], const uint64_t* mat, int k,
                             const uint8_t* const* src, size_t pos,
                             __mmask64 mask) {
+    if (!masked) kernel_driver::Prefetch<GfniAvx512>(src[0] + pos);
     __m512i x = Load<masked>(src[0] + pos, mask);
 #pragma GCC unroll 8
     for (int n = 0; n < N; ++n) acc[n] = Mul(x, mat[n * k]);
     int j = 1;
     for (; j + 1 < k; j += 2) {
+      if (!masked) {
+        kernel_driver::Prefetch<GfniAvx512>(src[j] + pos);
+        kernel_driver::Prefetch<GfniAvx512>(src[j + 1] + pos);
+      }
       const __m512i a = Load<masked>(src[j] + pos, mask);
       const __m512i b = Load<masked>(src[j + 1] + pos, mask);
 #pragma GCC unroll 8
@@ -41,10 +46,47 @@ struct GfniAvx512 {
       }
     }
     if (j < k) {
+      if (!masked) kernel_driver::Prefetch<GfniAvx512>(src[j] + pos);
       x = Load<masked>(src[j] + pos, mask);
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         acc[n] = _mm512_xor_si512(acc[n], Mul(x, mat[n * k + j]));
+      }
+    }
+  }
+
+  // Two adjacent columns (128 bytes): each broadcast matrix feeds two
+  // products, and the source pointers are loaded once per 128 bytes.
+  template <int N>
+  static inline void Column2(__m512i (&acc0)[N], __m512i (&acc1)[N],
+                             const uint64_t* mat, int k,
+                             const uint8_t* const* src, size_t pos) {
+    {
+      const uint8_t* p = src[0] + pos;
+      kernel_driver::Prefetch<GfniAvx512>(p);
+      kernel_driver::Prefetch<GfniAvx512>(p + 64);
+      const __m512i a = _mm512_loadu_si512(p);
+      const __m512i b = _mm512_loadu_si512(p + 64);
+#pragma GCC unroll 8
+      for (int n = 0; n < N; ++n) {
+        const __m512i t = _mm512_set1_epi64(mat[n * k]);
+        acc0[n] = _mm512_gf2p8affine_epi64_epi8(a, t, 0);
+        acc1[n] = _mm512_gf2p8affine_epi64_epi8(b, t, 0);
+      }
+    }
+    for (int j = 1; j < k; ++j) {
+      const uint8_t* p = src[j] + pos;
+      kernel_driver::Prefetch<GfniAvx512>(p);
+      kernel_driver::Prefetch<GfniAvx512>(p + 64);
+      const __m512i a = _mm512_loadu_si512(p);
+      const __m512i b = _mm512_loadu_si512(p + 64);
+#pragma GCC unroll 8
+      for (int n = 0; n < N; ++n) {
+        const __m512i t = _mm512_set1_epi64(mat[n * k + j]);
+        acc0[n] =
+            _mm512_xor_si512(acc0[n], _mm512_gf2p8affine_epi64_epi8(a, t, 0));
+        acc1[n] =
+            _mm512_xor_si512(acc1[n], _mm512_gf2p8affine_epi64_epi8(b, t, 0));
       }
     }
   }
@@ -56,6 +98,15 @@ struct GfniAvx512 {
     const uint64_t* mat = &m.affine[row0 * k];
     const size_t end = off + len;
     size_t pos = off;
+    for (; pos + 128 <= end; pos += 128) {
+      __m512i acc0[N], acc1[N];
+      Column2<N>(acc0, acc1, mat, k, src, pos);
+#pragma GCC unroll 8
+      for (int n = 0; n < N; ++n) {
+        _mm512_storeu_si512(dst[row0 + n] + pos, acc0[n]);
+        _mm512_storeu_si512(dst[row0 + n] + pos + 64, acc1[n]);
+      }
+    }
     for (; pos + 64 <= end; pos += 64) {
       __m512i acc[N];
       Column<N, false>(acc, mat, k, src, pos, 0);

@@ -27,6 +27,7 @@ struct Neon {
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) acc[n] = vdupq_n_u8(0);
       for (int j = 0; j < k; ++j) {
+        kernel_driver::Prefetch<Neon>(src[j] + pos);
         const uint8x16_t x = vld1q_u8(src[j] + pos);
         const uint8x16_t lo = vandq_u8(x, low_mask);
         const uint8x16_t hi = vshrq_n_u8(x, 4);

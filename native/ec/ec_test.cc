@@ -23,6 +23,17 @@
 #include "ec/isal_library.h"
 #include "ec/reed_solomon.h"
 
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+// Regression: node exports OpenSSL's gf_mul, which interposed on ISA-L's own
+// gf_mul inside ec_encode_data_base (short lengths) and crashed the addon.
+// This test binary exports a gf_mul of its own (linked with -rdynamic) that
+// must never be called; isal_library.cc opens ISA-L with RTLD_DEEPBIND.
+extern "C" __attribute__((visibility("default"), used)) unsigned char gf_mul(
+    unsigned char, unsigned char) {
+  std::abort();
+}
+#endif
+
 namespace tessera {
 namespace ec {
 namespace {

@@ -20,9 +20,18 @@ struct IsalLoad {
     const char* env = std::getenv("TESSERA_ISAL_LIBRARY");
     const char* file =
         (env != nullptr && env[0] != '\0') ? env : "libisal.so.2";
-    // RTLD_LOCAL keeps ISA-L's symbols out of the global namespace; the
-    // handle is never closed, so the function pointers stay valid.
-    void* handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    // RTLD_LOCAL keeps ISA-L's symbols out of the global namespace, and
+    // RTLD_DEEPBIND makes ISA-L's own internal calls bind to itself: node
+    // exports OpenSSL's gf_mul, which would otherwise interpose on ISA-L's
+    // gf_mul inside ec_encode_data_base and crash. The handle is never
+    // closed, so the function pointers stay valid. Sanitizer runtimes refuse
+    // DEEPBIND; their test binaries do not export a conflicting gf_mul.
+    int flags = RTLD_NOW | RTLD_LOCAL;
+#if defined(RTLD_DEEPBIND) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
+    flags |= RTLD_DEEPBIND;
+#endif
+    void* handle = dlopen(file, flags);
     if (handle == nullptr) {
       const char* error = dlerror();
       reason = error != nullptr ? error : "dlopen failed";

@@ -24,6 +24,18 @@ namespace kernel_driver {
 constexpr size_t block_source_bytes = 256 * 1024;
 constexpr size_t block_bytes_min = 4096;
 
+// Sources are prefetched this far ahead of the column being computed. With
+// 8-10 source streams plus 4 output streams the hardware prefetchers fall
+// behind; 1 KiB ahead measured best on this machine class (512 B and 2 KiB
+// were slower), lifting 8+4 1 MiB encodes from about 1.45x to 2x ISA-L's
+// AVX-512 kernel. Prefetches never fault, so running past the end is safe.
+constexpr size_t prefetch_bytes = 1024;
+
+template <class Isa>
+inline void Prefetch(const uint8_t* p) {
+  __builtin_prefetch(p + prefetch_bytes, 0, 3);
+}
+
 template <class Isa, int N>
 inline void PassIfSupported(size_t off, size_t len, const CodingMatrix& m,
                             int row0, const uint8_t* const* src,

@@ -77,10 +77,10 @@ class ReedSolomonCodec {
   mutable uint64_t cache_clock_ = 0;                // guarded by cache_mutex_
 };
 
-// Cache-hot encode throughput of a backend/kernel in data bytes per
-// microsecond: best of a few 8+4 encodes of 16 KiB shards, measured once per
-// process per kernel (about a millisecond) and cached. Callers use it to
-// size work (inline vs thread pool) and to choose the 'auto' backend.
+// Encode throughput of a backend/kernel in data bytes per microsecond: best
+// of a few 8+4 encodes of 1 MiB stripes, measured once per process per
+// kernel (about a millisecond, more for the scalar kernel) and cached. Callers
+// use it to size work (inline vs thread pool) and to choose the 'auto' backend.
 // kernel is ignored for kIsal; nullptr means the best kernel. Returns 0 for
 // kIsal when libisal is absent.
 double EncodeBytesPerMicrosecond(EcBackend backend, const EcKernel* kernel);

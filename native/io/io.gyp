@@ -14,6 +14,7 @@
         "fault_fs.cc",
         "probe.cc",
         "uring.cc",
+        "task_pool.cc",
         "io_engine.cc"
       ],
       "include_dirs": [".."],

@@ -24,6 +24,11 @@ Status IoEngine::Start(const IoEngineOptions& options) {
                   "files_max, queue_depth_max and ops_per_request_max must be "
                   "positive and uring_entries in 1..4096");
   }
+  if (options.pwrite_threads > 64) {
+    return Status(StatusCode::kOutOfRange,
+                  "pwrite_threads must be in 0..64, got " +
+                      std::to_string(options.pwrite_threads));
+  }
   if (options.group_commit_bytes_max < 4096) {
     return Status(StatusCode::kOutOfRange,
                   "group_commit_bytes_max must be at least 4096, got " +
@@ -46,6 +51,7 @@ Status IoEngine::Start(const IoEngineOptions& options) {
       return Status(StatusCode::kUnsupported, detail);
     }
   }
+  if (!use_uring_) TS_RETURN_IF_ERROR(pool_.Start(options.pwrite_threads));
   files_.resize(options.files_max);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -184,6 +190,7 @@ void IoEngine::Stop() {
   queue_not_empty_.notify_all();
   queue_not_full_.notify_all();
   thread_.join();
+  pool_.Stop();
   std::lock_guard<std::mutex> lock(mu_);
   TS_ASSERT(queue_.empty());
   running_ = false;
@@ -225,6 +232,7 @@ void IoEngine::Loop() {
                             [this] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) break;  // stopping and drained
       TakeGroup(&lock, &group);
+      file_count_snapshot_ = file_count_;
     }
     queue_not_full_.notify_all();
     Execute(&group);
@@ -310,21 +318,7 @@ void IoEngine::Execute(std::vector<Request>* group) {
 
 void IoEngine::RunTransfers(std::vector<Request>* group) {
   if (!use_uring_) {
-    for (Request& r : *group) {
-      for (const IoOp& op : r.ops) {
-        if (!r.status.ok()) break;
-        const int fd = files_[op.file].fd;
-        if (r.is_write) {
-          r.status = fs_->Pwrite(fd, op.data, op.len, op.offset);
-          if (!r.status.ok()) Seal(op.file, r.status);
-          if (r.status.ok()) r.bytes += op.len;
-        } else {
-          size_t got = 0;
-          r.status = fs_->Pread(fd, op.data, op.len, op.offset, &got);
-          r.bytes += got;
-        }
-      }
-    }
+    RunTransfersOnPool(group);
     return;
   }
   size_t count = 0;
@@ -365,6 +359,72 @@ void IoEngine::RunTransfers(std::vector<Request>* group) {
   TS_ASSERT(i == count);
 }
 
+void IoEngine::RunTransfersOnPool(std::vector<Request>* group) {
+  // One task per file for writes (a file's writes stay in FIFO order), one
+  // task per read (reads have no order among themselves, and a blocking
+  // pread holds its thread for a device round trip). Each task writes only
+  // its own OpResult slots, so tasks share nothing.
+  struct OpResult {
+    Status status;
+    size_t bytes = 0;
+  };
+  std::vector<std::vector<OpResult>> results(group->size());
+  std::vector<uint32_t> task_file;
+  std::vector<std::vector<std::pair<size_t, size_t>>> tasks;
+  std::vector<int32_t> slot_of(file_count_snapshot_, -1);
+  for (size_t ri = 0; ri < group->size(); ri++) {
+    const Request& r = (*group)[ri];
+    results[ri].resize(r.ops.size());
+    if (!r.status.ok()) continue;
+    for (size_t oi = 0; oi < r.ops.size(); oi++) {
+      const uint32_t file = r.ops[oi].file;
+      TS_ASSERT(file < slot_of.size());
+      if (!r.is_write) {
+        task_file.push_back(file);
+        tasks.push_back({{ri, oi}});
+        continue;
+      }
+      if (slot_of[file] < 0) {
+        slot_of[file] = static_cast<int32_t>(task_file.size());
+        task_file.push_back(file);
+        tasks.emplace_back();
+      }
+      tasks[slot_of[file]].push_back({ri, oi});
+    }
+  }
+  pool_.Run(task_file.size(), [&](size_t f) {
+    const int fd = files_[task_file[f]].fd;
+    Status write_error;  // after a failed write, later writes are not tried
+    for (const auto& [ri, oi] : tasks[f]) {
+      const Request& r = (*group)[ri];
+      const IoOp& op = r.ops[oi];
+      OpResult& out = results[ri][oi];
+      if (r.is_write) {
+        out.status = write_error.ok()
+                         ? fs_->Pwrite(fd, op.data, op.len, op.offset)
+                         : write_error;
+        if (!out.status.ok()) write_error = out.status;
+        if (out.status.ok()) out.bytes = op.len;
+      } else {
+        out.status = fs_->Pread(fd, op.data, op.len, op.offset, &out.bytes);
+      }
+    }
+  });
+  for (size_t ri = 0; ri < group->size(); ri++) {
+    Request& r = (*group)[ri];
+    if (!r.status.ok()) continue;
+    for (size_t oi = 0; oi < r.ops.size(); oi++) {
+      const OpResult& res = results[ri][oi];
+      if (!res.status.ok()) {
+        if (r.status.ok()) r.status = res.status;
+        if (r.is_write) Seal(r.ops[oi].file, res.status);
+        continue;
+      }
+      r.bytes += res.bytes;
+    }
+  }
+}
+
 void IoEngine::SyncFiles(std::vector<Request>* group) {
   // Files written by requests still OK, unless sealed during the transfers
   // (then those requests fail: a sealed file is never synced again).
@@ -400,9 +460,9 @@ void IoEngine::SyncFiles(std::vector<Request>* group) {
       results[i] = ring.ok() ? uops[i].status : ring;
     }
   } else {
-    for (size_t i = 0; i < to_sync.size(); i++) {
+    pool_.Run(to_sync.size(), [&](size_t i) {
       results[i] = fs_->Fdatasync(files_[to_sync[i]].fd);
-    }
+    });
   }
   for (size_t i = 0; i < to_sync.size(); i++) {
     if (!results[i].ok()) Seal(to_sync[i], results[i]);

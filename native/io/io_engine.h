@@ -12,8 +12,9 @@
 // the next group, so under load one fdatasync serves many writes, and a
 // lone write pays no added latency. Then: all writes of the group run
 // (io_uring: all in flight at once; pwrite backend: one after another on
-// this thread), then one fdatasync per file written (io_uring: all files in
-// parallel), then the callbacks.
+// this thread and pwrite_threads helpers, one file per thread at a time),
+// then one fdatasync per file written (all files in parallel on either
+// backend), then the callbacks.
 //
 // Failures (../shared/TESTING.md rule 2). A failed write or fdatasync seals
 // its file for good: every request of the group that wrote to it gets the
@@ -51,6 +52,7 @@
 
 #include "core/status.h"
 #include "io/fs.h"
+#include "io/task_pool.h"
 #include "io/uring.h"
 
 namespace tessera {
@@ -71,6 +73,10 @@ struct IoEngineOptions {
   uint32_t ops_per_request_max = 1024;
   uint32_t files_max = 1024;
   uint32_t uring_entries = 256;
+  // pwrite backend: threads besides the engine thread that drive different
+  // files at once (each blocking call holds a thread for a device round
+  // trip, so k+m drives want k+m calls in flight). 0: one file at a time.
+  uint32_t pwrite_threads = 7;
 };
 
 // One transfer. For files opened with O_DIRECT, data, offset and len must
@@ -140,6 +146,7 @@ class IoEngine {
                  std::vector<Request>* group);
   void Execute(std::vector<Request>* group);
   void RunTransfers(std::vector<Request>* group);
+  void RunTransfersOnPool(std::vector<Request>* group);
   void SyncFiles(std::vector<Request>* group);
   void Seal(uint32_t file, const Status& error);
 
@@ -147,17 +154,19 @@ class IoEngine {
   Fs* fs_ = nullptr;
   bool use_uring_ = false;
   std::unique_ptr<IoUring> uring_;  // engine thread only
+  TaskPool pool_;                   // pwrite backend; engine thread only
   std::thread thread_;
 
   mutable std::mutex mu_;
   std::condition_variable queue_not_empty_;
   std::condition_variable queue_not_full_;
-  std::deque<Request> queue_;    // guarded by mu_
-  std::vector<FileSlot> files_;  // slots; size() fixed at Start
-  uint32_t file_count_ = 0;      // guarded by mu_
-  bool running_ = false;         // guarded by mu_
-  bool stopping_ = false;        // guarded by mu_
-  IoEngineStats stats_;          // guarded by mu_
+  std::deque<Request> queue_;         // guarded by mu_
+  std::vector<FileSlot> files_;       // slots; size() fixed at Start
+  uint32_t file_count_ = 0;           // guarded by mu_
+  uint32_t file_count_snapshot_ = 0;  // engine thread: file_count_ at take
+  bool running_ = false;              // guarded by mu_
+  bool stopping_ = false;             // guarded by mu_
+  IoEngineStats stats_;               // guarded by mu_
   std::atomic<std::thread::id> engine_thread_id_{};
 };
 

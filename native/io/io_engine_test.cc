@@ -475,3 +475,111 @@ TEST(IoEngineStress, ManyThreadsManyGroups) {
 }  // namespace
 }  // namespace io
 }  // namespace tessera
+
+namespace tessera {
+namespace io {
+namespace {
+
+TEST(TaskPool, RunsEveryIterationExactlyOnce) {
+  TaskPool pool;
+  ASSERT_TRUE(pool.Start(3).ok());
+  for (size_t count : {0, 1, 2, 7, 100}) {
+    std::vector<std::atomic<int>> hits(count);
+    pool.Run(count, [&](size_t i) { hits[i]++; });
+    for (size_t i = 0; i < count; i++) EXPECT_EQ(hits[i].load(), 1) << i;
+  }
+  pool.Stop();
+  TaskPool inline_pool;  // no threads: the caller runs everything
+  ASSERT_TRUE(inline_pool.Start(0).ok());
+  int sum = 0;
+  inline_pool.Run(10, [&](size_t i) { sum += static_cast<int>(i); });
+  EXPECT_EQ(sum, 45);
+}
+
+// Forwards to CrashFs; Fdatasync waits (up to 10 s) until `expected` syncs
+// are in progress at once, and records whether they were.
+class SyncBarrierFs final : public Fs {
+ public:
+  explicit SyncBarrierFs(int expected) : expected_(expected) {}
+  CrashFs base;
+  bool all_met = true;
+
+  Status Fdatasync(int fd) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    arrived_++;
+    cv_.notify_all();
+    if (!cv_.wait_for(lock, std::chrono::seconds(10),
+                      [&] { return arrived_ >= expected_; })) {
+      all_met = false;
+    }
+    lock.unlock();
+    return base.Fdatasync(fd);
+  }
+  Status Open(const std::string& p, int f, int* fd) override {
+    return base.Open(p, f, fd);
+  }
+  Status Close(int fd) override { return base.Close(fd); }
+  Status Pwritev(int fd, const struct iovec* v, int n, uint64_t o) override {
+    return base.Pwritev(fd, v, n, o);
+  }
+  Status Preadv(int fd, const struct iovec* v, int n, uint64_t o,
+                size_t* r) override {
+    return base.Preadv(fd, v, n, o, r);
+  }
+  Status FsyncDir(const std::string& d) override { return base.FsyncDir(d); }
+  Status Fallocate(int fd, uint64_t o, uint64_t l) override {
+    return base.Fallocate(fd, o, l);
+  }
+  Status Ftruncate(int fd, uint64_t s) override {
+    return base.Ftruncate(fd, s);
+  }
+  Status Rename(const std::string& a, const std::string& b) override {
+    return base.Rename(a, b);
+  }
+  Status Unlink(const std::string& p) override { return base.Unlink(p); }
+  Status Mkdir(const std::string& p) override { return base.Mkdir(p); }
+  Status Stat(const std::string& p, FileStat* o) override {
+    return base.Stat(p, o);
+  }
+  Status Fstat(int fd, FileStat* o) override { return base.Fstat(fd, o); }
+  Status Flock(int fd) override { return base.Flock(fd); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int expected_;
+  int arrived_ = 0;
+};
+
+TEST(IoEngine, PwriteBackendSyncsEveryFileOfAGroupAtOnce) {
+  constexpr int kDrives = 6;  // e.g. 4+2
+  SyncBarrierFs fs(kDrives);
+  IoEngine engine;
+  IoEngineOptions o;
+  o.fs = &fs;
+  o.backend = IoBackend::kPwrite;
+  o.pwrite_threads = kDrives - 1;
+  o.group_commit_delay_us = 200000;
+  ASSERT_TRUE(engine.Start(o).ok());
+  AlignedBuffer buf;
+  ASSERT_TRUE(AlignedBuffer::Allocate(4096, &buf).ok());
+  std::vector<IoOp> stripe;
+  for (int i = 0; i < kDrives; i++) {
+    const std::string dir = "drive-" + std::to_string(i);
+    ASSERT_TRUE(fs.Mkdir(dir).ok());
+    int fd = -1;
+    ASSERT_TRUE(fs.Open(dir + "/seg", kOpenWrite | kOpenCreate, &fd).ok());
+    uint32_t id;
+    ASSERT_TRUE(engine.AddFile(fd, dir, &id).ok());
+    stripe.push_back({id, 0, buf.data(), 4096});
+  }
+  Completions done;
+  ASSERT_TRUE(engine.SubmitWrite(stripe, done.Writer()).ok());
+  EXPECT_TRUE(done.Wait(1)[0].ok());
+  EXPECT_TRUE(fs.all_met) << "fdatasyncs of one group ran one at a time";
+  EXPECT_EQ(engine.stats().fdatasyncs, uint64_t(kDrives));
+}
+
+}  // namespace
+}  // namespace io
+}  // namespace tessera

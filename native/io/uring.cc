@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <linux/io_uring.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -166,7 +167,11 @@ bool IoUring::Prepare(UringOp* op, uint64_t user_data) {
 }
 
 Status IoUring::Enter(uint32_t wait_nr) {
-  for (;;) {
+  // EAGAIN / EBUSY mean the kernel is short of memory for requests or has
+  // completions to hand back first: transient, so yield and retry, a bounded
+  // number of times (a persistent failure must surface, not spin forever).
+  constexpr int kBusyRetriesMax = 10000;
+  for (int busy = 0;;) {
     const uint32_t tail = __atomic_load_n(sq_tail_, __ATOMIC_RELAXED);
     const uint32_t head = __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
     const uint32_t to_submit = tail - head;
@@ -174,9 +179,10 @@ Status IoUring::Enter(uint32_t wait_nr) {
                            wait_nr > 0 ? IORING_ENTER_GETEVENTS : 0);
     if (r >= 0) return Status::Ok();
     if (errno == EINTR) continue;
-    // EAGAIN/EBUSY: the kernel is short of resources or the CQ is full;
-    // completions are pending, so waiting for one is progress.
-    if ((errno == EAGAIN || errno == EBUSY) && wait_nr == 0) continue;
+    if ((errno == EAGAIN || errno == EBUSY) && ++busy < kBusyRetriesMax) {
+      sched_yield();
+      continue;
+    }
     return Status::FromErrno(errno, "io_uring_enter");
   }
 }

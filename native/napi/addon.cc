@@ -24,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterEc(env, exports);
   RegisterChecksum(env, exports);
   RegisterEngine(env, exports);
+  RegisterIndex(env, exports);
   return exports;
 }
 

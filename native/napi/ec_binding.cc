@@ -31,29 +31,40 @@ Napi::Error BadArgument(Napi::Env env, const std::string& message) {
 
 // Reads `count` equal-length Uint8Arrays from `value` (a JS array) into
 // `ptrs`; returns their common length. Optionally appends each to `keep`.
+// This runs once per shard on every call, so it uses the C API directly:
+// one napi_get_element and one napi_get_typedarray_info per shard (the
+// node-addon-api wrappers make three or four calls for the same facts).
 size_t ReadStripe(Napi::Env env, Napi::Value value, int count, uint8_t** ptrs,
                   Napi::Array* keep, uint32_t* keep_index) {
   if (!value.IsArray()) throw BadArgument(env, "a stripe must be an array");
-  Napi::Array array = value.As<Napi::Array>();
-  if (array.Length() != static_cast<uint32_t>(count)) {
+  uint32_t array_length = 0;
+  napi_status status = napi_get_array_length(env, value, &array_length);
+  if (status != napi_ok || array_length != static_cast<uint32_t>(count)) {
     throw BadArgument(env, "wrong shard count");
   }
   size_t len = 0;
   for (int i = 0; i < count; ++i) {
-    Napi::Value shard = array.Get(static_cast<uint32_t>(i));
-    if (!shard.IsTypedArray() ||
-        shard.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    napi_value shard = nullptr;
+    status = napi_get_element(env, value, static_cast<uint32_t>(i), &shard);
+    if (status != napi_ok) throw Napi::Error::New(env);
+    napi_typedarray_type type = napi_int8_array;
+    size_t n = 0;
+    void* data = nullptr;
+    // Fails with napi_invalid_arg (and no pending exception) when the value
+    // is not a typed array; `data` already includes the view's byte offset.
+    status = napi_get_typedarray_info(env, shard, &type, &n, &data, nullptr,
+                                      nullptr);
+    if (status != napi_ok || type != napi_uint8_array) {
       throw BadArgument(env, "a shard must be a Uint8Array");
     }
-    Napi::Uint8Array bytes = shard.As<Napi::Uint8Array>();
-    const size_t n = bytes.ByteLength();
     if (i == 0) len = n;
-    if (n != len || n == 0 || n > ec::shard_bytes_max) {
+    if (n != len || n == 0 || n > ec::shard_bytes_max || data == nullptr) {
       throw BadArgument(env, "shards must be non-empty and of equal length");
     }
-    ptrs[i] = bytes.Data();
-    if (keep != nullptr) keep->Set((*keep_index)++, shard);
+    ptrs[i] = static_cast<uint8_t*>(data);
+    if (keep != nullptr) keep->Set((*keep_index)++, Napi::Value(env, shard));
   }
+  TS_ASSERT(count == 0 || len > 0);
   return len;
 }
 

@@ -17,5 +17,7 @@ void RegisterEc(Napi::Env env, Napi::Object exports);
 void RegisterChecksum(Napi::Env env, Napi::Object exports);
 // engine_binding.cc: engineOpen() and the NativeEngine handle.
 void RegisterEngine(Napi::Env env, Napi::Object exports);
+// index_binding.cc: the NativeIndex class (native/index/index.h).
+void RegisterIndex(Napi::Env env, Napi::Object exports);
 
 }  // namespace tessera::napi

@@ -1,0 +1,99 @@
+/**
+ * One server for the gateway benchmark, in its own process so the load
+ * generator does not share its event loop: `plain` (node:http serving the
+ * same bytes from memory), `tessera` (startGateway over a Store) or
+ * `s3rver`. Prints `PORT <n>` once listening; exits on SIGTERM.
+ */
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGateway } from '../../lib/gateway/server';
+import { Store } from '../../lib/store/store';
+import { ModelEngine } from '../../test/support/model_engine';
+
+export const BUCKET = 'bench';
+export const ACCESS_KEY = 'bench';
+export const SECRET_KEY = 'bench-secret';
+export const OBJECTS: Record<string, number> = { 'obj-4k': 4096, 'obj-1m': 1024 * 1024 };
+
+function bytes(size: number): Buffer {
+  const out = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + 7) & 0xff;
+  return out;
+}
+
+async function main(kind: string): Promise<void> {
+  let port: number;
+  let stop: () => Promise<void>;
+  if (kind === 'plain') {
+    const bodies = new Map(Object.entries(OBJECTS).map(([k, n]) => [`/${BUCKET}/${k}`, bytes(n)]));
+    const server = createServer((req, res) => {
+      if (req.method === 'PUT') {
+        req.resume();
+        req.on('end', () => {
+          res.setHeader('etag', '"0"');
+          res.end();
+        });
+        return;
+      }
+      const body = bodies.get(req.url ?? '');
+      if (!body) {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
+      res.setHeader('content-type', 'application/octet-stream');
+      res.setHeader('content-length', body.length);
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+    stop = () => new Promise((resolve) => server.close(() => resolve()));
+  } else if (kind === 'tessera') {
+    const store = new Store(
+      new ModelEngine({ inlineBytesMax: 1024 * 1024, uploadPieceBytes: 1024 * 1024 }),
+    );
+    await store.createBucket(BUCKET);
+    for (const [key, size] of Object.entries(OBJECTS))
+      await store.bucket(BUCKET).put(key, bytes(size));
+    const gw = await startGateway({
+      store,
+      port: 0,
+      credentials: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],
+    });
+    port = gw.port;
+    stop = async () => {
+      await gw.close();
+      await store.close();
+    };
+  } else if (kind === 's3rver') {
+    // s3rver 3 is CommonJS without types.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const S3rver = require('s3rver') as new (options: object) => {
+      run(): Promise<{ port: number }>;
+      close(): Promise<void>;
+    };
+    const server = new S3rver({
+      address: '127.0.0.1',
+      port: 0,
+      silent: true,
+      directory: mkdtempSync(join(tmpdir(), 's3rver-bench-')),
+      configureBuckets: [{ name: BUCKET }],
+    });
+    port = (await server.run()).port;
+    stop = () => server.close();
+  } else {
+    throw new Error(`unknown server kind ${kind}`);
+  }
+  process.stdout.write(`PORT ${port}\n`);
+  process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
+}
+
+if (require.main === module) {
+  main(process.argv[2] ?? '').catch((error: unknown) => {
+    process.stderr.write(String(error) + '\n');
+    process.exit(1);
+  });
+}

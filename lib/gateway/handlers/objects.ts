@@ -1,0 +1,379 @@
+/**
+ * Object operations: PutObject, GetObject, HeadObject, DeleteObject,
+ * DeleteObjects and CopyObject, each on the public Store API.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { S3Error } from '../errors';
+import { percentDecode } from '../request/uri';
+import { textElement } from '../xml/escape';
+import { SINGLE_PUT_BYTES_MAX } from '../../store/limits';
+import { resolveRange } from '../../store/range';
+import type { ByteRange, ObjectInfo } from '../../store/types';
+import { validateBucketName } from '../../store/validate';
+import { TesseraError } from '../../errors';
+import { enforceConditions, parseRange } from './conditions';
+import { type RequestContext, header, isoDate, quoteEtag, sendEmpty, sendXml } from './context';
+import { MULTIPART_BUCKET } from './multipart_store';
+import {
+  attributesFromRequest,
+  clearChecksumHeaders,
+  copyableMetadata,
+  objectEtag,
+  partCount,
+  partSizes,
+  reservedOnly,
+  setObjectHeaders,
+  withChecksum,
+} from './object_meta';
+import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './request_body';
+import { parseDelete } from '../xml/requests';
+import { S3_XMLNS } from '../xml/escape';
+
+/** DeleteObjects takes at most this many keys (S3). */
+export const DELETE_OBJECTS_KEYS_MAX = 1000;
+
+const RESPONSE_OVERRIDES: ReadonlyArray<readonly [string, string]> = [
+  ['response-content-type', 'content-type'],
+  ['response-content-language', 'content-language'],
+  ['response-expires', 'expires'],
+  ['response-cache-control', 'cache-control'],
+  ['response-content-disposition', 'content-disposition'],
+  ['response-content-encoding', 'content-encoding'],
+];
+
+/** If-Match / If-None-Match of a write, as the store takes them. */
+export function writeConditions(ctx: RequestContext): { ifMatch?: string; ifNoneMatch?: '*' } {
+  const ifNoneMatch = header(ctx, 'if-none-match');
+  const ifMatch = header(ctx, 'if-match');
+  if (ifNoneMatch !== undefined && ifMatch !== undefined) {
+    throw new S3Error('NotImplemented', 'If-Match and If-None-Match cannot be combined on a write');
+  }
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() !== '*') {
+      throw new S3Error('NotImplemented', "If-None-Match on a write supports only '*'");
+    }
+    return { ifNoneMatch: '*' };
+  }
+  if (ifMatch !== undefined) {
+    const tag = ifMatch.trim().replace(/^"(.*)"$/, '$1');
+    if (tag === '') throw new S3Error('InvalidArgument', 'If-Match needs an ETag');
+    return { ifMatch: tag };
+  }
+  return {};
+}
+
+function versionIdParam(ctx: RequestContext): { versionId?: string } {
+  const versionId = ctx.params.get('versionId');
+  if (versionId === undefined) return {};
+  if (versionId === '')
+    throw new S3Error('InvalidArgument', 'Version id cannot be the empty string');
+  return { versionId };
+}
+
+function missing(ctx: RequestContext, versioned: boolean): S3Error {
+  return versioned
+    ? new S3Error('NoSuchVersion', undefined, {
+        Key: ctx.key!,
+        VersionId: ctx.params.get('versionId')!,
+      })
+    : new S3Error('NoSuchKey', undefined, { Key: ctx.key! });
+}
+
+export async function putObject(ctx: RequestContext): Promise<void> {
+  const attributes = attributesFromRequest(ctx);
+  const conditions = writeConditions(ctx);
+  const result: DecodedBodyResult = { bytes: 0 };
+  const checksumHeader = Object.keys(ctx.req.headers).find(
+    (name) => name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-algorithm',
+  );
+  const body = decodeRequestBody(ctx, { maxBytes: SINGLE_PUT_BYTES_MAX, result });
+  // A checksum sent as a header is known before the body and stored with it;
+  // one sent as a trailer is verified but cannot reach the put's metadata in time.
+  const metadata =
+    checksumHeader === undefined
+      ? attributes.metadata
+      : withChecksum(attributes.metadata, {
+          algorithm: checksumHeader.slice('x-amz-checksum-'.length).toUpperCase() as never,
+          value: header(ctx, checksumHeader)!,
+        });
+  const put = await ctx.store.bucket(ctx.bucket!).put(ctx.key!, Readable.from(body), {
+    ...(attributes.contentType !== undefined ? { contentType: attributes.contentType } : {}),
+    metadata,
+    ...conditions,
+  });
+  ctx.res.setHeader('etag', quoteEtag(put.etag));
+  if (put.versionId !== 'null') ctx.res.setHeader('x-amz-version-id', put.versionId);
+  if (result.checksum !== undefined) {
+    ctx.res.setHeader(
+      `x-amz-checksum-${result.checksum.algorithm.toLowerCase()}`,
+      result.checksum.value,
+    );
+  }
+  sendEmpty(ctx, 200);
+}
+
+/** GetObject and HeadObject. */
+export async function getObject(ctx: RequestContext): Promise<void> {
+  const bucket = ctx.store.bucket(ctx.bucket!);
+  const version = versionIdParam(ctx);
+  const info = await bucket.head(ctx.key!, version);
+  if (!info) throw missing(ctx, version.versionId !== undefined);
+  const etag = objectEtag(info);
+  ctx.res.setHeader('etag', quoteEtag(etag));
+  ctx.res.setHeader('last-modified', info.lastModified.toUTCString());
+  enforceConditions(
+    {
+      ifMatch: header(ctx, 'if-match'),
+      ifNoneMatch: header(ctx, 'if-none-match'),
+      ifModifiedSince: header(ctx, 'if-modified-since'),
+      ifUnmodifiedSince: header(ctx, 'if-unmodified-since'),
+    },
+    etag,
+    info.lastModified,
+    304,
+  );
+  const partNumberText = ctx.params.get('partNumber');
+  let range: ByteRange | undefined = parseRange(header(ctx, 'range'));
+  let partial = range !== undefined;
+  if (partNumberText !== undefined) {
+    if (range !== undefined) {
+      throw new S3Error(
+        'InvalidRequest',
+        'Cannot specify both Range header and partNumber query parameter',
+      );
+    }
+    range = partRange(info, partNumberText);
+    partial = partCount(info) > 1;
+  }
+  setObjectHeaders(ctx.res, info, {
+    checksumMode: header(ctx, 'x-amz-checksum-mode') === 'ENABLED',
+  });
+  let span = { start: 0, end: info.size - 1 };
+  if (range !== undefined) {
+    try {
+      span = resolveRange(range, info.size);
+    } catch (error) {
+      if (error instanceof TesseraError && error.code === 'InvalidRange') {
+        ctx.res.setHeader('content-range', `bytes */${info.size}`);
+        throw new S3Error('InvalidRange', undefined, {
+          RangeRequested: header(ctx, 'range') ?? '',
+        });
+      }
+      throw error;
+    }
+  }
+  if (partial) {
+    clearChecksumHeaders(ctx.res);
+    ctx.res.setHeader('content-range', `bytes ${span.start}-${span.end}/${info.size}`);
+  }
+  for (const [param, name] of RESPONSE_OVERRIDES) {
+    const value = ctx.params.get(param);
+    if (value !== undefined) ctx.res.setHeader(name, value);
+  }
+  const length = info.size === 0 ? 0 : span.end - span.start + 1;
+  ctx.res.statusCode = partial ? 206 : 200;
+  ctx.res.setHeader('content-length', length);
+  if (ctx.method === 'HEAD' || length === 0) {
+    ctx.res.end();
+    return;
+  }
+  const found = await bucket.getStream(ctx.key!, {
+    versionId: info.versionId,
+    ...(range !== undefined ? { range: { start: span.start, end: span.end } } : {}),
+  });
+  if (!found) throw missing(ctx, version.versionId !== undefined);
+  ctx.sentBytes += length;
+  await pipeline(found.stream, ctx.res);
+}
+
+function partRange(info: ObjectInfo, text: string): ByteRange {
+  const partNumber = /^\d{1,5}$/.test(text) ? Number(text) : 0;
+  if (partNumber < 1 || partNumber > 10_000) {
+    throw new S3Error(
+      'InvalidArgument',
+      'Part number must be an integer between 1 and 10000, inclusive',
+    );
+  }
+  const count = partCount(info);
+  if (partNumber > count) {
+    throw new S3Error('InvalidRange', 'The requested partnumber is not satisfiable');
+  }
+  if (count === 1) return { start: 0 };
+  const sizes = partSizes(info);
+  if (sizes === undefined) {
+    throw new S3Error(
+      'NotImplemented',
+      'this object was assembled from too many unequal parts to address one',
+    );
+  }
+  let start = 0;
+  for (let i = 0; i < partNumber - 1; i++) start += sizes[i]!;
+  return { start, end: start + sizes[partNumber - 1]! - 1 };
+}
+
+export async function deleteObject(ctx: RequestContext): Promise<void> {
+  const result = await ctx.store.bucket(ctx.bucket!).delete(ctx.key!, versionIdParam(ctx));
+  if (result.versionId !== undefined && result.versionId !== 'null') {
+    ctx.res.setHeader('x-amz-version-id', result.versionId);
+  }
+  if (result.deleteMarker) ctx.res.setHeader('x-amz-delete-marker', 'true');
+  sendEmpty(ctx, 204);
+}
+
+export async function deleteObjects(ctx: RequestContext): Promise<void> {
+  // Keys in the body are validated like URL keys and stay inside this bucket (CVE-2026-58372).
+  const request = parseDelete(await readSmallBody(ctx, ctx.config.xmlBytesMax));
+  const quiet = request.quiet;
+  const bucket = ctx.store.bucket(ctx.bucket!);
+  // Missing bucket fails the whole request, as S3 does.
+  if (!(await ctx.store.getBucket(ctx.bucket!)))
+    throw new S3Error('NoSuchBucket', undefined, { BucketName: ctx.bucket! });
+  let out = '';
+  for (const { key, versionId } of request.objects) {
+    try {
+      const result = await bucket.delete(key, versionId !== undefined ? { versionId } : {});
+      if (quiet) continue;
+      out += '<Deleted>' + textElement('Key', key);
+      if (versionId !== undefined) out += textElement('VersionId', versionId);
+      if (result.deleteMarker) {
+        out += textElement('DeleteMarker', 'true');
+        if (result.versionId !== undefined)
+          out += textElement('DeleteMarkerVersionId', result.versionId);
+      }
+      out += '</Deleted>';
+    } catch (error) {
+      const code = error instanceof TesseraError ? error.code : 'InternalError';
+      const message = error instanceof Error ? error.message : String(error);
+      out +=
+        '<Error>' +
+        textElement('Key', key) +
+        (versionId !== undefined ? textElement('VersionId', versionId) : '') +
+        textElement('Code', code.startsWith('ERR_') ? 'InternalError' : code) +
+        textElement('Message', message) +
+        '</Error>';
+    }
+  }
+  sendXml(ctx, 200, `<DeleteResult xmlns="${S3_XMLNS}">${out}</DeleteResult>`);
+}
+
+export interface CopySource {
+  bucket: string;
+  key: string;
+  versionId?: string;
+}
+
+/** `x-amz-copy-source`: URL-encoded `bucket/key`, optional leading '/', optional `?versionId=`. */
+export function parseCopySource(ctx: RequestContext): CopySource {
+  const raw = header(ctx, 'x-amz-copy-source')!;
+  const q = raw.indexOf('?');
+  const path = percentDecode(q < 0 ? raw : raw.slice(0, q), false).replace(/^\//, '');
+  let versionId: string | undefined;
+  if (q >= 0) {
+    const query = new URLSearchParams(raw.slice(q + 1));
+    versionId = query.get('versionId') ?? undefined;
+    if (versionId === '')
+      throw new S3Error('InvalidArgument', 'Version id cannot be the empty string');
+  }
+  const slash = path.indexOf('/');
+  if (slash <= 0 || slash === path.length - 1) {
+    throw new S3Error(
+      'InvalidArgument',
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+    );
+  }
+  const bucket = path.slice(0, slash);
+  try {
+    validateBucketName(bucket);
+  } catch {
+    throw new S3Error(
+      'InvalidArgument',
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+    );
+  }
+  if (bucket === MULTIPART_BUCKET) throw new S3Error('AccessDenied');
+  return { bucket, key: path.slice(slash + 1), ...(versionId !== undefined ? { versionId } : {}) };
+}
+
+/** Head of the copy source after its `x-amz-copy-source-if-*` conditions. */
+export async function copySourceInfo(ctx: RequestContext, source: CopySource): Promise<ObjectInfo> {
+  const info = await ctx.store
+    .bucket(source.bucket)
+    .head(source.key, source.versionId !== undefined ? { versionId: source.versionId } : {});
+  if (!info) {
+    throw source.versionId !== undefined
+      ? new S3Error('NoSuchVersion', undefined, { Key: source.key, VersionId: source.versionId })
+      : new S3Error('NoSuchKey', undefined, { Key: source.key });
+  }
+  enforceConditions(
+    {
+      ifMatch: header(ctx, 'x-amz-copy-source-if-match'),
+      ifNoneMatch: header(ctx, 'x-amz-copy-source-if-none-match'),
+      ifModifiedSince: header(ctx, 'x-amz-copy-source-if-modified-since'),
+      ifUnmodifiedSince: header(ctx, 'x-amz-copy-source-if-unmodified-since'),
+    },
+    objectEtag(info),
+    info.lastModified,
+    412,
+  );
+  return info;
+}
+
+export async function copyObject(ctx: RequestContext): Promise<void> {
+  const source = parseCopySource(ctx);
+  const directive = (header(ctx, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') {
+    throw new S3Error('InvalidArgument', 'Unknown metadata directive.');
+  }
+  // Any request body is ignored; drain it so the connection stays usable.
+  ctx.continueBody();
+  ctx.req.resume();
+  const info = await copySourceInfo(ctx, source);
+  if (
+    directive === 'COPY' &&
+    source.bucket === ctx.bucket &&
+    source.key === ctx.key &&
+    source.versionId === undefined
+  ) {
+    throw new S3Error(
+      'InvalidRequest',
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+    );
+  }
+  let contentType: string | undefined;
+  let metadata: Record<string, string>;
+  if (directive === 'COPY') {
+    contentType = info.contentType;
+    metadata = copyableMetadata(info);
+  } else {
+    const attributes = attributesFromRequest(ctx);
+    contentType = attributes.contentType;
+    const checksums = Object.fromEntries(
+      Object.entries(reservedOnly(info.metadata)).filter(([name]) =>
+        name.startsWith('x-tessera-checksum-'),
+      ),
+    );
+    metadata = { ...attributes.metadata, ...checksums };
+  }
+  const found = await ctx.store
+    .bucket(source.bucket)
+    .getStream(source.key, { versionId: info.versionId });
+  if (!found) throw new S3Error('NoSuchKey', undefined, { Key: source.key });
+  const destination = ctx.store.bucket(ctx.bucket!);
+  const put = await destination.put(ctx.key!, found.stream, {
+    ...(contentType !== undefined ? { contentType } : {}),
+    metadata,
+    ...writeConditions(ctx),
+  });
+  const written = await destination.head(ctx.key!, { versionId: put.versionId });
+  if (info.versionId !== 'null') ctx.res.setHeader('x-amz-copy-source-version-id', info.versionId);
+  if (put.versionId !== 'null') ctx.res.setHeader('x-amz-version-id', put.versionId);
+  sendXml(
+    ctx,
+    200,
+    `<CopyObjectResult xmlns="${S3_XMLNS}">` +
+      textElement('LastModified', isoDate(written?.lastModified ?? new Date())) +
+      textElement('ETag', quoteEtag(put.etag)) +
+      '</CopyObjectResult>',
+  );
+}

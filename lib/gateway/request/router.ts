@@ -1,0 +1,193 @@
+/**
+ * The operation a request asks for, from its method, its address and the
+ * *presence* of query parameters (`?uploads` and `?uploads=` are the same;
+ * the SDK's `x-id=PutObject` is ignored). Operations of issue 6 are named;
+ * every other S3 sub-resource answers 501 NotImplemented, and methods a
+ * resource does not have answer 405 MethodNotAllowed.
+ */
+import type { HeaderValues } from '../auth/canonical';
+import { headerValues } from '../auth/canonical';
+import { S3Error } from '../errors';
+import type { Address } from './address';
+import type { QueryParam } from './uri';
+
+export const OPERATIONS = [
+  'ListBuckets',
+  'CreateBucket',
+  'HeadBucket',
+  'DeleteBucket',
+  'GetBucketLocation',
+  'GetBucketVersioning',
+  'PutBucketVersioning',
+  'ListObjects',
+  'ListObjectsV2',
+  'ListObjectVersions',
+  'ListMultipartUploads',
+  'DeleteObjects',
+  'PutObject',
+  'CopyObject',
+  'GetObject',
+  'HeadObject',
+  'DeleteObject',
+  'CreateMultipartUpload',
+  'UploadPart',
+  'UploadPartCopy',
+  'CompleteMultipartUpload',
+  'AbortMultipartUpload',
+  'ListParts',
+] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** S3 sub-resources we do not implement: their presence alone means 501. */
+const UNSUPPORTED_SUBRESOURCES = [
+  'accelerate',
+  'acl',
+  'analytics',
+  'attributes',
+  'cors',
+  'encryption',
+  'intelligent-tiering',
+  'inventory',
+  'legal-hold',
+  'lifecycle',
+  'logging',
+  'metadataConfiguration',
+  'metadataTable',
+  'metrics',
+  'notification',
+  'object-lock',
+  'ownershipControls',
+  'policy',
+  'policyStatus',
+  'publicAccessBlock',
+  'replication',
+  'requestPayment',
+  'restore',
+  'retention',
+  'select',
+  'session',
+  'tagging',
+  'torrent',
+  'website',
+  'renameObject',
+] as const;
+
+function has(query: readonly QueryParam[], name: string): boolean {
+  return query.some((p) => p.name === name);
+}
+
+function notImplemented(what: string): S3Error {
+  return new S3Error('NotImplemented', `${what} is not implemented.`);
+}
+
+function methodNotAllowed(method: string, what: string): S3Error {
+  return new S3Error('MethodNotAllowed', `The ${method} method is not allowed against ${what}.`, {
+    Method: method,
+    ResourceType: what.toUpperCase(),
+  });
+}
+
+export function routeOperation(
+  method: string,
+  address: Address,
+  query: readonly QueryParam[],
+  headers: HeaderValues,
+): Operation {
+  for (const name of UNSUPPORTED_SUBRESOURCES) {
+    if (has(query, name)) throw notImplemented(`The '${name}' sub-resource`);
+  }
+  if (method === 'OPTIONS') throw notImplemented('CORS (OPTIONS)');
+
+  if (address.bucket === undefined) {
+    if (method === 'GET') return 'ListBuckets';
+    throw methodNotAllowed(method, 'service');
+  }
+
+  if (address.key === undefined) {
+    if (has(query, 'uploadId') || has(query, 'partNumber')) {
+      throw new S3Error('InvalidRequest', 'A multipart request needs an object key.');
+    }
+    if (has(query, 'location')) {
+      if (method === 'GET') return 'GetBucketLocation';
+      throw methodNotAllowed(method, 'location');
+    }
+    if (has(query, 'versioning')) {
+      if (method === 'GET') return 'GetBucketVersioning';
+      if (method === 'PUT') return 'PutBucketVersioning';
+      throw methodNotAllowed(method, 'versioning');
+    }
+    if (has(query, 'versions')) {
+      if (method === 'GET') return 'ListObjectVersions';
+      throw methodNotAllowed(method, 'versions');
+    }
+    if (has(query, 'uploads')) {
+      if (method === 'GET') return 'ListMultipartUploads';
+      throw methodNotAllowed(method, 'uploads');
+    }
+    if (has(query, 'delete')) {
+      if (method === 'POST') return 'DeleteObjects';
+      throw methodNotAllowed(method, 'delete');
+    }
+    switch (method) {
+      case 'GET': {
+        const listType = query.find((p) => p.name === 'list-type')?.value;
+        if (listType === undefined) return 'ListObjects';
+        if (listType === '2') return 'ListObjectsV2';
+        throw new S3Error('InvalidArgument', `list-type must be 2, got '${listType}'.`, {
+          ArgumentName: 'list-type',
+          ArgumentValue: listType,
+        });
+      }
+      case 'PUT':
+        return 'CreateBucket';
+      case 'HEAD':
+        return 'HeadBucket';
+      case 'DELETE':
+        return 'DeleteBucket';
+      case 'POST':
+        throw notImplemented('POST Object (browser form upload)');
+      default:
+        throw methodNotAllowed(method, 'bucket');
+    }
+  }
+
+  const uploadId = has(query, 'uploadId');
+  if (has(query, 'uploads')) {
+    if (method === 'POST') return 'CreateMultipartUpload';
+    throw methodNotAllowed(method, 'uploads');
+  }
+  if (uploadId) {
+    switch (method) {
+      case 'PUT':
+        if (!has(query, 'partNumber'))
+          throw new S3Error('InvalidRequest', 'UploadPart needs a partNumber.');
+        return headerValues(headers, 'x-amz-copy-source').length > 0
+          ? 'UploadPartCopy'
+          : 'UploadPart';
+      case 'POST':
+        return 'CompleteMultipartUpload';
+      case 'DELETE':
+        return 'AbortMultipartUpload';
+      case 'GET':
+        return 'ListParts';
+      default:
+        throw methodNotAllowed(method, 'upload');
+    }
+  }
+  switch (method) {
+    case 'PUT':
+      if (has(query, 'partNumber'))
+        throw new S3Error('InvalidRequest', 'partNumber on a PUT needs an uploadId.');
+      return headerValues(headers, 'x-amz-copy-source').length > 0 ? 'CopyObject' : 'PutObject';
+    case 'GET':
+      return 'GetObject';
+    case 'HEAD':
+      return 'HeadObject';
+    case 'DELETE':
+      return 'DeleteObject';
+    case 'POST':
+      throw notImplemented('POST on an object');
+    default:
+      throw methodNotAllowed(method, 'object');
+  }
+}

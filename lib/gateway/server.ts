@@ -1,0 +1,421 @@
+/**
+ * The S3 gateway: a node:http server (or a request handler to mount in
+ * one) over the public Store API.
+ *
+ * Every request goes through one fixed pipeline:
+ *   parse endpoint (bucket, key, query: parsed once, used by auth and handler)
+ *   -> authenticate (SigV4 header or presigned; `100 Continue` only after this)
+ *   -> authorize (reserved names refused; every credential owns every bucket)
+ *   -> handler (on the Store API) -> response or S3 XML error,
+ * with `x-amz-request-id` and `x-amz-id-2` on every response, one log line
+ * and one metrics observation per request.
+ */
+import { randomBytes } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { TesseraError } from '../errors';
+import { Store } from '../store/store';
+import { validateBucketName, validateKey } from '../store/validate';
+import { type Credential, type CredentialsProvider, StaticCredentials } from './auth/credentials';
+import { SigV4Verifier } from './auth/sigv4';
+import { S3Error, renderErrorResponse } from './errors';
+import type { GatewayConfig, GatewayLimits, RequestContext } from './handlers/context';
+import { MULTIPART_BUCKET, MultipartStore } from './handlers/multipart_store';
+import { route } from './handlers/router';
+import { redactUrl, silentLogger } from './observability/logging';
+import { GatewayMetrics } from './observability/metrics';
+import { percentDecode, parseQuery, splitTarget } from './request/uri';
+
+/** Limits of the HTTP server itself (Node's defaults are too generous for an open port). */
+export interface ServerLimits {
+  /** Time to receive the request headers, ms (slowloris). */
+  headersTimeoutMs: number;
+  /** Time to receive the whole request, ms. */
+  requestTimeoutMs: number;
+  /** Idle keep-alive sockets are closed after this, ms. */
+  keepAliveTimeoutMs: number;
+  /** Request headers larger than this answer 431. */
+  headerBytesMax: number;
+  /** Connections beyond this are refused. */
+  connectionsMax: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 15 * 60_000,
+  keepAliveTimeoutMs: 5_000,
+  headerBytesMax: 16 * 1024,
+  connectionsMax: 1024,
+};
+
+export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
+  partBytesMin: 5 * 1024 * 1024,
+  staleUploadAgeMs: 7 * 24 * 3600_000,
+  staleUploadSweepMs: 3600_000,
+  xmlBytesMax: 1024 * 1024,
+  bodyBytesPerSecondMin: 4 * 1024,
+  bodyRateWindowMs: 10_000,
+};
+
+export interface GatewayHandlerOptions {
+  /** Who may sign requests: a provider, or a list of access key / secret pairs. */
+  credentials: CredentialsProvider | readonly Credential[];
+  /** Region reported and accepted in credential scopes (default us-east-1; any scope region accepted). */
+  region?: string;
+  /** Base domain for virtual-host addressing (`bucket.<domain>`); path style always works. */
+  domain?: string;
+  /** pino-compatible logger; silent by default. */
+  logger?: Logger;
+  /** prom-client Registry to register metrics in; a private one by default. */
+  registry?: Registry;
+  /** Serve /healthz, /readyz and /metrics (unauthenticated). Default true. */
+  observability?: boolean;
+  limits?: Partial<GatewayLimits>;
+  /** Clock for signature checks, ms since the epoch (tests pin it). */
+  now?: () => number;
+}
+
+export interface GatewayHandler {
+  /** `(req, res)` for http.createServer or an existing server's 'request' event. */
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** Attach to the server's 'checkContinue' event: `100 Continue` is sent only after authentication. */
+  checkContinue(req: IncomingMessage, res: ServerResponse): void;
+  readonly metrics: GatewayMetrics;
+  /** Requests being processed. */
+  readonly inflight: number;
+  /** Not-ready: /readyz answers 503 and responses close their connection. */
+  setDraining(): void;
+  /** Resolves when no request is in flight. */
+  idle(): Promise<void>;
+  /** Stops the stale-upload sweep. Does not close the store. */
+  close(): Promise<void>;
+}
+
+const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'connection']);
+const KEPT_ON_304 = new Set([...KEPT_ON_ERROR, 'etag', 'last-modified']);
+const KEPT_ON_416 = new Set([...KEPT_ON_ERROR, 'content-range']);
+const HEALTH_LIVE = new Set(['/healthz', '/minio/health/live']);
+const HEALTH_READY = new Set(['/readyz', '/minio/health/ready']);
+
+function credentialsProvider(value: GatewayHandlerOptions['credentials']): CredentialsProvider {
+  if (Array.isArray(value)) return new StaticCredentials(value as readonly Credential[]);
+  if (value && typeof (value as CredentialsProvider).secretFor === 'function') {
+    return value as CredentialsProvider;
+  }
+  throw new TesseraError(
+    'ERR_INVALID_ARG_TYPE',
+    'options.credentials must be a CredentialsProvider or an array of { accessKeyId, secretAccessKey }',
+  );
+}
+
+function hasSignature(req: IncomingMessage, rawQuery: string): boolean {
+  return req.headers.authorization !== undefined || /(^|&)X-Amz-Signature=/i.test(rawQuery);
+}
+
+/** Builds the request handler over an open store. */
+export function createGatewayHandler(store: Store, options: GatewayHandlerOptions): GatewayHandler {
+  if (!(store instanceof Store)) {
+    throw new TesseraError('ERR_INVALID_ARG_TYPE', 'store must be a Store');
+  }
+  const config: GatewayConfig = {
+    ...DEFAULT_GATEWAY_LIMITS,
+    ...options.limits,
+    region: options.region ?? 'us-east-1',
+  };
+  const verifier = new SigV4Verifier({
+    credentials: credentialsProvider(options.credentials),
+    ...(options.region !== undefined ? { region: options.region } : {}),
+    ...(options.now !== undefined ? { now: options.now } : {}),
+  });
+  const domain = options.domain?.toLowerCase();
+  const logger = options.logger ?? silentLogger();
+  const metrics = new GatewayMetrics(options.registry);
+  const observability = options.observability ?? true;
+  const multipart = new MultipartStore(store);
+  let inflight = 0;
+  let draining = false;
+  let idleWaiters: Array<() => void> = [];
+
+  const sweep = setInterval(() => {
+    multipart.sweep(config.staleUploadAgeMs).then(
+      (removed) => {
+        if (removed > 0) logger.info({ removed }, 'removed stale multipart uploads');
+      },
+      (error: unknown) => logger.warn({ err: error }, 'stale multipart sweep failed'),
+    );
+  }, config.staleUploadSweepMs);
+  sweep.unref();
+
+  async function observe(
+    req: IncomingMessage,
+    res: ServerResponse,
+    rawPath: string,
+  ): Promise<boolean> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    let status = 200;
+    let body = 'ok\n';
+    let contentType = 'text/plain; charset=utf-8';
+    if (HEALTH_LIVE.has(rawPath)) {
+      // Answering at all proves the event loop turns.
+    } else if (HEALTH_READY.has(rawPath)) {
+      let ready = !draining;
+      try {
+        store.info();
+      } catch {
+        ready = false;
+      }
+      if (!ready) {
+        status = 503;
+        body = 'not ready\n';
+      }
+    } else if (rawPath === '/metrics') {
+      const rendered = await metrics.render();
+      body = rendered.body;
+      contentType = rendered.contentType;
+    } else {
+      return false;
+    }
+    res.statusCode = status;
+    res.setHeader('content-type', contentType);
+    res.setHeader('content-length', Buffer.byteLength(body));
+    res.setHeader('cache-control', 'no-store');
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  }
+
+  async function run(
+    req: IncomingMessage,
+    res: ServerResponse,
+    expectContinue: boolean,
+  ): Promise<void> {
+    const started = process.hrtime.bigint();
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    res.setHeader('x-amz-request-id', requestId);
+    res.setHeader('x-amz-id-2', randomBytes(24).toString('base64'));
+    res.setHeader('server', 'tessera');
+    if (draining) res.setHeader('connection', 'close');
+    const method = req.method ?? 'GET';
+    const target = req.url ?? '/';
+    const { path: rawPath, query: rawQuery } = splitTarget(target);
+    const log = logger.child({ reqId: requestId });
+    let op = 'Unknown';
+    let ctx: RequestContext | undefined;
+    let continued = !expectContinue;
+    inflight++;
+    metrics.started();
+    res.once('close', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.finished(op, res.statusCode, seconds, ctx?.receivedBytes ?? 0, ctx?.sentBytes ?? 0);
+      log.info(
+        {
+          method,
+          url: redactUrl(target),
+          op,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1e4) / 10,
+          aborted: !res.writableFinished,
+        },
+        'request',
+      );
+      log.debug({ headers: req.headers }, 'request headers');
+      if (--inflight === 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const wake of waiters) wake();
+      }
+    });
+    try {
+      if (observability && !hasSignature(req, rawQuery)) {
+        op = 'Observability';
+        if (await observe(req, res, rawPath)) return;
+        op = 'Unknown';
+      }
+      if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI');
+      const query = parseQuery(rawQuery);
+      const params = new Map<string, string>();
+      for (const p of query) if (!params.has(p.name)) params.set(p.name, p.value);
+
+      // Addressing: virtual host (`bucket.domain`) when configured, else path style.
+      let bucketText: string | undefined;
+      let keyText: string | undefined;
+      const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+      if (domain !== undefined && host.endsWith('.' + domain)) {
+        bucketText = host.slice(0, -(domain.length + 1));
+        keyText = rawPath.slice(1);
+      } else {
+        const slash = rawPath.indexOf('/', 1);
+        bucketText = slash < 0 ? rawPath.slice(1) : rawPath.slice(1, slash);
+        keyText = slash < 0 ? '' : rawPath.slice(slash + 1);
+        bucketText = percentDecode(bucketText, false);
+      }
+      const bucket = bucketText === '' ? undefined : bucketText;
+      // The key is the rest of the path, decoded once; '..' and '//' stay literal key bytes.
+      const key =
+        keyText === '' || bucket === undefined ? undefined : percentDecode(keyText, false);
+      const chosen = route(
+        method,
+        bucket,
+        key,
+        new Set(query.map((p) => p.name)),
+        req.headers['x-amz-copy-source'] !== undefined,
+      );
+      op = chosen.op;
+
+      const auth = verifier.verify({ method, rawPath, query, headers: req.headersDistinct });
+
+      // Authorization: names are checked after authentication so probes learn nothing.
+      if (bucket !== undefined) {
+        validateBucketName(bucket);
+        if (bucket === MULTIPART_BUCKET) throw new S3Error('AccessDenied');
+      }
+      if (key !== undefined) validateKey(key);
+
+      ctx = {
+        req,
+        res,
+        requestId,
+        log,
+        method,
+        rawPath,
+        query,
+        params,
+        bucket,
+        key,
+        store,
+        multipart,
+        config,
+        auth,
+        continueBody: () => {
+          if (!continued) {
+            continued = true;
+            res.writeContinue();
+          }
+        },
+        receivedBytes: 0,
+        sentBytes: 0,
+      };
+      await chosen.handler(ctx);
+    } catch (error) {
+      if (res.headersSent) {
+        log.warn({ err: error }, 'failed after the response started; closing the connection');
+        res.destroy();
+        return;
+      }
+      const answer = renderErrorResponse(method, error, { resource: rawPath, requestId });
+      if (answer.status >= 500) log.error({ err: error, op }, 'request failed');
+      else log.debug({ code: (error as { code?: string }).code, op }, 'request refused');
+      res.statusCode = answer.status;
+      for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+      // Headers a handler set before failing describe the object, not the error.
+      const kept =
+        answer.status === 304 ? KEPT_ON_304 : answer.status === 416 ? KEPT_ON_416 : KEPT_ON_ERROR;
+      for (const name of res.getHeaderNames()) if (!kept.has(name)) res.removeHeader(name);
+      // An unread body would have to be drained to keep the connection; close it instead.
+      if (!req.complete) res.setHeader('connection', 'close');
+      res.end(answer.body ?? undefined);
+    }
+  }
+
+  const handler = ((req: IncomingMessage, res: ServerResponse) => {
+    void run(req, res, false);
+  }) as GatewayHandler;
+  handler.checkContinue = (req, res) => {
+    void run(req, res, true);
+  };
+  Object.defineProperty(handler, 'metrics', { value: metrics });
+  Object.defineProperty(handler, 'inflight', { get: () => inflight });
+  handler.setDraining = () => {
+    draining = true;
+  };
+  handler.idle = () =>
+    inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve));
+  handler.close = async () => {
+    clearInterval(sweep);
+  };
+  return handler;
+}
+
+export interface GatewayOptions extends GatewayHandlerOptions {
+  /** An open store; the gateway does not close it. */
+  store: Store;
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 0: any free port). */
+  port?: number;
+  server?: Partial<ServerLimits>;
+  /** How long close() waits for in-flight requests before cutting them, ms (default 25 s). */
+  shutdownTimeoutMs?: number;
+}
+
+export interface Gateway {
+  /** `http://host:port` */
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly metrics: GatewayMetrics;
+  /** Not-ready, stop accepting, close idle sockets, drain in-flight up to the timeout, then cut. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts an S3 server over `options.store`; resolves once it listens. */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  if (options === null || typeof options !== 'object' || !(options.store instanceof Store)) {
+    throw new TesseraError('ERR_INVALID_ARG_TYPE', 'options.store must be an open Store');
+  }
+  const limits = { ...DEFAULT_SERVER_LIMITS, ...options.server };
+  const handler = createGatewayHandler(options.store, options);
+  const server = createServer(
+    {
+      maxHeaderSize: limits.headerBytesMax,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    },
+    handler,
+  );
+  server.maxConnections = limits.connectionsMax;
+  server.on('checkContinue', handler.checkContinue);
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      handler.setDraining();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timeoutMs = options.shutdownTimeoutMs ?? 25_000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        handler.idle(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      await closed;
+      await handler.close();
+    })();
+    return closing;
+  };
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    server,
+    metrics: handler.metrics,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,163 @@
+#include "index/epoch.h"
+
+#include <thread>
+
+#include "core/ts_assert.h"
+
+namespace tessera {
+namespace index {
+namespace {
+
+// A participant's `state` is 0 when the thread is outside every guard, and
+// (epoch << 1) | 1 while pinned at `epoch`.
+struct alignas(64) Participant {
+  std::atomic<uint64_t> state{0};
+  std::atomic<bool> in_use{true};
+  Participant* next = nullptr;  // immutable once the record is published
+  uint32_t depth = 0;           // owner thread only
+};
+
+// Global epoch starts at 2 so that "epoch + 2 <= global" never underflows.
+std::atomic<uint64_t> g_epoch{2};
+// Push-only list of participants; records are never freed (one per thread
+// that ever read, reused after the thread exits).
+std::atomic<Participant*> g_participants{nullptr};
+std::atomic<uint32_t> g_participant_count{0};
+
+Participant* AcquireParticipant() {
+  // acquire: the records we walk were published with a release CAS.
+  for (Participant* p = g_participants.load(std::memory_order_acquire);
+       p != nullptr; p = p->next) {
+    bool expected = false;
+    // acq_rel: take ownership of a record released by an exited thread and
+    // see its final state (0).
+    if (p->in_use.compare_exchange_strong(expected, true,
+                                          std::memory_order_acq_rel)) {
+      // relaxed: the acq_rel CAS above already ordered the last owner's
+      // final store before this load.
+      TS_ASSERT(p->state.load(std::memory_order_relaxed) == 0);
+      return p;
+    }
+  }
+  Participant* p = new Participant();
+  // relaxed: only the CAS below publishes; a stale head just fails it.
+  Participant* head = g_participants.load(std::memory_order_relaxed);
+  do {
+    p->next = head;
+    // release: publishes p->next and the initial fields to list walkers.
+  } while (!g_participants.compare_exchange_weak(
+      head, p, std::memory_order_release, std::memory_order_relaxed));
+  // relaxed: a statistic only.
+  g_participant_count.fetch_add(1, std::memory_order_relaxed);
+  return p;
+}
+
+struct ThreadParticipant {
+  Participant* p = AcquireParticipant();
+  ~ThreadParticipant() {
+    TS_ASSERT(p->depth == 0);
+    // relaxed: this thread's own last store.
+    TS_ASSERT(p->state.load(std::memory_order_relaxed) == 0);
+    // release: hands the record back with state 0 to the next owner.
+    p->in_use.store(false, std::memory_order_release);
+  }
+};
+
+Participant* Self() {
+  thread_local ThreadParticipant self;
+  return self.p;
+}
+
+}  // namespace
+
+ReadGuard::ReadGuard() {
+  Participant* p = Self();
+  if (p->depth++ == 0) {
+    // seq_cst: part of the global order with the writer's scan (see header).
+    const uint64_t e = g_epoch.load(std::memory_order_seq_cst);
+    // seq_cst: the announcement must precede this thread's later loads of
+    // shared ids in the single total order (store-load ordering).
+    p->state.store((e << 1) | 1, std::memory_order_seq_cst);
+  }
+  TS_ASSERT(p->depth > 0);
+}
+
+ReadGuard::~ReadGuard() {
+  Participant* p = Self();
+  TS_ASSERT(p->depth > 0);
+  if (--p->depth == 0) {
+    // release: every read made under the guard happens-before a writer that
+    // observes this store and then frees memory.
+    p->state.store(0, std::memory_order_release);
+  }
+}
+
+uint64_t CurrentEpoch() {
+  // seq_cst: retire epochs are read after the unlink store in the total order.
+  return g_epoch.load(std::memory_order_seq_cst);
+}
+
+bool TryAdvanceEpoch() {
+  // seq_cst: the epoch we check announcements against, in the total order.
+  uint64_t g = g_epoch.load(std::memory_order_seq_cst);
+  // acquire: see records pushed by other threads (release CAS).
+  for (Participant* p = g_participants.load(std::memory_order_acquire);
+       p != nullptr; p = p->next) {
+    // seq_cst: pairs with the reader's seq_cst pin store (Dekker pattern);
+    // it is also an acquire that orders the reader's guarded reads before
+    // whatever this thread frees later.
+    const uint64_t s = p->state.load(std::memory_order_seq_cst);
+    if ((s & 1) != 0 && (s >> 1) != g) return false;
+  }
+  // seq_cst: advancing is part of the same total order; a failed CAS means
+  // another writer advanced it, which is just as good.
+  g_epoch.compare_exchange_strong(g, g + 1, std::memory_order_seq_cst);
+  TS_ASSERT(g_epoch.load(std::memory_order_relaxed) >= g);
+  return true;
+}
+
+uint32_t ParticipantCount() {
+  // relaxed: a statistic.
+  return g_participant_count.load(std::memory_order_relaxed);
+}
+
+RetireList::~RetireList() {
+  // The owner guarantees no reader can reach its memory any more (it is
+  // being destroyed), so everything is released now.
+  for (Item& item : items_) item.release();
+  items_.clear();
+}
+
+void RetireList::Retire(std::function<void()> release) {
+  TS_ASSERT(release != nullptr);
+  items_.push_back(Item{CurrentEpoch(), std::move(release)});
+  if (++retired_since_collect_ >= 64) Collect();
+}
+
+void RetireList::Collect() {
+  retired_since_collect_ = 0;
+  if (items_.empty()) return;
+  TryAdvanceEpoch();
+  const uint64_t now = CurrentEpoch();
+  size_t kept = 0;
+  for (size_t i = 0; i < items_.size(); ++i) {
+    if (items_[i].epoch + 2 <= now) {
+      items_[i].release();
+    } else {
+      if (kept != i) items_[kept] = std::move(items_[i]);
+      ++kept;
+    }
+  }
+  items_.resize(kept);
+  TS_ASSERT(items_.size() == kept);
+}
+
+void RetireList::DrainForTests() {
+  while (!items_.empty()) {
+    Collect();
+    if (!items_.empty()) std::this_thread::yield();
+  }
+}
+
+}  // namespace index
+}  // namespace tessera

@@ -1,0 +1,82 @@
+// Epoch-based reclamation (EBR) for the native index.
+//
+// Who may read: any thread (libuv pool, native I/O thread, worker_threads),
+// inside a ReadGuard. A guard costs one seq_cst store on entry and one release
+// store on exit; it never blocks and never waits for a writer.
+// Who may write: the owner of a RetireList (the index's single writer, which
+// holds the index's writer mutex) unlinks memory and then retires it.
+// Reclamation: memory retired while the global epoch is e is released only
+// once the global epoch has reached e + 2. The epoch advances from g to g + 1
+// only when every pinned thread announced g, so a reader that could still hold
+// a pointer unlinked at epoch e (it pinned at e or earlier) blocks the second
+// advance until it leaves its guard.
+//
+// Memory-order argument (also in docs/index.md): the reader's pin store and
+// its loads of shared ids/pointers are seq_cst; the writer's unlink stores and
+// its loads of the announcements are seq_cst. This is the store-load (Dekker)
+// pattern: either the writer's scan sees the reader pinned, or the reader's
+// loads see the unlink. On x86-64 and arm64 a seq_cst load is the same
+// instruction as an acquire load, so readers pay nothing for it.
+//
+// One process-wide domain serves every Index: a thread has one participant
+// record, reused after the thread exits.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace tessera {
+namespace index {
+
+// Pins the calling thread for its lifetime. Nestable; not movable.
+class ReadGuard {
+ public:
+  ReadGuard();
+  ~ReadGuard();
+  ReadGuard(const ReadGuard&) = delete;
+  ReadGuard& operator=(const ReadGuard&) = delete;
+};
+
+// The current global epoch (seq_cst load).
+uint64_t CurrentEpoch();
+
+// Tries to move the global epoch forward by one. Returns true when it moved
+// (or another thread moved it concurrently). Safe from any thread.
+bool TryAdvanceEpoch();
+
+// Number of participant records ever created (threads that read at least
+// once, reused after exit). For tests.
+uint32_t ParticipantCount();
+
+// Deferred releases owned by one writer. Not thread-safe: the owner calls it
+// under its writer mutex.
+class RetireList {
+ public:
+  RetireList() = default;
+  ~RetireList();  // releases everything (the owner is being destroyed)
+  RetireList(const RetireList&) = delete;
+  RetireList& operator=(const RetireList&) = delete;
+
+  // Releases `release` once no reader can hold what it frees. The caller
+  // has already unlinked the memory with a seq_cst store.
+  void Retire(std::function<void()> release);
+  // Advances the epoch if possible and runs every release that is safe.
+  void Collect();
+  // Collects until empty, spinning on epoch advances; used by tests and by
+  // the destructor's owner when it knows no reader remains.
+  void DrainForTests();
+  size_t pending() const { return items_.size(); }
+
+ private:
+  struct Item {
+    uint64_t epoch;
+    std::function<void()> release;
+  };
+  std::vector<Item> items_;
+  size_t retired_since_collect_ = 0;
+};
+
+}  // namespace index
+}  // namespace tessera

@@ -1,0 +1,292 @@
+#include "index/hash_table.h"
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+
+#include "index/key_hash.h"
+
+// Memory orders in this file: reader paths name each order where it is used.
+// Every `relaxed` access without its own comment is writer-private: a load of
+// the writer's own earlier store (ordered by the writer mutex), or a store
+// into a node/table/record that no reader can reach yet (it is published
+// later by one seq_cst store, which orders these stores before it), or a
+// statistic.
+
+namespace tessera {
+namespace index {
+namespace {
+
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full;
+constexpr uint64_t kHigh = 0x8080808080808080ull;
+// Bytes 4..7 of the second tag word have no slot; they hold the tombstone
+// tag so they never match and never count as empty.
+constexpr uint64_t kWord1Unused = 0x0101010100000000ull;
+constexpr uint64_t kWord1Mask = 0x00000000FFFFFFFFull;
+
+// 0x80 in each byte of `x` that is zero, exactly (no false positives).
+inline uint64_t ZeroBytes(uint64_t x) {
+  return ~(((x & kLow7) + kLow7) | x | kLow7);
+}
+inline uint64_t MatchBytes(uint64_t word, uint8_t tag) {
+  return ZeroBytes(word ^ (kOnes * tag));
+}
+inline uint8_t TagOf(uint64_t hash) {
+  return static_cast<uint8_t>(0x80 | (hash & 0x7F));
+}
+inline uint64_t HomeGroup(uint64_t hash, uint64_t group_count) {
+  return static_cast<uint64_t>((static_cast<__uint128_t>(hash) * group_count) >>
+                               64);
+}
+inline uint64_t NextGroup(uint64_t g, uint64_t group_count) {
+  return g + 1 == group_count ? 0 : g + 1;
+}
+constexpr uint64_t kMaxLoadNum = 7, kMaxLoadDen = 8;  // 0.875
+
+}  // namespace
+
+HashTable::Table* HashTable::NewTable(uint64_t group_count) {
+  TS_ASSERT(group_count >= 1);
+  Table* t = new Table;
+  t->group_count = group_count;
+  // Large tables are 2 MiB aligned and advised as huge pages (fewer TLB
+  // misses on random probes); small ones are cache-line aligned.
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t bytes = group_count * sizeof(Group);
+  if (bytes >= kHuge) {
+    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+    t->groups = static_cast<Group*>(std::aligned_alloc(kHuge, rounded));
+    TS_ASSERT_MSG(t->groups != nullptr, "hash table: out of memory");
+    (void)::madvise(t->groups, rounded, MADV_HUGEPAGE);
+  } else {
+    t->groups = static_cast<Group*>(std::aligned_alloc(64, bytes));
+  }
+  TS_ASSERT_MSG(t->groups != nullptr, "hash table: out of memory");
+  for (uint64_t g = 0; g < group_count; ++g) {
+    Group* grp = new (&t->groups[g]) Group;
+    grp->tags[0].store(0, std::memory_order_relaxed);
+    grp->tags[1].store(kWord1Unused, std::memory_order_relaxed);
+    for (auto& id : grp->ids) id.store(0, std::memory_order_relaxed);
+  }
+  return t;
+}
+
+void HashTable::DeleteTable(Table* t) {
+  std::free(t->groups);
+  delete t;
+}
+
+HashTable::HashTable(const RecordArena* arena) : arena_(arena) {
+  TS_ASSERT(arena != nullptr);
+  table_.store(NewTable(16), std::memory_order_relaxed);
+}
+
+HashTable::~HashTable() { DeleteTable(table_.load(std::memory_order_relaxed)); }
+
+uint64_t HashTable::bytes() const {
+  // relaxed: a statistic read by the writer or a test.
+  return table_.load(std::memory_order_relaxed)->group_count * sizeof(Group);
+}
+uint64_t HashTable::capacity_slots() const {
+  return table_.load(std::memory_order_relaxed)->group_count * kSlotsPerGroup;
+}
+
+uint32_t HashTable::Find(std::string_view key, uint64_t hash) const {
+  // seq_cst: the table pointer is one of the shared roots whose load must
+  // follow the reader's epoch pin in the total order (see epoch.h).
+  const Table* t = table_.load(std::memory_order_seq_cst);
+  const uint8_t tag = TagOf(hash);
+  uint64_t g = HomeGroup(hash, t->group_count);
+  for (uint64_t probes = 0; probes < t->group_count; ++probes) {
+    const Group& grp = t->groups[g];
+    // relaxed: tags are hints; the id load below and the key comparison
+    // decide. A stale tag costs a comparison or ends a probe early only for
+    // a key whose insert is concurrent with this read.
+    const uint64_t w0 = grp.tags[0].load(std::memory_order_relaxed);
+    const uint64_t w1 = grp.tags[1].load(std::memory_order_relaxed);
+    const uint64_t m0 = MatchBytes(w0, tag);
+    const uint64_t m1 = MatchBytes(w1, tag) & kWord1Mask;
+    for (uint32_t half = 0; half < 2; ++half) {
+      uint64_t bits = half == 0 ? m0 : m1;
+      while (bits != 0) {
+        const uint32_t slot = (__builtin_ctzll(bits) >> 3) + 8 * half;
+        bits &= bits - 1;
+        // seq_cst: the id is a shared pointer whose record must not be
+        // reclaimed under us (EBR store-load pairing, see epoch.h).
+        const uint32_t id = grp.ids[slot].load(std::memory_order_seq_cst);
+        if (id == 0 || id == kTombstone) continue;
+        const char* r = arena_->At(id);
+        if (RecordKey(r) == key) return id;
+      }
+    }
+    if (ZeroBytes(w0) != 0 || (ZeroBytes(w1) & kWord1Mask) != 0) return 0;
+    g = NextGroup(g, t->group_count);
+  }
+  return 0;
+}
+
+void HashTable::Prefetch(uint64_t hash) const {
+  // seq_cst: see Find (same root).
+  const Table* t = table_.load(std::memory_order_seq_cst);
+  __builtin_prefetch(&t->groups[HomeGroup(hash, t->group_count)]);
+}
+
+uint32_t HashTable::Candidate(uint64_t hash) const {
+  const Table* t = table_.load(std::memory_order_seq_cst);
+  const Group& grp = t->groups[HomeGroup(hash, t->group_count)];
+  const uint8_t tag = TagOf(hash);
+  // relaxed: a hint for prefetching only.
+  const uint64_t m0 =
+      MatchBytes(grp.tags[0].load(std::memory_order_relaxed), tag);
+  if (m0 != 0) {
+    // seq_cst: a shared id (EBR), though only used to prefetch.
+    return grp.ids[__builtin_ctzll(m0) >> 3].load(std::memory_order_seq_cst);
+  }
+  const uint64_t m1 =
+      MatchBytes(grp.tags[1].load(std::memory_order_relaxed), tag) & kWord1Mask;
+  if (m1 != 0) {
+    return grp.ids[8 + (__builtin_ctzll(m1) >> 3)].load(
+        std::memory_order_seq_cst);
+  }
+  return 0;
+}
+
+bool HashTable::Locate(const Table* t, std::string_view key, uint64_t hash,
+                       uint64_t* group, uint32_t* slot) const {
+  const uint8_t tag = TagOf(hash);
+  uint64_t g = HomeGroup(hash, t->group_count);
+  for (uint64_t probes = 0; probes < t->group_count; ++probes) {
+    Group& grp = t->groups[g];
+    // relaxed: the writer reads its own stores.
+    const uint64_t w0 = grp.tags[0].load(std::memory_order_relaxed);
+    const uint64_t w1 = grp.tags[1].load(std::memory_order_relaxed);
+    for (uint32_t s = 0; s < kSlotsPerGroup; ++s) {
+      const uint8_t b =
+          static_cast<uint8_t>((s < 8 ? w0 >> (8 * s) : w1 >> (8 * (s - 8))));
+      if (b != tag) continue;
+      const uint32_t id = grp.ids[s].load(std::memory_order_relaxed);
+      if (id == 0 || id == kTombstone) continue;
+      if (RecordKey(arena_->At(id)) == key) {
+        *group = g;
+        *slot = s;
+        return true;
+      }
+    }
+    if (ZeroBytes(w0) != 0 || (ZeroBytes(w1) & kWord1Mask) != 0) return false;
+    g = NextGroup(g, t->group_count);
+  }
+  return false;
+}
+
+// Writer only: first empty or tombstone slot on `hash`'s probe path.
+void HashTable::PlaceNew(Table* t, uint32_t id, uint64_t hash) {
+  TS_ASSERT(id != 0 && id != kTombstone);
+  const uint8_t tag = TagOf(hash);
+  uint64_t g = HomeGroup(hash, t->group_count);
+  for (uint64_t probes = 0; probes < t->group_count; ++probes) {
+    Group& grp = t->groups[g];
+    for (uint32_t s = 0; s < kSlotsPerGroup; ++s) {
+      // relaxed: writer-private read of its own stores.
+      const uint32_t old = grp.ids[s].load(std::memory_order_relaxed);
+      if (old != 0 && old != kTombstone) continue;
+      // seq_cst: publishes the record (all its bytes were written before);
+      // also part of the EBR total order when a tombstone is reused.
+      grp.ids[s].store(id, std::memory_order_seq_cst);
+      std::atomic<uint64_t>& word = grp.tags[s < 8 ? 0 : 1];
+      const uint32_t shift = 8 * (s < 8 ? s : s - 8);
+      const uint64_t w = word.load(std::memory_order_relaxed);
+      // release: the tag is a hint, written after the id so a reader that
+      // matches it finds the id in place.
+      word.store((w & ~(uint64_t{0xFF} << shift)) | (uint64_t{tag} << shift),
+                 std::memory_order_release);
+      return;
+    }
+    g = NextGroup(g, t->group_count);
+  }
+  TS_ASSERT_MSG(false, "hash table: no free slot (load factor invariant)");
+}
+
+void HashTable::Rebuild(uint64_t group_count, RetireList* retire) {
+  Table* old = table_.load(std::memory_order_relaxed);
+  Table* t = NewTable(group_count);
+  uint64_t moved = 0;
+  for (uint64_t g = 0; g < old->group_count; ++g) {
+    for (uint32_t s = 0; s < kSlotsPerGroup; ++s) {
+      const uint32_t id = old->groups[g].ids[s].load(std::memory_order_relaxed);
+      if (id == 0 || id == kTombstone) continue;
+      PlaceNew(t, id, HashKey(RecordKey(arena_->At(id)), seed_));
+      ++moved;
+    }
+  }
+  TS_ASSERT(moved == live_);
+  // seq_cst: publishes the new table (its slots were filled before) and
+  // unlinks the old one for EBR.
+  table_.store(t, std::memory_order_seq_cst);
+  used_ = live_;
+  retire->Retire([old] { DeleteTable(old); });
+}
+
+void HashTable::Reserve(uint64_t keys, RetireList* retire) {
+  const uint64_t slots_needed = keys * kMaxLoadDen / kMaxLoadNum + 1;
+  const uint64_t groups = (slots_needed + kSlotsPerGroup - 1) / kSlotsPerGroup;
+  if (groups > table_.load(std::memory_order_relaxed)->group_count) {
+    Rebuild(groups, retire);
+  }
+  TS_ASSERT(capacity_slots() * kMaxLoadNum >= keys * kMaxLoadDen);
+}
+
+void HashTable::Insert(uint32_t id, uint64_t hash, RetireList* retire) {
+  Table* t = table_.load(std::memory_order_relaxed);
+  if ((used_ + 1) * kMaxLoadDen >
+      t->group_count * kSlotsPerGroup * kMaxLoadNum) {
+    // Grow by 1.5x of the live keys (tombstones are dropped by the rebuild),
+    // which keeps the load between 0.58 and 0.875.
+    const uint64_t target = (live_ + 1) * 3 / 2;
+    const uint64_t slots = target * kMaxLoadDen / kMaxLoadNum + 1;
+    Rebuild((slots + kSlotsPerGroup - 1) / kSlotsPerGroup, retire);
+    t = table_.load(std::memory_order_relaxed);
+  }
+  PlaceNew(t, id, hash);
+  ++live_;
+  ++used_;
+  TS_ASSERT(used_ * kMaxLoadDen <=
+            t->group_count * kSlotsPerGroup * kMaxLoadNum + kMaxLoadDen);
+}
+
+uint32_t HashTable::Replace(std::string_view key, uint64_t hash, uint32_t id) {
+  Table* t = table_.load(std::memory_order_relaxed);
+  uint64_t g;
+  uint32_t s;
+  const bool found = Locate(t, key, hash, &g, &s);
+  TS_ASSERT_MSG(found, "hash table: replace of an absent key");
+  const uint32_t old = t->groups[g].ids[s].load(std::memory_order_relaxed);
+  // seq_cst: publishes the new record and unlinks the old one (EBR).
+  t->groups[g].ids[s].store(id, std::memory_order_seq_cst);
+  TS_ASSERT(old != 0 && old != kTombstone);
+  return old;
+}
+
+uint32_t HashTable::Erase(std::string_view key, uint64_t hash) {
+  Table* t = table_.load(std::memory_order_relaxed);
+  uint64_t g;
+  uint32_t s;
+  const bool found = Locate(t, key, hash, &g, &s);
+  TS_ASSERT_MSG(found, "hash table: erase of an absent key");
+  Group& grp = t->groups[g];
+  const uint32_t old = grp.ids[s].load(std::memory_order_relaxed);
+  // seq_cst: unlinks the record (EBR).
+  grp.ids[s].store(kTombstone, std::memory_order_seq_cst);
+  std::atomic<uint64_t>& word = grp.tags[s < 8 ? 0 : 1];
+  const uint32_t shift = 8 * (s < 8 ? s : s - 8);
+  const uint64_t w = word.load(std::memory_order_relaxed);
+  // release: hint only (see Find).
+  word.store((w & ~(uint64_t{0xFF} << shift)) | (uint64_t{1} << shift),
+             std::memory_order_release);
+  --live_;
+  TS_ASSERT(old != 0 && old != kTombstone);
+  return old;
+}
+
+}  // namespace index
+}  // namespace tessera

@@ -1,0 +1,50 @@
+// The 64-bit hash of an index key. Not a security boundary (keys are chosen
+// by clients, so a per-index random seed keeps probe sequences unguessable).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace tessera {
+namespace index {
+
+inline uint64_t HashMix(uint64_t a, uint64_t b) {
+  const __uint128_t r = static_cast<__uint128_t>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+// Multiply-fold hash over 16-byte blocks (the wyhash/mum construction).
+inline uint64_t HashKey(std::string_view key, uint64_t seed) {
+  constexpr uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
+  const char* p = key.data();
+  size_t n = key.size();
+  uint64_t h = seed ^ HashMix(n ^ k0, k1);
+  while (n >= 16) {
+    uint64_t a, b;
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + 8, 8);
+    h = HashMix(a ^ k0 ^ h, b ^ k1);
+    p += 16;
+    n -= 16;
+  }
+  uint64_t a = 0, b = 0;
+  if (n >= 8) {
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + n - 8, 8);
+  } else if (n >= 4) {
+    uint32_t x, y;
+    std::memcpy(&x, p, 4);
+    std::memcpy(&y, p + n - 4, 4);
+    a = x;
+    b = y;
+  } else if (n > 0) {
+    a = (uint64_t{static_cast<uint8_t>(p[0])} << 16) |
+        (uint64_t{static_cast<uint8_t>(p[n >> 1])} << 8) |
+        static_cast<uint8_t>(p[n - 1]);
+  }
+  return HashMix(HashMix(a ^ k0 ^ h, b ^ k1) ^ k0, key.size() ^ k1);
+}
+
+}  // namespace index
+}  // namespace tessera

@@ -54,6 +54,11 @@ describe('50 store: validation of caller input', () => {
       rejects(() => validateBucketName('192.168.1.1'), 'InvalidBucketName', /IP address/);
       rejects(() => validateBucketName('xn--abc'), 'InvalidBucketName', /reserved by S3/);
       rejects(
+        () => validateBucketName('sthree-x'),
+        'InvalidBucketName',
+        /prefix 'sthree-' reserved by S3/,
+      );
+      rejects(
         () => validateBucketName(42),
         'InvalidBucketName',
         'bucket name must be a string, got number',

@@ -461,6 +461,31 @@ describe('60 gateway payload: aws-chunked', () => {
     );
   });
 
+  it('refuses signed chunks under 8 KiB before the last one (InvalidChunkSizeError), but not unsigned ones', async () => {
+    const data = Buffer.alloc(20000, 'q');
+    const opts = {
+      auth: unsignedAuth('STREAMING-AWS4-HMAC-SHA256-PAYLOAD'),
+      headers: { 'x-amz-decoded-content-length': '20000' },
+    };
+    const ok = await run(opts, awsChunked(data, { chunkSize: 8192, signed: docSigned }));
+    assert.equal(ok.ended, true, String(ok.error));
+    const small = await run(opts, awsChunked(data, { chunkSize: 8191, signed: docSigned }));
+    assertRefused(
+      small,
+      'InvalidChunkSizeError',
+      403,
+      'Only the last chunk is allowed to have a size less than 8192 bytes',
+    );
+    const unsigned = await run(
+      {
+        auth: unsignedAuth('STREAMING-UNSIGNED-PAYLOAD-TRAILER'),
+        headers: { 'x-amz-decoded-content-length': '20000' },
+      },
+      awsChunked(data, { chunkSize: 7 }),
+    );
+    assert.equal(unsigned.ended, true, String(unsigned.error));
+  });
+
   it('decodes STREAMING-UNSIGNED-PAYLOAD-TRAILER with every checksum, across random splits (seeded)', async () => {
     const rng = makeRandom('unsigned trailer splits');
     for (let n = 0; n < (LONG ? 400 : 60); n++) {
@@ -523,7 +548,7 @@ describe('60 gateway payload: aws-chunked', () => {
       },
     };
     const body = awsChunked(data, {
-      chunkSize: 4096,
+      chunkSize: 8192,
       signed: docSigned,
       trailer,
       signTrailer: true,
@@ -545,7 +570,7 @@ describe('60 gateway payload: aws-chunked', () => {
       'latin1',
     );
     assertRefused(await run(opts, spaced), 'SignatureDoesNotMatch', 403, /trailer signature/);
-    const unsignedTrailer = awsChunked(data, { chunkSize: 4096, signed: docSigned, trailer });
+    const unsignedTrailer = awsChunked(data, { chunkSize: 8192, signed: docSigned, trailer });
     assertRefused(
       await run(opts, unsignedTrailer),
       'MalformedTrailerError',

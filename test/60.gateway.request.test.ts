@@ -163,16 +163,16 @@ describe('60 gateway request: bucket names and limits', () => {
     const bad: Array<[string, RegExp]> = [
       ['ab', /3\.\.63/],
       ['a'.repeat(64), /3\.\.63/],
-      ['My-Bucket', /lower-case/],
-      ['my_bucket', /lower-case/],
-      ['-bucket', /begin and end/],
-      ['bucket-', /begin and end/],
-      ['a..b', /'\.\.'/],
+      ['My-Bucket', /lowercase/],
+      ['my_bucket', /lowercase/],
+      ['-bucket', /start and end/],
+      ['bucket-', /start and end/],
+      ['a..b', /two adjacent dots/],
       ['192.168.1.1', /IP address/],
-      ['xn--bucket', /reserved prefix 'xn--'/],
-      ['sthree-x', /reserved prefix/],
-      ['bucket-s3alias', /reserved suffix/],
-      ['bucket--ol-s3', /reserved suffix/],
+      ['xn--bucket', /prefix 'xn--' reserved/],
+      ['sthree-x', /prefix 'sthree-' reserved/],
+      ['bucket-s3alias', /suffix '-s3alias' reserved/],
+      ['bucket--ol-s3', /suffix '--ol-s3' reserved/],
     ];
     for (const [name, why] of bad) {
       assert.match(bucketNameProblem(name)!, why, name);

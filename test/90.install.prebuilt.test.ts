@@ -129,11 +129,16 @@ describe('90 install: the packed tarball works without a compiler', function () 
 
   it('installs with --ignore-scripts and loads through require and import', () => {
     const tarball = join(work, `tessera-${manifest.version}.tgz`);
-    execFileSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball], {
-      cwd: consumer,
-      env,
-      stdio: 'ignore',
-    });
+    // A TypeScript consumer of a Node library has @types/node, as any would.
+    execFileSync(
+      'npm',
+      ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball, '@types/node@20'],
+      {
+        cwd: consumer,
+        env,
+        stdio: 'ignore',
+      },
+    );
     assert.ok(
       !existsSync(join(consumer, 'node_modules', 'tessera', 'build')),
       'nothing was compiled',
@@ -164,16 +169,26 @@ describe('90 install: the packed tarball works without a compiler', function () 
   it('a TypeScript consumer type-checks against the shipped declarations (CJS and ESM)', () => {
     writeFileSync(
       join(consumer, 'cjs.cts'),
-      "import { TesseraError, nativeInfo } from 'tessera';\n" +
+      "import { ReedSolomon, Store, TesseraError, nativeInfo } from 'tessera';\n" +
         'const info: { version: string; napiVersion: number } = nativeInfo();\n' +
         "const error: TesseraError = new TesseraError('ERR_STORE_IO', 'x');\n" +
-        'export const code: string = error.code + info.version;\n',
+        'export const code: string = error.code + info.version;\n' +
+        'export async function roundTrip(path: string): Promise<Buffer | undefined> {\n' +
+        '  const store: Store = await Store.open({ path, dataShards: 4, parityShards: 2 });\n' +
+        "  await store.createBucket('photos', { versioning: true });\n" +
+        "  const put: { etag: string; versionId: string; size: number } = await store.bucket('photos').put('a', 'b', { ifNoneMatch: '*' });\n" +
+        "  const got = await store.bucket('photos').get('a', { range: { start: 0, end: 0 } });\n" +
+        '  await store.close();\n' +
+        '  return put.size > 0 ? got?.body : undefined;\n' +
+        '}\n' +
+        'export const rs = new ReedSolomon(4, 2);\n',
     );
     writeFileSync(
       join(consumer, 'esm.mts'),
-      "import { TesseraError, nativeInfo } from 'tessera';\n" +
+      "import { Store, TesseraError, nativeInfo } from 'tessera';\n" +
         'export const v: string = nativeInfo().version;\n' +
-        "export const e: number = new TesseraError('NoSuchKey', 'x').statusCode;\n",
+        "export const e: number = new TesseraError('NoSuchKey', 'x').statusCode;\n" +
+        'export type S = Awaited<ReturnType<typeof Store.open>>;\n',
     );
     writeFileSync(
       join(consumer, 'tsconfig.json'),
@@ -183,7 +198,7 @@ describe('90 install: the packed tarball works without a compiler', function () 
           moduleResolution: 'node16',
           strict: true,
           noEmit: true,
-          types: [],
+          types: ['node'],
         },
         files: ['cjs.cts', 'esm.mts'],
       }),

@@ -32,7 +32,10 @@ export interface RequestContext {
    * S3Error to answer), then answers 100 Continue if the client asked, then
    * streams. Commit only after `decoder.verified` resolves.
    */
-  body(options?: { readonly length_bytes_max?: number }): PayloadDecoder;
+  body(options?: {
+    readonly length_bytes_max?: number;
+    readonly computeMd5?: boolean;
+  }): PayloadDecoder;
 }
 
 export type OperationHandler = (ctx: RequestContext) => Promise<void> | void;
@@ -101,6 +104,7 @@ export function createGatewayProtocol(options: GatewayProtocolOptions): GatewayP
             ...(bodyOptions.length_bytes_max !== undefined
               ? { length_bytes_max: bodyOptions.length_bytes_max }
               : {}),
+            ...(bodyOptions.computeMd5 !== undefined ? { computeMd5: bodyOptions.computeMd5 } : {}),
           });
           bodyStarted = true;
           if (expectContinue) res.writeContinue();

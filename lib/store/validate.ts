@@ -14,6 +14,8 @@ import {
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/;
 const IPV4_LIKE = /^\d{1,3}(\.\d{1,3}){3}$/;
+const RESERVED_BUCKET_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-'];
+const RESERVED_BUCKET_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'];
 /** HTTP token characters (RFC 9110), since names travel as x-amz-meta-<name>. */
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 /** Header-safe values: visible ASCII and UTF-8 text without control characters. */
@@ -32,7 +34,31 @@ export function isWellFormedUnicode(text: string): boolean {
   return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
 }
 
-/** S3 bucket naming rules: 3-63 chars, lowercase letters, digits, '.', '-'. */
+/**
+ * S3's general-purpose bucket rules: 3..63 characters of lower-case letters,
+ * digits, '.' and '-'; begins and ends with a letter or digit; no '..'; not
+ * shaped like an IPv4 address; none of AWS's reserved prefixes or suffixes.
+ * Returns what is wrong, or undefined. The gateway uses the same function.
+ */
+export function bucketNameProblem(name: string): string | undefined {
+  if (name.length < BUCKET_NAME_LENGTH_MIN || name.length > BUCKET_NAME_LENGTH_MAX) {
+    return `must be ${BUCKET_NAME_LENGTH_MIN}..${BUCKET_NAME_LENGTH_MAX} characters long`;
+  }
+  if (!BUCKET_NAME.test(name)) {
+    return 'may contain only lowercase letters, digits, dots and hyphens, and must start and end with a letter or digit';
+  }
+  if (name.includes('..')) return 'must not contain two adjacent dots';
+  if (IPV4_LIKE.test(name)) return 'must not be formatted as an IP address';
+  for (const prefix of RESERVED_BUCKET_PREFIXES) {
+    if (name.startsWith(prefix)) return `must not begin with the prefix '${prefix}' reserved by S3`;
+  }
+  for (const suffix of RESERVED_BUCKET_SUFFIXES) {
+    if (name.endsWith(suffix)) return `must not end with the suffix '${suffix}' reserved by S3`;
+  }
+  return undefined;
+}
+
+/** Throws InvalidBucketName unless `name` follows bucketNameProblem's rules. */
 export function validateBucketName(name: unknown): string {
   if (typeof name !== 'string') {
     throw new TesseraError(
@@ -40,18 +66,7 @@ export function validateBucketName(name: unknown): string {
       `bucket name must be a string, got ${describe(name)}`,
     );
   }
-  const problem =
-    name.length < BUCKET_NAME_LENGTH_MIN || name.length > BUCKET_NAME_LENGTH_MAX
-      ? `must be ${BUCKET_NAME_LENGTH_MIN}..${BUCKET_NAME_LENGTH_MAX} characters long`
-      : !BUCKET_NAME.test(name)
-        ? 'may contain only lowercase letters, digits, dots and hyphens, and must start and end with a letter or digit'
-        : name.includes('..')
-          ? 'must not contain two adjacent dots'
-          : IPV4_LIKE.test(name)
-            ? 'must not be formatted as an IP address'
-            : name.startsWith('xn--') || name.endsWith('-s3alias') || name.endsWith('--ol-s3')
-              ? 'must not use a prefix or suffix reserved by S3'
-              : undefined;
+  const problem = bucketNameProblem(name);
   if (problem)
     throw new TesseraError('InvalidBucketName', `bucket name ${describe(name)} ${problem}`);
   return name;

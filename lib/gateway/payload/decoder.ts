@@ -25,7 +25,6 @@ import {
   type ChecksumAlgorithm,
   type ChecksumFunctions,
   type IncrementalChecksum,
-  CHECKSUM_ALGORITHMS,
   checksumAlgorithmOfHeader,
   checksumHeaderName,
   createChecksum,
@@ -36,6 +35,8 @@ import { fallbackChecksumFunctions } from './checksums_fallback';
 
 /** Longest chunk-size line or trailer line we buffer (a signed size line is ~90 bytes). */
 export const chunk_line_bytes_max = 4096;
+/** Smallest signed chunk except the last one (S3's rule; bounds HMACs per byte). */
+export const signed_chunk_bytes_min = 8192;
 /** Most trailer bytes in one body. */
 export const trailer_bytes_max = 16384;
 
@@ -145,6 +146,8 @@ export class PayloadDecoder extends Transform {
   #chunkHash: Hash | undefined;
   #previousSignature: string;
   #trailerBytes = 0;
+  #chunkCount = 0;
+  #smallChunkSeen = false;
   #trailers = new Map<string, string>();
   #trailerCanonical = '';
   #trailerSigned = false;
@@ -474,6 +477,12 @@ export class PayloadDecoder extends Transform {
     }
     this.#chunkSignature = signature;
     if (size > 0) {
+      // Each signed chunk costs an HMAC: like S3, only the last data chunk may be small.
+      if (signature !== undefined && this.#smallChunkSeen) {
+        throw new S3Error('InvalidChunkSizeError', undefined, { Chunk: String(this.#chunkCount) });
+      }
+      this.#chunkCount++;
+      if (size < signed_chunk_bytes_min) this.#smallChunkSeen = true;
       this.#chunkRemaining = size;
       this.#chunkHash = signature !== undefined ? createHash('sha256') : undefined;
       this.#state = 'data';
@@ -563,6 +572,3 @@ export class PayloadDecoder extends Transform {
 function framing(detail: string): S3Error {
   return new S3Error('InvalidRequest', `The aws-chunked body is malformed: ${detail}.`);
 }
-
-/** Every algorithm name, for documentation and tests. */
-export const SUPPORTED_CHECKSUMS: readonly ChecksumAlgorithm[] = CHECKSUM_ALGORITHMS;

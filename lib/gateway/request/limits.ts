@@ -6,38 +6,16 @@
 import { S3Error } from '../errors';
 import type { HeaderValues } from '../auth/canonical';
 import { headerValues } from '../auth/canonical';
+import { OBJECT_KEY_BYTES_MAX, USER_METADATA_BYTES_MAX } from '../../store/limits';
+import { bucketNameProblem, isWellFormedUnicode } from '../../store/validate';
 
-export const object_key_bytes_max = 1024;
-export const user_metadata_bytes_max = 2048;
+export { bucketNameProblem };
+
+// One source for the object model's limits: the store's.
+export const object_key_bytes_max = OBJECT_KEY_BYTES_MAX;
+export const user_metadata_bytes_max = USER_METADATA_BYTES_MAX;
 export const part_number_max = 10000;
 export const delete_objects_keys_max = 1000;
-
-const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const IPV4_LIKE_RE = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
-
-/**
- * S3's general-purpose bucket rules: 3..63 characters of lower-case letters,
- * digits, '.' and '-'; begins and ends with a letter or digit; no '..',
- * not shaped like an IPv4 address; none of AWS's reserved
- * prefixes (`xn--`, `sthree-`, `amzn-s3-demo-`) or suffixes (`-s3alias`,
- * `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3`).
- */
-export function bucketNameProblem(name: string): string | undefined {
-  if (name.length < 3 || name.length > 63) return 'must be 3..63 characters long';
-  if (!BUCKET_RE.test(name)) {
-    return "must hold only lower-case letters, digits, '.' and '-', and begin and end with a letter or digit";
-  }
-  if (name.includes('..')) return "must not contain '..'";
-  if (IPV4_LIKE_RE.test(name)) return 'must not be formatted as an IP address';
-  for (const prefix of ['xn--', 'sthree-', 'amzn-s3-demo-']) {
-    if (name.startsWith(prefix)) return `must not begin with the reserved prefix '${prefix}'`;
-  }
-  for (const suffix of ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3']) {
-    if (name.endsWith(suffix)) return `must not end with the reserved suffix '${suffix}'`;
-  }
-  return undefined;
-}
 
 export function validateBucketName(name: string): string {
   const problem = bucketNameProblem(name);
@@ -66,7 +44,7 @@ export function validateKey(key: string): string {
       MaxSizeAllowed: String(object_key_bytes_max),
     });
   }
-  if (LONE_SURROGATE_RE.test(key))
+  if (!isWellFormedUnicode(key))
     throw new S3Error('InvalidArgument', 'The object key is not valid UTF-8.');
   return key;
 }

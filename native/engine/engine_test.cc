@@ -27,8 +27,9 @@ namespace {
 using Kind = WriteRequest::Kind;
 
 std::string TempDir() {
-  char tmpl[] = "/tmp/tessera-engine-XXXXXX";
-  char* d = mkdtemp(tmpl);
+  // mkdtemp's template ends in six 'X's that it replaces.
+  std::string tmpl = "/tmp/tessera-engine-" + std::string(6, 'X');
+  char* d = mkdtemp(tmpl.data());
   EXPECT_NE(d, nullptr);
   return d;
 }

@@ -33,8 +33,8 @@ class ScratchDir {
  public:
   ScratchDir() {
     const char* base = std::getenv("TESSERA_TEST_DIR");
-    std::string tmpl =
-        std::string(base != nullptr ? base : ".") + "/io-test-XXXXXX";
+    std::string tmpl = std::string(base != nullptr ? base : ".") + "/io-test-" +
+                       std::string(6, 'X');  // mkdtemp replaces the six 'X's
     char* made = ::mkdtemp(tmpl.data());
     path_ = made != nullptr ? made : "";
   }

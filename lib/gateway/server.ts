@@ -17,16 +17,17 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TesseraError } from '../errors';
 import { Store } from '../store/store';
-import { validateBucketName, validateKey } from '../store/validate';
 import { type Credential, type CredentialsProvider, StaticCredentials } from './auth/credentials';
 import { SigV4Verifier } from './auth/sigv4';
 import { S3Error, renderErrorResponse } from './errors';
 import type { GatewayConfig, GatewayLimits, RequestContext } from './handlers/context';
 import { MULTIPART_BUCKET, MultipartStore } from './handlers/multipart_store';
-import { route } from './handlers/router';
+import { HANDLERS } from './handlers/dispatch';
 import { redactUrl, silentLogger } from './observability/logging';
 import { GatewayMetrics } from './observability/metrics';
-import { percentDecode, parseQuery, splitTarget } from './request/uri';
+import type { AddressOptions } from './request/address';
+import { type ParsedRequest, parseRequest } from './request/parse';
+import { parseQuery, splitTarget } from './request/uri';
 
 /** Limits of the HTTP server itself (Node's defaults are too generous for an open port). */
 export interface ServerLimits {
@@ -129,7 +130,8 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     ...(options.region !== undefined ? { region: options.region } : {}),
     ...(options.now !== undefined ? { now: options.now } : {}),
   });
-  const domain = options.domain?.toLowerCase();
+  const addressOptions: AddressOptions =
+    options.domain === undefined ? {} : { domains: [options.domain.toLowerCase()] };
   const logger = options.logger ?? silentLogger();
   const metrics = new GatewayMetrics(options.registry);
   const observability = options.observability ?? true;
@@ -238,45 +240,29 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
         if (await observe(req, res, rawPath)) return;
         op = 'Unknown';
       }
-      if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI');
-      const query = parseQuery(rawQuery);
+      // Addressing and routing are answered only after authentication, so an
+      // unauthenticated probe learns nothing about names or operations.
+      let parsed: ParsedRequest | undefined;
+      let refusal: unknown;
+      try {
+        parsed = parseRequest(
+          { method, url: target, headers: req.headersDistinct },
+          addressOptions,
+        );
+        op = parsed.operation;
+      } catch (error) {
+        refusal = error;
+      }
+      const query = parsed?.query ?? parseQuery(rawQuery);
       const params = new Map<string, string>();
       for (const p of query) if (!params.has(p.name)) params.set(p.name, p.value);
 
-      // Addressing: virtual host (`bucket.domain`) when configured, else path style.
-      let bucketText: string | undefined;
-      let keyText: string | undefined;
-      const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
-      if (domain !== undefined && host.endsWith('.' + domain)) {
-        bucketText = host.slice(0, -(domain.length + 1));
-        keyText = rawPath.slice(1);
-      } else {
-        const slash = rawPath.indexOf('/', 1);
-        bucketText = slash < 0 ? rawPath.slice(1) : rawPath.slice(1, slash);
-        keyText = slash < 0 ? '' : rawPath.slice(slash + 1);
-        bucketText = percentDecode(bucketText, false);
-      }
-      const bucket = bucketText === '' ? undefined : bucketText;
-      // The key is the rest of the path, decoded once; '..' and '//' stay literal key bytes.
-      const key =
-        keyText === '' || bucket === undefined ? undefined : percentDecode(keyText, false);
-      const chosen = route(
-        method,
-        bucket,
-        key,
-        new Set(query.map((p) => p.name)),
-        req.headers['x-amz-copy-source'] !== undefined,
-      );
-      op = chosen.op;
-
       const auth = verifier.verify({ method, rawPath, query, headers: req.headersDistinct });
 
-      // Authorization: names are checked after authentication so probes learn nothing.
-      if (bucket !== undefined) {
-        validateBucketName(bucket);
-        if (bucket === MULTIPART_BUCKET) throw new S3Error('AccessDenied');
-      }
-      if (key !== undefined) validateKey(key);
+      if (parsed === undefined) throw refusal;
+      const { bucket, key } = parsed.address;
+      // Authorization: every credential owns every bucket but the gateway's own.
+      if (bucket === MULTIPART_BUCKET) throw new S3Error('AccessDenied');
 
       ctx = {
         req,
@@ -302,7 +288,7 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
         receivedBytes: 0,
         sentBytes: 0,
       };
-      await chosen.handler(ctx);
+      await HANDLERS[parsed.operation](ctx);
     } catch (error) {
       if (res.headersSent) {
         log.warn({ err: error }, 'failed after the response started; closing the connection');

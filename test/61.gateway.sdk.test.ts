@@ -177,6 +177,24 @@ for (const { kind, label } of STORES)
         assert.equal((await bytesOf(s3, bucket, 'empty')).length, 0);
       });
 
+      it('stores a checksum sent in the aws-chunked trailer and returns it with x-amz-checksum-mode', async () => {
+        const body = pattern(300_000, 5);
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: 'trailer',
+            Body: Readable.from([body.subarray(0, 100_000), body.subarray(100_000)]),
+            ContentLength: body.length,
+            ChecksumAlgorithm: 'SHA256',
+          }),
+        );
+        const head = await s3.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: 'trailer', ChecksumMode: 'ENABLED' }),
+        );
+        assert.equal(head.ChecksumSHA256, createHash('sha256').update(body).digest('base64'));
+        assert.deepEqual(head.Metadata, {});
+      });
+
       it('stores checksums sent as headers and returns them with x-amz-checksum-mode', async () => {
         const body = pattern(5000, 3);
         await s3.send(

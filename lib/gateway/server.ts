@@ -207,7 +207,9 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     const method = req.method ?? 'GET';
     const target = req.url ?? '/';
     const { path: rawPath, query: rawQuery } = splitTarget(target);
-    const log = logger.child({ reqId: requestId });
+    // A child logger costs an object and a serialisation per request: made only when used.
+    let child: Logger | undefined;
+    const log = (): Logger => (child ??= logger.child({ reqId: requestId }));
     let op = 'Unknown';
     let ctx: RequestContext | undefined;
     let continued = !expectContinue;
@@ -216,18 +218,20 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.finished(op, res.statusCode, seconds, ctx?.receivedBytes ?? 0, ctx?.sentBytes ?? 0);
-      log.info(
-        {
-          method,
-          url: redactUrl(target),
-          op,
-          status: res.statusCode,
-          ms: Math.round(seconds * 1e4) / 10,
-          aborted: !res.writableFinished,
-        },
-        'request',
-      );
-      log.debug({ headers: req.headers }, 'request headers');
+      if (logger.isLevelEnabled('info')) {
+        log().info(
+          {
+            method,
+            url: redactUrl(target),
+            op,
+            status: res.statusCode,
+            ms: Math.round(seconds * 1e4) / 10,
+            aborted: !res.writableFinished,
+          },
+          'request',
+        );
+      }
+      if (logger.isLevelEnabled('debug')) log().debug({ headers: req.headers }, 'request headers');
       if (--inflight === 0) {
         const waiters = idleWaiters;
         idleWaiters = [];
@@ -268,7 +272,9 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
         req,
         res,
         requestId,
-        log,
+        get log() {
+          return log();
+        },
         method,
         rawPath,
         query,
@@ -291,13 +297,14 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
       await HANDLERS[parsed.operation](ctx);
     } catch (error) {
       if (res.headersSent) {
-        log.warn({ err: error }, 'failed after the response started; closing the connection');
+        log().warn({ err: error }, 'failed after the response started; closing the connection');
         res.destroy();
         return;
       }
       const answer = renderErrorResponse(method, error, { resource: rawPath, requestId });
-      if (answer.status >= 500) log.error({ err: error, op }, 'request failed');
-      else log.debug({ code: (error as { code?: string }).code, op }, 'request refused');
+      if (answer.status >= 500) log().error({ err: error, op }, 'request failed');
+      else if (logger.isLevelEnabled('debug'))
+        log().debug({ code: (error as { code?: string }).code, op }, 'request refused');
       res.statusCode = answer.status;
       for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
       // Headers a handler set before failing describe the object, not the error.

@@ -46,6 +46,11 @@ export interface PutOptions {
 
 export interface ReadOptions {
   versionId?: string;
+  /**
+   * What `head(key)` returned: read that version without looking it up
+   * again (a caller that checked conditions on the head saves a lookup).
+   */
+  info?: ObjectInfo;
   range?: ByteRange;
   signal?: AbortSignal;
 }
@@ -201,8 +206,9 @@ export class Bucket {
   /** The whole object (or a range of it) in one Buffer; undefined when missing. */
   async get(key: string, options: ReadOptions = {}): Promise<GetResult | undefined> {
     const range = validateRange(options.range);
+    const known = this.validateInfo(key, options.info);
     return this.inflight.run(async () => {
-      const info = await this.head(key, options);
+      const info = known ?? (await this.head(key, options));
       if (!info) return undefined;
       const span = range ? resolveRange(range, info.size) : { start: 0, end: info.size - 1 };
       const length = info.size === 0 ? 0 : span.end - span.start + 1;
@@ -233,8 +239,9 @@ export class Bucket {
       64 * 1024 * 1024,
       STREAM_PIECE_BYTES,
     );
+    const known = this.validateInfo(key, options.info);
     return this.inflight.run(async () => {
-      const info = await this.head(key, options);
+      const info = known ?? (await this.head(key, options));
       if (!info) return undefined;
       const span = range ? resolveRange(range, info.size) : { start: 0, end: info.size - 1 };
       const stream = this.readStream(
@@ -246,6 +253,25 @@ export class Bucket {
       );
       return range ? { ...info, stream, range: span } : { ...info, stream };
     });
+  }
+
+  private validateInfo(key: string, info: unknown): ObjectInfo | undefined {
+    if (info === undefined) return undefined;
+    const given = info as Partial<ObjectInfo> | null;
+    if (
+      typeof given !== 'object' ||
+      given === null ||
+      given.bucket !== this.name ||
+      given.key !== key ||
+      typeof given.versionId !== 'string' ||
+      typeof given.size !== 'number'
+    ) {
+      throw new TesseraError(
+        'ERR_INVALID_ARG_VALUE',
+        `options.info must be what head(${JSON.stringify(key)}) of bucket ${JSON.stringify(this.name)} returned`,
+      );
+    }
+    return given as ObjectInfo;
   }
 
   private readStream(

@@ -173,19 +173,17 @@ export async function getObject(ctx: RequestContext): Promise<void> {
     ctx.res.end();
     return;
   }
-  const selected = ranged ? { range: { start: span.start, end: span.end } } : {};
+  // The head above is the version served: no second lookup.
+  const selected = { info, ...(ranged ? { range: { start: span.start, end: span.end } } : {}) };
   if (length <= SMALL_BODY_BYTES_MAX) {
     // One read and one write: cheaper than a stream for small bodies.
-    const whole = await bucket.get(ctx.key!, { versionId: info.versionId, ...selected });
+    const whole = await bucket.get(ctx.key!, selected);
     if (!whole) throw missing(ctx, version.versionId !== undefined);
     ctx.sentBytes += whole.body.length;
     ctx.res.end(whole.body);
     return;
   }
-  const found = await bucket.getStream(ctx.key!, {
-    versionId: info.versionId,
-    ...selected,
-  });
+  const found = await bucket.getStream(ctx.key!, selected);
   if (!found) throw missing(ctx, version.versionId !== undefined);
   ctx.sentBytes += length;
   await pipeline(found.stream, ctx.res);

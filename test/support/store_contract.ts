@@ -185,6 +185,31 @@ export function storeContract(label: string, open: StoreFactory): void {
       });
     });
 
+    describe('reading a headed version', () => {
+      it('get and getStream with options.info read that version without a lookup', async () => {
+        await store.setBucketVersioning('photos', 'Enabled');
+        const photos = store.bucket('photos');
+        await photos.put('v', 'first');
+        const info = (await photos.head('v'))!;
+        await photos.put('v', 'second');
+        assert.equal((await photos.get('v', { info }))?.body.toString(), 'first');
+        assert.equal(
+          (await photos.get('v', { info, range: { start: 1, end: 2 } }))?.body.toString(),
+          'ir',
+        );
+        const streamed = await photos.getStream('v', { info });
+        assert.equal((await collect(streamed!.stream as AsyncIterable<Buffer>)).join(''), 'first');
+        await assert.rejects(photos.get('other', { info }), (e) => {
+          code('ERR_INVALID_ARG_VALUE')(e);
+          assert.equal(
+            (e as Error).message,
+            'options.info must be what head("other") of bucket "photos" returned',
+          );
+          return true;
+        });
+      });
+    });
+
     describe('checksums and system headers', () => {
       const crc32 = 'NSRBwg==';
       const sha256 = 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=';

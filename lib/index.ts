@@ -12,6 +12,16 @@ export type { ChecksumInput, ChecksumKernels } from './checksum/index';
 export type { TesseraErrorOptions } from './errors';
 export { ReedSolomon } from './ec/reed_solomon';
 export type { EcBackend, ReedSolomonOptions } from './ec/reed_solomon';
+export { startGateway, createGatewayHandler } from './gateway/server';
+export type {
+  Gateway,
+  GatewayOptions,
+  GatewayHandler,
+  GatewayHandlerOptions,
+  ServerLimits,
+} from './gateway/server';
+export type { GatewayLimits } from './gateway/handlers/context';
+export type { Credential, CredentialsProvider } from './gateway/auth/credentials';
 
 /** Facts about the loaded native addon. */
 export interface NativeInfo {

@@ -232,6 +232,10 @@ describe('60 gateway request: routing', () => {
       ['HEAD', '/bk1', 'HeadBucket'],
       ['DELETE', '/bk1', 'DeleteBucket'],
       ['GET', '/bk1?location', 'GetBucketLocation'],
+      ['GET', '/bk1?policy', 'GetBucketPolicy'],
+      ['GET', '/bk1?cors', 'GetBucketCors'],
+      ['GET', '/bk1?acl', 'GetBucketAcl'],
+      ['GET', '/bk1/k?acl', 'GetObjectAcl'],
       ['GET', '/bk1?versioning', 'GetBucketVersioning'],
       ['PUT', '/bk1?versioning', 'PutBucketVersioning'],
       ['GET', '/bk1/?delimiter=%2F', 'ListObjects'],
@@ -266,16 +270,7 @@ describe('60 gateway request: routing', () => {
   });
 
   it('answers 501 NotImplemented for other sub-resources and 405 for missing methods', () => {
-    for (const url of [
-      '/bk1?policy',
-      '/bk1?cors',
-      '/bk1?acl',
-      '/bk1?lifecycle',
-      '/bk1/k?tagging',
-      '/bk1/k?acl',
-      '/bk1/k?retention',
-      '/bk1?website',
-    ]) {
+    for (const url of ['/bk1?lifecycle', '/bk1/k?tagging', '/bk1/k?retention', '/bk1?website']) {
       expectThrow(
         () => route('GET', url),
         'NotImplemented',
@@ -284,6 +279,20 @@ describe('60 gateway request: routing', () => {
       );
     }
     expectThrow(() => route('OPTIONS', '/bk1/k'), 'NotImplemented', 501);
+    // s3cmd reads ?policy, ?cors and ?acl; writing them is not implemented.
+    for (const [method, url] of [
+      ['PUT', '/bk1?policy'],
+      ['DELETE', '/bk1?cors'],
+      ['PUT', '/bk1?acl'],
+      ['PUT', '/bk1/k?acl'],
+    ] as const) {
+      expectThrow(
+        () => route(method, url),
+        'NotImplemented',
+        501,
+        /sub-resource is not implemented/,
+      );
+    }
     expectThrow(
       () => route('POST', '/bk1'),
       'NotImplemented',
@@ -556,6 +565,10 @@ describe('60 gateway request: the router covers every operation', () => {
         '/bk1?versions',
         '/bk1?location',
         '/bk1?list-type=2',
+        '/bk1?policy',
+        '/bk1?cors',
+        '/bk1?acl',
+        '/bk1/k?acl',
       ]) {
         for (const copy of [false, true]) {
           try {

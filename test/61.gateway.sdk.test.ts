@@ -177,19 +177,42 @@ for (const { kind, label } of STORES)
         assert.equal((await bytesOf(s3, bucket, 'empty')).length, 0);
       });
 
-      it('stores checksums sent as headers and returns them with x-amz-checksum-mode', async () => {
-        const body = pattern(5000, 3);
+      /** Puts with an SDK checksum algorithm, then heads in checksum mode. */
+      async function putAndHeadChecksum(
+        key: string,
+        body: Buffer | Readable,
+        algorithm: 'SHA256' | 'CRC32C',
+        length: number,
+      ) {
         await s3.send(
           new PutObjectCommand({
             Bucket: bucket,
-            Key: 'c',
+            Key: key,
             Body: body,
-            ChecksumAlgorithm: 'CRC32C',
+            ContentLength: length,
+            ChecksumAlgorithm: algorithm,
           }),
         );
-        const head = await s3.send(
-          new HeadObjectCommand({ Bucket: bucket, Key: 'c', ChecksumMode: 'ENABLED' }),
+        return s3.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }),
         );
+      }
+
+      it('stores a checksum sent in the aws-chunked trailer and returns it with x-amz-checksum-mode', async () => {
+        const body = pattern(300_000, 5);
+        const head = await putAndHeadChecksum(
+          'trailer',
+          Readable.from([body.subarray(0, 100_000), body.subarray(100_000)]),
+          'SHA256',
+          body.length,
+        );
+        assert.equal(head.ChecksumSHA256, createHash('sha256').update(body).digest('base64'));
+        assert.deepEqual(head.Metadata, {});
+      });
+
+      it('stores checksums sent as headers and returns them with x-amz-checksum-mode', async () => {
+        const body = pattern(5000, 3);
+        const head = await putAndHeadChecksum('c', body, 'CRC32C', body.length);
         assert.match(head.ChecksumCRC32C ?? '', /^[A-Za-z0-9+/]{6}==$/);
         const got = await s3.send(
           new GetObjectCommand({ Bucket: bucket, Key: 'c', ChecksumMode: 'ENABLED' }),

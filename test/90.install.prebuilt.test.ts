@@ -169,7 +169,8 @@ describe('90 install: the packed tarball works without a compiler', function () 
   it('a TypeScript consumer type-checks against the shipped declarations (CJS and ESM)', () => {
     writeFileSync(
       join(consumer, 'cjs.cts'),
-      "import { ReedSolomon, Store, TesseraError, nativeInfo } from 'tessera';\n" +
+      "import { ReedSolomon, Store, TesseraError, nativeInfo, startGateway, createGatewayHandler } from 'tessera';\n" +
+        "import type { Gateway, GatewayHandlerOptions } from 'tessera';\n" +
         'const info: { version: string; napiVersion: number } = nativeInfo();\n' +
         "const error: TesseraError = new TesseraError('ERR_STORE_IO', 'x');\n" +
         'export const code: string = error.code + info.version;\n' +
@@ -181,7 +182,15 @@ describe('90 install: the packed tarball works without a compiler', function () 
         '  await store.close();\n' +
         '  return put.size > 0 ? got?.body : undefined;\n' +
         '}\n' +
-        'export const rs = new ReedSolomon(4, 2);\n',
+        'export const rs = new ReedSolomon(4, 2);\n' +
+        'export async function serve(store: Store): Promise<string> {\n' +
+        "  const gw: Gateway = await startGateway({ store, port: 0, credentials: [{ accessKeyId: 'a', secretAccessKey: 'b' }] });\n" +
+        "  const options: GatewayHandlerOptions = { credentials: [{ accessKeyId: 'a', secretAccessKey: 'b' }] };\n" +
+        '  const handler = createGatewayHandler(store, options);\n' +
+        "  require('node:http').createServer(handler).close();\n" +
+        '  await gw.close();\n' +
+        '  return gw.url;\n' +
+        '}\n',
     );
     writeFileSync(
       join(consumer, 'esm.mts'),

@@ -17,16 +17,17 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TesseraError } from '../errors';
 import { Store } from '../store/store';
-import { validateBucketName, validateKey } from '../store/validate';
 import { type Credential, type CredentialsProvider, StaticCredentials } from './auth/credentials';
 import { SigV4Verifier } from './auth/sigv4';
 import { S3Error, renderErrorResponse } from './errors';
 import type { GatewayConfig, GatewayLimits, RequestContext } from './handlers/context';
 import { MULTIPART_BUCKET, MultipartStore } from './handlers/multipart_store';
-import { route } from './handlers/router';
+import { HANDLERS } from './handlers/dispatch';
 import { redactUrl, silentLogger } from './observability/logging';
 import { GatewayMetrics } from './observability/metrics';
-import { percentDecode, parseQuery, splitTarget } from './request/uri';
+import type { AddressOptions } from './request/address';
+import { type ParsedRequest, parseRequest } from './request/parse';
+import { parseQuery, splitTarget } from './request/uri';
 
 /** Limits of the HTTP server itself (Node's defaults are too generous for an open port). */
 export interface ServerLimits {
@@ -129,7 +130,8 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     ...(options.region !== undefined ? { region: options.region } : {}),
     ...(options.now !== undefined ? { now: options.now } : {}),
   });
-  const domain = options.domain?.toLowerCase();
+  const addressOptions: AddressOptions =
+    options.domain === undefined ? {} : { domains: [options.domain.toLowerCase()] };
   const logger = options.logger ?? silentLogger();
   const metrics = new GatewayMetrics(options.registry);
   const observability = options.observability ?? true;
@@ -205,7 +207,9 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     const method = req.method ?? 'GET';
     const target = req.url ?? '/';
     const { path: rawPath, query: rawQuery } = splitTarget(target);
-    const log = logger.child({ reqId: requestId });
+    // A child logger costs an object and a serialisation per request: made only when used.
+    let child: Logger | undefined;
+    const log = (): Logger => (child ??= logger.child({ reqId: requestId }));
     let op = 'Unknown';
     let ctx: RequestContext | undefined;
     let continued = !expectContinue;
@@ -214,18 +218,20 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.finished(op, res.statusCode, seconds, ctx?.receivedBytes ?? 0, ctx?.sentBytes ?? 0);
-      log.info(
-        {
-          method,
-          url: redactUrl(target),
-          op,
-          status: res.statusCode,
-          ms: Math.round(seconds * 1e4) / 10,
-          aborted: !res.writableFinished,
-        },
-        'request',
-      );
-      log.debug({ headers: req.headers }, 'request headers');
+      if (logger.isLevelEnabled('info')) {
+        log().info(
+          {
+            method,
+            url: redactUrl(target),
+            op,
+            status: res.statusCode,
+            ms: Math.round(seconds * 1e4) / 10,
+            aborted: !res.writableFinished,
+          },
+          'request',
+        );
+      }
+      if (logger.isLevelEnabled('debug')) log().debug({ headers: req.headers }, 'request headers');
       if (--inflight === 0) {
         const waiters = idleWaiters;
         idleWaiters = [];
@@ -238,51 +244,37 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
         if (await observe(req, res, rawPath)) return;
         op = 'Unknown';
       }
-      if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI');
-      const query = parseQuery(rawQuery);
+      // Addressing and routing are answered only after authentication, so an
+      // unauthenticated probe learns nothing about names or operations.
+      let parsed: ParsedRequest | undefined;
+      let refusal: unknown;
+      try {
+        parsed = parseRequest(
+          { method, url: target, headers: req.headersDistinct },
+          addressOptions,
+        );
+        op = parsed.operation;
+      } catch (error) {
+        refusal = error;
+      }
+      const query = parsed?.query ?? parseQuery(rawQuery);
       const params = new Map<string, string>();
       for (const p of query) if (!params.has(p.name)) params.set(p.name, p.value);
 
-      // Addressing: virtual host (`bucket.domain`) when configured, else path style.
-      let bucketText: string | undefined;
-      let keyText: string | undefined;
-      const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
-      if (domain !== undefined && host.endsWith('.' + domain)) {
-        bucketText = host.slice(0, -(domain.length + 1));
-        keyText = rawPath.slice(1);
-      } else {
-        const slash = rawPath.indexOf('/', 1);
-        bucketText = slash < 0 ? rawPath.slice(1) : rawPath.slice(1, slash);
-        keyText = slash < 0 ? '' : rawPath.slice(slash + 1);
-        bucketText = percentDecode(bucketText, false);
-      }
-      const bucket = bucketText === '' ? undefined : bucketText;
-      // The key is the rest of the path, decoded once; '..' and '//' stay literal key bytes.
-      const key =
-        keyText === '' || bucket === undefined ? undefined : percentDecode(keyText, false);
-      const chosen = route(
-        method,
-        bucket,
-        key,
-        new Set(query.map((p) => p.name)),
-        req.headers['x-amz-copy-source'] !== undefined,
-      );
-      op = chosen.op;
-
       const auth = verifier.verify({ method, rawPath, query, headers: req.headersDistinct });
 
-      // Authorization: names are checked after authentication so probes learn nothing.
-      if (bucket !== undefined) {
-        validateBucketName(bucket);
-        if (bucket === MULTIPART_BUCKET) throw new S3Error('AccessDenied');
-      }
-      if (key !== undefined) validateKey(key);
+      if (parsed === undefined) throw refusal;
+      const { bucket, key } = parsed.address;
+      // Authorization: every credential owns every bucket but the gateway's own.
+      if (bucket === MULTIPART_BUCKET) throw new S3Error('AccessDenied');
 
       ctx = {
         req,
         res,
         requestId,
-        log,
+        get log() {
+          return log();
+        },
         method,
         rawPath,
         query,
@@ -302,16 +294,17 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
         receivedBytes: 0,
         sentBytes: 0,
       };
-      await chosen.handler(ctx);
+      await HANDLERS[parsed.operation](ctx);
     } catch (error) {
       if (res.headersSent) {
-        log.warn({ err: error }, 'failed after the response started; closing the connection');
+        log().warn({ err: error }, 'failed after the response started; closing the connection');
         res.destroy();
         return;
       }
       const answer = renderErrorResponse(method, error, { resource: rawPath, requestId });
-      if (answer.status >= 500) log.error({ err: error, op }, 'request failed');
-      else log.debug({ code: (error as { code?: string }).code, op }, 'request refused');
+      if (answer.status >= 500) log().error({ err: error, op }, 'request failed');
+      else if (logger.isLevelEnabled('debug'))
+        log().debug({ code: (error as { code?: string }).code, op }, 'request refused');
       res.statusCode = answer.status;
       for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
       // Headers a handler set before failing describe the object, not the error.

@@ -12,12 +12,15 @@ import type { InflightTracker } from './inflight';
 import { SINGLE_PUT_BYTES_MAX } from './limits';
 import { decodeToken, encodeToken } from './list_token';
 import { resolveRange, validateRange } from './range';
+import { headerEntries, splitStoredMetadata, validateChecksums } from './system_headers';
 import type {
   ByteRange,
+  ChecksumMap,
   DeleteResult,
   GetResult,
   ListEntry,
   ListPage,
+  ObjectHeaders,
   ObjectInfo,
   PutResult,
   VersionEntry,
@@ -27,6 +30,15 @@ import { validateConditions, validateKey, validateMetadata, validateSystemValue 
 export interface PutOptions {
   contentType?: string;
   metadata?: Record<string, string>;
+  /** Cache-Control and friends, returned by head/get as `headers`. */
+  headers?: ObjectHeaders;
+  /**
+   * Digests to store with the object, returned by head/get as `checksums`.
+   * The store records them as given (the caller verified them). A Promise is
+   * awaited once the body has ended, for digests that arrive after the body
+   * (an aws-chunked trailer); if it rejects, nothing is stored.
+   */
+  checksums?: ChecksumMap | Promise<ChecksumMap | undefined>;
   ifMatch?: string;
   ifNoneMatch?: '*';
   signal?: AbortSignal;
@@ -34,6 +46,11 @@ export interface PutOptions {
 
 export interface ReadOptions {
   versionId?: string;
+  /**
+   * What `head(key)` returned: read that version without looking it up
+   * again (a caller that checked conditions on the head saves a lookup).
+   */
+  info?: ObjectInfo;
   range?: ByteRange;
   signal?: AbortSignal;
 }
@@ -104,8 +121,23 @@ export class Bucket {
     const request: WriteObjectRequest = {
       bucket: this.name,
       key: validateKey(key),
-      metadata: validateMetadata(options.metadata),
+      metadata: { ...validateMetadata(options.metadata), ...headerEntries(options.headers) },
       ...validateConditions(options),
+    };
+    const given = options.checksums;
+    let lateChecksums: Promise<ChecksumMap | undefined> | undefined;
+    if (given instanceof Promise) {
+      lateChecksums = given;
+      // Awaited after the body; a rejection before then must not go unhandled.
+      given.catch(() => undefined);
+    } else {
+      const checksums = validateChecksums(given);
+      if (checksums !== undefined) request.checksums = checksums;
+    }
+    const bodyEnded = async () => {
+      if (lateChecksums === undefined) return;
+      const checksums = validateChecksums(await lateChecksums);
+      if (checksums !== undefined) request.checksums = checksums;
     };
     const contentType = validateSystemValue('contentType', options.contentType);
     if (contentType !== undefined) request.contentType = contentType;
@@ -122,9 +154,10 @@ export class Bucket {
       }
       if (length !== undefined && length <= this.engine.inlineBytesMax) {
         const bytes = await readBody(checked, { signal });
+        await bodyEnded();
         return raceAbort(this.engine.put(request, bytes), signal);
       }
-      return this.putStreamed(request, checked, signal);
+      return this.putStreamed(request, checked, signal, bodyEnded);
     });
   }
 
@@ -132,6 +165,7 @@ export class Bucket {
     request: WriteObjectRequest,
     body: Body,
     signal: AbortSignal | undefined,
+    bodyEnded: () => Promise<void>,
   ): Promise<PutResult> {
     const upload: EngineUpload = await this.engine.beginUpload(this.name);
     try {
@@ -140,6 +174,7 @@ export class Bucket {
         this.engine.uploadPieceBytes,
       );
       for await (const piece of pieces) await upload.append(piece);
+      await bodyEnded();
       throwIfAborted(signal);
       return await upload.commit(request);
     } catch (error) {
@@ -164,15 +199,16 @@ export class Bucket {
         key,
         versionId === undefined ? {} : { versionId },
       );
-      return info?.deleteMarker ? undefined : info;
+      return info === undefined || info.deleteMarker ? undefined : withHeaders(info);
     });
   }
 
   /** The whole object (or a range of it) in one Buffer; undefined when missing. */
   async get(key: string, options: ReadOptions = {}): Promise<GetResult | undefined> {
     const range = validateRange(options.range);
+    const known = this.validateInfo(key, options.info);
     return this.inflight.run(async () => {
-      const info = await this.head(key, options);
+      const info = known ?? (await this.head(key, options));
       if (!info) return undefined;
       const span = range ? resolveRange(range, info.size) : { start: 0, end: info.size - 1 };
       const length = info.size === 0 ? 0 : span.end - span.start + 1;
@@ -203,8 +239,9 @@ export class Bucket {
       64 * 1024 * 1024,
       STREAM_PIECE_BYTES,
     );
+    const known = this.validateInfo(key, options.info);
     return this.inflight.run(async () => {
-      const info = await this.head(key, options);
+      const info = known ?? (await this.head(key, options));
       if (!info) return undefined;
       const span = range ? resolveRange(range, info.size) : { start: 0, end: info.size - 1 };
       const stream = this.readStream(
@@ -216,6 +253,25 @@ export class Bucket {
       );
       return range ? { ...info, stream, range: span } : { ...info, stream };
     });
+  }
+
+  private validateInfo(key: string, info: unknown): ObjectInfo | undefined {
+    if (info === undefined) return undefined;
+    const given = info as Partial<ObjectInfo> | null;
+    if (
+      typeof given !== 'object' ||
+      given === null ||
+      given.bucket !== this.name ||
+      given.key !== key ||
+      typeof given.versionId !== 'string' ||
+      typeof given.size !== 'number'
+    ) {
+      throw new TesseraError(
+        'ERR_INVALID_ARG_VALUE',
+        `options.info must be what head(${JSON.stringify(key)}) of bucket ${JSON.stringify(this.name)} returned`,
+      );
+    }
+    return given as ObjectInfo;
   }
 
   private readStream(
@@ -357,4 +413,10 @@ export class Bucket {
       after = page.next;
     } while (after !== undefined);
   }
+}
+
+/** The stored record as callers see it: system headers out of `metadata`. */
+function withHeaders(info: ObjectInfo): ObjectInfo {
+  const { metadata, headers } = splitStoredMetadata(info.metadata);
+  return headers === undefined ? info : { ...info, metadata, headers };
 }

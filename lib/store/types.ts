@@ -15,7 +15,9 @@ export interface ObjectInfo {
   contentType?: string;
   metadata: Record<string, string>;
   /** Client-supplied checksums that were verified and stored, base64. */
-  checksums?: Partial<Record<ChecksumAlgorithm, string>>;
+  checksums?: ChecksumMap;
+  /** HTTP system headers stored with the object (never part of `metadata`). */
+  headers?: ObjectHeaders;
   /** True for a delete marker (only seen in version listings). */
   deleteMarker: boolean;
   /** True when this is the current version of its key. */
@@ -23,6 +25,18 @@ export interface ObjectInfo {
 }
 
 export type ChecksumAlgorithm = 'crc32' | 'crc32c' | 'crc64nvme' | 'sha1' | 'sha256';
+
+/** Digests by algorithm, base64 (`{ crc32: 'NSRBwg==' }`). */
+export type ChecksumMap = Partial<Record<ChecksumAlgorithm, string>>;
+
+/** HTTP headers kept with an object and returned as they were stored. */
+export interface ObjectHeaders {
+  cacheControl?: string;
+  contentDisposition?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  expires?: string;
+}
 
 export interface PutResult {
   etag: string;

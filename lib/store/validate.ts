@@ -22,6 +22,9 @@ const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
+/** Names the Store keeps for itself in the metadata map (system headers). */
+export const RESERVED_METADATA_PREFIX = 'x-tessera-h-';
+
 function describe(value: unknown): string {
   if (typeof value === 'string')
     return JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value);
@@ -114,6 +117,12 @@ export function validateMetadata(metadata: unknown): Record<string, string> {
       throw new TesseraError(
         'InvalidArgument',
         `metadata name ${describe(rawName)} is not an HTTP token`,
+      );
+    }
+    if (name.startsWith(RESERVED_METADATA_PREFIX)) {
+      throw new TesseraError(
+        'InvalidArgument',
+        `metadata names starting with ${RESERVED_METADATA_PREFIX} are reserved, got ${describe(rawName)}`,
       );
     }
     if (typeof value !== 'string') {

@@ -185,6 +185,125 @@ export function storeContract(label: string, open: StoreFactory): void {
       });
     });
 
+    describe('reading a headed version', () => {
+      it('get and getStream with options.info read that version without a lookup', async () => {
+        await store.setBucketVersioning('photos', 'Enabled');
+        const photos = store.bucket('photos');
+        await photos.put('v', 'first');
+        const info = (await photos.head('v'))!;
+        await photos.put('v', 'second');
+        assert.equal((await photos.get('v', { info }))?.body.toString(), 'first');
+        assert.equal(
+          (await photos.get('v', { info, range: { start: 1, end: 2 } }))?.body.toString(),
+          'ir',
+        );
+        const streamed = await photos.getStream('v', { info });
+        assert.equal((await collect(streamed!.stream as AsyncIterable<Buffer>)).join(''), 'first');
+        await assert.rejects(photos.get('other', { info }), (e) => {
+          code('ERR_INVALID_ARG_VALUE')(e);
+          assert.equal(
+            (e as Error).message,
+            'options.info must be what head("other") of bucket "photos" returned',
+          );
+          return true;
+        });
+      });
+    });
+
+    describe('checksums and system headers', () => {
+      const crc32 = 'NSRBwg==';
+      const sha256 = 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=';
+      const headers = {
+        cacheControl: 'max-age=60',
+        contentDisposition: 'attachment; filename="a.txt"',
+        contentEncoding: 'gzip',
+        contentLanguage: 'en',
+        expires: 'Wed, 21 Oct 2026 07:28:00 GMT',
+      };
+
+      it('stores checksums and headers, returns them by head and get, never in metadata', async () => {
+        const photos = store.bucket('photos');
+        await photos.put('inline', 'x', {
+          checksums: { crc32, sha256 },
+          headers,
+          metadata: { owner: 'ada' },
+        });
+        // Streamed (above the inline size), with the checksum known only after the body.
+        const big = pattern(3 * 1024 * 1024 + 5, 4);
+        let bodyDone = false;
+        async function* body() {
+          for (let i = 0; i < big.length; i += 256 * 1024) yield big.subarray(i, i + 256 * 1024);
+          bodyDone = true;
+        }
+        const late = new Promise<{ crc32: string }>((resolve) =>
+          setImmediate(() => resolve({ crc32 })),
+        );
+        await photos.put('streamed', Readable.from(body()), {
+          checksums: late.then((c) => {
+            assert.equal(bodyDone, true, 'the Promise is awaited after the body ended');
+            return c;
+          }),
+        });
+        const inline = await photos.head('inline');
+        assert.deepEqual(inline?.checksums, { crc32, sha256 });
+        assert.deepEqual(inline?.headers, headers);
+        assert.deepEqual(inline?.metadata, { owner: 'ada' });
+        const got = await photos.get('inline');
+        assert.deepEqual(got?.headers, headers);
+        assert.deepEqual(got?.metadata, { owner: 'ada' });
+        const streamed = await photos.getStream('streamed');
+        streamed?.stream.destroy();
+        assert.deepEqual(streamed?.checksums, { crc32 });
+        assert.equal(streamed?.headers, undefined);
+        assert.deepEqual(streamed?.metadata, {});
+      });
+
+      it('refuses bad checksums, bad headers and reserved metadata names; a rejected Promise stores nothing', async () => {
+        const photos = store.bucket('photos');
+        await assert.rejects(photos.put('k', 'x', { checksums: { md5: crc32 } as never }), (e) => {
+          code('InvalidArgument')(e);
+          assert.equal(
+            (e as Error).message,
+            'checksum algorithm must be one of crc32, crc32c, crc64nvme, sha1, sha256, got "md5"',
+          );
+          return true;
+        });
+        await assert.rejects(photos.put('k', 'x', { checksums: { crc32: sha256 } }), (e) => {
+          code('InvalidArgument')(e);
+          assert.match((e as Error).message, /^checksums\.crc32 must be 8 characters of base64/);
+          return true;
+        });
+        await assert.rejects(
+          photos.put('k', 'x', { checksums: { crc64nvme: 'not base64 !' } }),
+          code('InvalidArgument'),
+        );
+        await assert.rejects(
+          photos.put('k', 'x', { headers: { contentType: 'x' } as never }),
+          code('InvalidArgument'),
+        );
+        await assert.rejects(
+          photos.put('k', 'x', { metadata: { 'x-tessera-h-cache-control': 'no' } }),
+          (e) => {
+            code('InvalidArgument')(e);
+            assert.equal(
+              (e as Error).message,
+              'metadata names starting with x-tessera-h- are reserved, got "x-tessera-h-cache-control"',
+            );
+            return true;
+          },
+        );
+        await assert.rejects(
+          photos.put('k', 'x', { checksums: Promise.resolve({ sha1: 'short' }) }),
+          code('InvalidArgument'),
+        );
+        await assert.rejects(
+          photos.put('k', 'x', { checksums: Promise.reject(new Error('trailer mismatch')) }),
+          /trailer mismatch/,
+        );
+        assert.equal(await photos.head('k'), undefined);
+      });
+    });
+
     describe('conditional writes', () => {
       it("ifNoneMatch: '*' creates only when absent", async () => {
         const photos = store.bucket('photos');

@@ -3,12 +3,11 @@
  * for the storage design): Create, UploadPart, UploadPartCopy, Complete,
  * Abort, ListParts, ListMultipartUploads.
  */
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { S3Error } from '../errors';
 import { parseChecksumAlgorithm } from '../payload/checksums';
 import { S3_XMLNS, textElement } from '../xml/escape';
-import { resolveRange } from '../../store/range';
+import { parseCopySourceRange } from '../request/range';
 import {
   type RequestContext,
   OWNER_ID,
@@ -20,6 +19,7 @@ import {
   sendXml,
 } from './context';
 import { PART_NUMBER_MAX, type StoredPart } from './multipart_store';
+import { multipartEtag } from '../object_headers';
 import { attributesFromRequest, withMultipart } from './object_meta';
 import { copySourceInfo, parseCopySource, writeConditions } from './objects';
 import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './request_body';
@@ -67,8 +67,7 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
   const record = await ctx.multipart.create({
     bucket: ctx.bucket!,
     key: ctx.key!,
-    metadata: attributes.metadata,
-    ...(attributes.contentType !== undefined ? { contentType: attributes.contentType } : {}),
+    ...attributes,
     ...(algorithm !== undefined ? { checksumAlgorithm: parseChecksumAlgorithm(algorithm) } : {}),
   });
   if (record.checksumAlgorithm !== undefined)
@@ -109,17 +108,7 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   const info = await copySourceInfo(ctx, source);
   const rangeText = header(ctx, 'x-amz-copy-source-range');
   let span = { start: 0, end: info.size - 1 };
-  if (rangeText !== undefined) {
-    const m = /^bytes=(\d{1,16})-(\d{1,16})$/.exec(rangeText.trim());
-    if (!m || Number(m[2]) < Number(m[1])) {
-      throw new S3Error(
-        'InvalidArgument',
-        'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
-      );
-    }
-    span = resolveRange({ start: Number(m[1]), end: Number(m[2]) }, info.size);
-    if (Number(m[2]) >= info.size) throw new S3Error('InvalidRange');
-  }
+  if (rangeText !== undefined) span = parseCopySourceRange(rangeText, info.size);
   const found = await ctx.store.bucket(source.bucket).getStream(source.key, {
     versionId: info.versionId,
     ...(rangeText !== undefined ? { range: span } : {}),
@@ -178,9 +167,8 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     }
   }
   const sizes = chosen.map((p) => p.size);
-  const md5s = chosen.map((p) => Buffer.from(p.etag, 'hex'));
-  // S3's multipart ETag: MD5 of the concatenated binary part MD5s, then '-N'. No part is re-read.
-  const etag = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${requested.length}`;
+  // S3's multipart ETag from the stored part MD5s: no part is re-read.
+  const etag = multipartEtag(chosen.map((p) => Buffer.from(p.etag, 'hex')));
   const put = await ctx.store.bucket(ctx.bucket!).put(
     record.key,
     Readable.from(
@@ -191,6 +179,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     ),
     {
       ...(record.contentType !== undefined ? { contentType: record.contentType } : {}),
+      ...(record.headers !== undefined ? { headers: record.headers } : {}),
       metadata: withMultipart(record.metadata, etag, sizes),
       ...writeConditions(ctx),
     },

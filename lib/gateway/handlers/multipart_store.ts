@@ -15,6 +15,7 @@
  * stripes under the new key without copying (zero-copy complete); the
  * gateway would only swap `assemble` for that call.
  */
+import type { ObjectHeaders } from '../../store/types';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { S3Error } from '../errors';
@@ -36,6 +37,7 @@ export interface UploadRecord {
   initiated: string;
   contentType?: string;
   metadata: Record<string, string>;
+  headers?: ObjectHeaders;
   checksumAlgorithm?: string;
 }
 

@@ -1,38 +1,46 @@
 /**
- * How S3 object headers map onto the store's object record.
- *
- * The Store API keeps `contentType` and a string map of metadata. S3 also
- * round-trips Cache-Control, Content-Disposition, Content-Encoding,
- * Content-Language and Expires, verified checksums, and the multipart ETag
- * and part layout. Until the store grows fields for them, the gateway keeps
- * them in the metadata map under the reserved prefix `x-tessera-`, which it
- * strips from every answer and refuses in client metadata. Cost: these
- * entries count toward the store's 2 KiB metadata limit, so a client at
- * exactly 2 KiB of x-amz-meta-* that also sends a checksum is refused.
+ * How S3 object attributes map onto the Store API: Content-Type, user
+ * metadata (x-amz-meta-*), system headers (Bucket.put `headers`) and
+ * checksums (Bucket.put `checksums`) each have their place. Only the
+ * multipart ETag and part layout have none; the gateway keeps them in the
+ * metadata map under `x-tessera-mpu-`, refuses `x-tessera-` names from
+ * clients and strips them from every answer.
  */
 import type { ServerResponse } from 'node:http';
 import { S3Error } from '../errors';
-import type { ChecksumAlgorithm } from '../payload/checksums';
+import { checksumModeEnabled, objectResponseHeaders } from '../object_headers';
 import { USER_METADATA_BYTES_MAX } from '../../store/limits';
-import type { ObjectInfo } from '../../store/types';
+import type { ObjectHeaders, ObjectInfo } from '../../store/types';
 import type { RequestContext } from './context';
-import { header, quoteEtag } from './context';
+import { header } from './context';
 
 export const RESERVED_PREFIX = 'x-tessera-';
-const SYSTEM_HEADERS = [
-  'cache-control',
-  'content-disposition',
-  'content-encoding',
-  'content-language',
-  'expires',
-] as const;
+const SYSTEM_HEADERS: ReadonlyArray<readonly [string, keyof ObjectHeaders]> = [
+  ['cache-control', 'cacheControl'],
+  ['content-disposition', 'contentDisposition'],
+  ['content-encoding', 'contentEncoding'],
+  ['content-language', 'contentLanguage'],
+  ['expires', 'expires'],
+];
 const MPU_ETAG = 'x-tessera-mpu-etag';
 const MPU_PARTS = 'x-tessera-mpu-parts';
-const CHECKSUM_PREFIX = 'x-tessera-checksum-';
 
 export interface StoredAttributes {
   contentType?: string;
   metadata: Record<string, string>;
+  headers?: ObjectHeaders;
+}
+
+/**
+ * Node reads header bytes as latin1; clients send UTF-8 (S3 stores text and
+ * answers non-ASCII as RFC 2047 words). Bytes that are not UTF-8 stay latin1.
+ */
+function utf8Text(latin1: string): string {
+  // eslint-disable-next-line no-control-regex -- any ASCII, controls included, is left alone
+  if (/^[\u0000-\u007f]*$/.test(latin1)) return latin1;
+  const bytes = Buffer.from(latin1, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : latin1;
 }
 
 /** Content-Type, x-amz-meta-* and the system headers of a PUT/Copy/Create request. */
@@ -48,7 +56,7 @@ export function attributesFromRequest(ctx: RequestContext): StoredAttributes {
         `metadata names starting with ${RESERVED_PREFIX} are reserved`,
       );
     }
-    const text = Array.isArray(value) ? value.join(',') : value;
+    const text = utf8Text(Array.isArray(value) ? value.join(',') : value);
     metadata[metaName] = text;
     userBytes += Buffer.byteLength(metaName) + Buffer.byteLength(text);
   }
@@ -58,7 +66,8 @@ export function attributesFromRequest(ctx: RequestContext): StoredAttributes {
       `Your metadata headers are ${userBytes} bytes; the limit is ${USER_METADATA_BYTES_MAX}.`,
     );
   }
-  for (const name of SYSTEM_HEADERS) {
+  let headers: ObjectHeaders | undefined;
+  for (const [name, field] of SYSTEM_HEADERS) {
     let value = header(ctx, name);
     if (name === 'content-encoding' && value !== undefined) {
       // aws-chunked is transport framing, never part of the stored object.
@@ -69,19 +78,14 @@ export function attributesFromRequest(ctx: RequestContext): StoredAttributes {
         .join(', ');
       if (value === '') value = undefined;
     }
-    if (value !== undefined) metadata[RESERVED_PREFIX + 'h-' + name] = value;
+    if (value !== undefined) (headers ??= {})[field] = value;
   }
   const contentType = header(ctx, 'content-type');
-  return contentType === undefined ? { metadata } : { contentType, metadata };
-}
-
-/** Adds the verified checksum to stored metadata. */
-export function withChecksum(
-  metadata: Record<string, string>,
-  checksum: { algorithm: ChecksumAlgorithm; value: string } | undefined,
-): Record<string, string> {
-  if (checksum === undefined) return metadata;
-  return { ...metadata, [CHECKSUM_PREFIX + checksum.algorithm.toLowerCase()]: checksum.value };
+  return {
+    metadata,
+    ...(contentType !== undefined ? { contentType } : {}),
+    ...(headers !== undefined ? { headers } : {}),
+  };
 }
 
 /** Metadata with the multipart ETag and part layout, for Complete. */
@@ -93,21 +97,11 @@ export function withMultipart(
   return { ...metadata, [MPU_ETAG]: etag, [MPU_PARTS]: encodePartSizes(partSizes) };
 }
 
-/** Metadata to carry over on copy: user and system headers, never the multipart layout. */
-export function copyableMetadata(info: ObjectInfo): Record<string, string> {
+/** The client's metadata of a stored object: without the multipart layout. */
+export function userMetadata(info: ObjectInfo): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(info.metadata)) {
-    if (name === MPU_ETAG || name === MPU_PARTS) continue;
-    out[name] = value;
-  }
-  return out;
-}
-
-/** Only the system-header and checksum entries of stored metadata. */
-export function reservedOnly(metadata: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(metadata)) {
-    if (name.startsWith(RESERVED_PREFIX)) out[name] = value;
+    if (!name.startsWith(RESERVED_PREFIX)) out[name] = value;
   }
   return out;
 }
@@ -153,34 +147,34 @@ export function partCount(info: ObjectInfo): number {
   return Number(/^\d+/.exec(text)![0]);
 }
 
-/** Headers of GET/HEAD: ETag, Last-Modified, type, system headers, user metadata, checksum. */
+/**
+ * Headers of GET/HEAD (objectResponseHeaders): ETag, Last-Modified, type,
+ * system headers, user metadata, and the checksums on a full-object read in
+ * checksum mode. `range` is the span served for a 206.
+ */
 export function setObjectHeaders(
-  res: ServerResponse,
+  ctx: RequestContext,
   info: ObjectInfo,
-  options: { checksumMode: boolean },
+  range: { start: number; end: number } | undefined,
 ): void {
-  res.setHeader('etag', quoteEtag(objectEtag(info)));
-  res.setHeader('last-modified', info.lastModified.toUTCString());
-  res.setHeader('accept-ranges', 'bytes');
-  res.setHeader('content-type', info.contentType ?? 'binary/octet-stream');
-  if (info.versionId !== 'null') res.setHeader('x-amz-version-id', info.versionId);
-  for (const [name, value] of Object.entries(info.metadata)) {
-    if (name.startsWith(RESERVED_PREFIX + 'h-')) {
-      res.setHeader(name.slice(RESERVED_PREFIX.length + 2), value);
-    } else if (name.startsWith(CHECKSUM_PREFIX)) {
-      if (options.checksumMode)
-        res.setHeader('x-amz-checksum-' + name.slice(CHECKSUM_PREFIX.length), value);
-    } else if (!name.startsWith(RESERVED_PREFIX)) {
-      res.setHeader('x-amz-meta-' + name, value);
-    }
-  }
   const parts = partCount(info);
-  if (parts > 1) res.setHeader('x-amz-mp-parts-count', parts);
-}
-
-/** Removes the checksum header set by setObjectHeaders (ranged and part GETs must not carry it). */
-export function clearChecksumHeaders(res: ServerResponse): void {
-  for (const name of res.getHeaderNames()) {
-    if (name.startsWith('x-amz-checksum-')) res.removeHeader(name);
-  }
+  const headers = objectResponseHeaders(
+    {
+      ...info.headers,
+      etag: objectEtag(info),
+      size: info.size,
+      lastModified: info.lastModified,
+      versionId: info.versionId,
+      ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
+      metadata: userMetadata(info),
+      ...(info.checksums !== undefined ? { checksums: info.checksums } : {}),
+      ...(parts > 1 ? { partsCount: parts } : {}),
+    },
+    {
+      checksumMode: checksumModeEnabled(ctx.req.headersDistinct),
+      ...(range !== undefined ? { range } : {}),
+    },
+  );
+  const res: ServerResponse = ctx.res;
+  for (const name in headers) res.setHeader(name, headers[name]!);
 }

@@ -9,22 +9,20 @@ import { percentDecode } from '../request/uri';
 import { textElement } from '../xml/escape';
 import { SINGLE_PUT_BYTES_MAX } from '../../store/limits';
 import { resolveRange } from '../../store/range';
-import type { ByteRange, ObjectInfo } from '../../store/types';
+import type { ByteRange, ChecksumMap, ObjectInfo } from '../../store/types';
 import { validateBucketName } from '../../store/validate';
 import { TesseraError } from '../../errors';
-import { enforceConditions, parseRange } from './conditions';
+import { assertReadConditions, evaluateCopySourceConditions } from '../request/conditional';
+import { parseRange } from '../request/range';
 import { type RequestContext, header, isoDate, quoteEtag, sendEmpty, sendXml } from './context';
 import { MULTIPART_BUCKET } from './multipart_store';
 import {
   attributesFromRequest,
-  clearChecksumHeaders,
-  copyableMetadata,
   objectEtag,
   partCount,
   partSizes,
-  reservedOnly,
   setObjectHeaders,
-  withChecksum,
+  userMetadata,
 } from './object_meta';
 import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './request_body';
 import { parseDelete } from '../xml/requests';
@@ -82,26 +80,27 @@ function missing(ctx: RequestContext, versioned: boolean): S3Error {
     : new S3Error('NoSuchKey', undefined, { Key: ctx.key! });
 }
 
+/** The verified checksum of a decoded body, as Bucket.put takes it. */
+export function checksumMap(result: DecodedBodyResult): ChecksumMap {
+  if (result.checksum === undefined) return {};
+  return { [result.checksum.algorithm.toLowerCase()]: result.checksum.value };
+}
+
 export async function putObject(ctx: RequestContext): Promise<void> {
   const attributes = attributesFromRequest(ctx);
   const conditions = writeConditions(ctx);
   const result: DecodedBodyResult = { bytes: 0 };
-  const checksumHeader = Object.keys(ctx.req.headers).find(
-    (name) => name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-algorithm',
-  );
-  const body = decodeRequestBody(ctx, { maxBytes: SINGLE_PUT_BYTES_MAX, result });
-  // A checksum sent as a header is known before the body and stored with it;
-  // one sent as a trailer is verified but cannot reach the put's metadata in time.
-  const metadata =
-    checksumHeader === undefined
-      ? attributes.metadata
-      : withChecksum(attributes.metadata, {
-          algorithm: checksumHeader.slice('x-amz-checksum-'.length).toUpperCase() as never,
-          value: header(ctx, checksumHeader)!,
-        });
-  const put = await ctx.store.bucket(ctx.bucket!).put(ctx.key!, Readable.from(body), {
-    ...(attributes.contentType !== undefined ? { contentType: attributes.contentType } : {}),
-    metadata,
+  // The verified checksum (from a header or an aws-chunked trailer) is known
+  // once the body has ended; Bucket.put awaits it before committing.
+  let bodyEnded!: (checksums: ChecksumMap) => void;
+  const checksums = new Promise<ChecksumMap>((resolve) => (bodyEnded = resolve));
+  async function* body(): AsyncGenerator<Buffer> {
+    yield* decodeRequestBody(ctx, { maxBytes: SINGLE_PUT_BYTES_MAX, result });
+    bodyEnded(checksumMap(result));
+  }
+  const put = await ctx.store.bucket(ctx.bucket!).put(ctx.key!, Readable.from(body()), {
+    ...attributes,
+    checksums,
     ...conditions,
   });
   ctx.res.setHeader('etag', quoteEtag(put.etag));
@@ -124,51 +123,45 @@ export async function getObject(ctx: RequestContext): Promise<void> {
   const etag = objectEtag(info);
   ctx.res.setHeader('etag', quoteEtag(etag));
   ctx.res.setHeader('last-modified', info.lastModified.toUTCString());
-  enforceConditions(
-    {
-      ifMatch: header(ctx, 'if-match'),
-      ifNoneMatch: header(ctx, 'if-none-match'),
-      ifModifiedSince: header(ctx, 'if-modified-since'),
-      ifUnmodifiedSince: header(ctx, 'if-unmodified-since'),
-    },
+  assertReadConditions(ctx.method, ctx.req.headersDistinct, {
     etag,
-    info.lastModified,
-    304,
-  );
-  const partNumberText = ctx.params.get('partNumber');
-  let range: ByteRange | undefined = parseRange(header(ctx, 'range'));
-  let partial = range !== undefined;
-  if (partNumberText !== undefined) {
-    if (range !== undefined) {
-      throw new S3Error(
-        'InvalidRequest',
-        'Cannot specify both Range header and partNumber query parameter',
-      );
-    }
-    range = partRange(info, partNumberText);
-    partial = partCount(info) > 1;
-  }
-  setObjectHeaders(ctx.res, info, {
-    checksumMode: header(ctx, 'x-amz-checksum-mode') === 'ENABLED',
+    lastModified: info.lastModified,
   });
+  const partNumberText = ctx.params.get('partNumber');
+  const rangeText = header(ctx, 'range');
   let span = { start: 0, end: info.size - 1 };
-  if (range !== undefined) {
-    try {
-      span = resolveRange(range, info.size);
-    } catch (error) {
-      if (error instanceof TesseraError && error.code === 'InvalidRange') {
-        ctx.res.setHeader('content-range', `bytes */${info.size}`);
-        throw new S3Error('InvalidRange', undefined, {
-          RangeRequested: header(ctx, 'range') ?? '',
-        });
+  let ranged = false;
+  let partial = false;
+  try {
+    if (partNumberText !== undefined) {
+      if (rangeText !== undefined) {
+        throw new S3Error(
+          'InvalidRequest',
+          'Cannot specify both Range header and partNumber query parameter',
+        );
       }
-      throw error;
+      span = resolveRange(partRange(info, partNumberText), info.size);
+      ranged = true;
+      partial = partCount(info) > 1;
+    } else {
+      const range = parseRange(rangeText, info.size);
+      if (range.kind === 'partial') {
+        span = { start: range.start, end: range.end };
+        ranged = partial = true;
+      }
     }
+  } catch (error) {
+    if (error instanceof TesseraError && error.code === 'InvalidRange') {
+      ctx.res.setHeader('content-range', `bytes */${info.size}`);
+      if (partNumberText !== undefined) throw error;
+      throw new S3Error('InvalidRange', undefined, {
+        RangeRequested: rangeText ?? '',
+        ActualObjectSize: String(info.size),
+      });
+    }
+    throw error;
   }
-  if (partial) {
-    clearChecksumHeaders(ctx.res);
-    ctx.res.setHeader('content-range', `bytes ${span.start}-${span.end}/${info.size}`);
-  }
+  setObjectHeaders(ctx, info, partial ? span : undefined);
   for (const [param, name] of RESPONSE_OVERRIDES) {
     const value = ctx.params.get(param);
     if (value !== undefined) ctx.res.setHeader(name, value);
@@ -180,19 +173,17 @@ export async function getObject(ctx: RequestContext): Promise<void> {
     ctx.res.end();
     return;
   }
-  const selected = range !== undefined ? { range: { start: span.start, end: span.end } } : {};
+  // The head above is the version served: no second lookup.
+  const selected = { info, ...(ranged ? { range: { start: span.start, end: span.end } } : {}) };
   if (length <= SMALL_BODY_BYTES_MAX) {
     // One read and one write: cheaper than a stream for small bodies.
-    const whole = await bucket.get(ctx.key!, { versionId: info.versionId, ...selected });
+    const whole = await bucket.get(ctx.key!, selected);
     if (!whole) throw missing(ctx, version.versionId !== undefined);
     ctx.sentBytes += whole.body.length;
     ctx.res.end(whole.body);
     return;
   }
-  const found = await bucket.getStream(ctx.key!, {
-    versionId: info.versionId,
-    ...selected,
-  });
+  const found = await bucket.getStream(ctx.key!, selected);
   if (!found) throw missing(ctx, version.versionId !== undefined);
   ctx.sentBytes += length;
   await pipeline(found.stream, ctx.res);
@@ -316,17 +307,14 @@ export async function copySourceInfo(ctx: RequestContext, source: CopySource): P
       ? new S3Error('NoSuchVersion', undefined, { Key: source.key, VersionId: source.versionId })
       : new S3Error('NoSuchKey', undefined, { Key: source.key });
   }
-  enforceConditions(
-    {
-      ifMatch: header(ctx, 'x-amz-copy-source-if-match'),
-      ifNoneMatch: header(ctx, 'x-amz-copy-source-if-none-match'),
-      ifModifiedSince: header(ctx, 'x-amz-copy-source-if-modified-since'),
-      ifUnmodifiedSince: header(ctx, 'x-amz-copy-source-if-unmodified-since'),
-    },
-    objectEtag(info),
-    info.lastModified,
-    412,
-  );
+  if (
+    evaluateCopySourceConditions(ctx.req.headersDistinct, {
+      etag: objectEtag(info),
+      lastModified: info.lastModified,
+    }) === 412
+  ) {
+    throw new S3Error('PreconditionFailed', undefined, { Condition: 'x-amz-copy-source-if-*' });
+  }
   return info;
 }
 
@@ -351,29 +339,23 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
-  let contentType: string | undefined;
-  let metadata: Record<string, string>;
-  if (directive === 'COPY') {
-    contentType = info.contentType;
-    metadata = copyableMetadata(info);
-  } else {
-    const attributes = attributesFromRequest(ctx);
-    contentType = attributes.contentType;
-    const checksums = Object.fromEntries(
-      Object.entries(reservedOnly(info.metadata)).filter(([name]) =>
-        name.startsWith('x-tessera-checksum-'),
-      ),
-    );
-    metadata = { ...attributes.metadata, ...checksums };
-  }
+  // The body is copied as is, so its checksums still hold; the multipart layout does not.
+  const attributes =
+    directive === 'COPY'
+      ? {
+          metadata: userMetadata(info),
+          ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
+          ...(info.headers !== undefined ? { headers: info.headers } : {}),
+        }
+      : attributesFromRequest(ctx);
   const found = await ctx.store
     .bucket(source.bucket)
     .getStream(source.key, { versionId: info.versionId });
   if (!found) throw new S3Error('NoSuchKey', undefined, { Key: source.key });
   const destination = ctx.store.bucket(ctx.bucket!);
   const put = await destination.put(ctx.key!, found.stream, {
-    ...(contentType !== undefined ? { contentType } : {}),
-    metadata,
+    ...attributes,
+    ...(info.checksums !== undefined ? { checksums: info.checksums } : {}),
     ...writeConditions(ctx),
   });
   const written = await destination.head(ctx.key!, { versionId: put.versionId });

@@ -7,6 +7,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { packageVersion } from './version';
 
+/** Label values built once, not per request. */
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 export class GatewayMetrics {
   readonly registry: Registry;
   private readonly requests: Counter<'op' | 'status_class'>;
@@ -67,7 +70,7 @@ export class GatewayMetrics {
 
   finished(op: string, status: number, seconds: number, received: number, sent: number): void {
     this.inflight.dec();
-    this.requests.inc({ op, status_class: `${Math.floor(status / 100)}xx` });
+    this.requests.inc({ op, status_class: STATUS_CLASSES[Math.floor(status / 100)] ?? 'other' });
     this.duration.observe({ op }, seconds);
     if (received > 0) this.received.inc({ op }, received);
     if (sent > 0) this.sent.inc({ op }, sent);

@@ -3,7 +3,9 @@
  * *presence* of query parameters (`?uploads` and `?uploads=` are the same;
  * the SDK's `x-id=PutObject` is ignored). Operations of issue 6 are named;
  * every other S3 sub-resource answers 501 NotImplemented, and methods a
- * resource does not have answer 405 MethodNotAllowed.
+ * resource does not have answer 405 MethodNotAllowed. s3cmd reads `?policy`,
+ * `?cors` and `?acl` in `s3cmd info` (ECOSYSTEM.md), so their GETs are
+ * operations; writing them is NotImplemented.
  */
 import type { HeaderValues } from '../auth/canonical';
 import { headerValues } from '../auth/canonical';
@@ -35,16 +37,18 @@ export const OPERATIONS = [
   'CompleteMultipartUpload',
   'AbortMultipartUpload',
   'ListParts',
+  'GetBucketPolicy',
+  'GetBucketCors',
+  'GetBucketAcl',
+  'GetObjectAcl',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 /** S3 sub-resources we do not implement: their presence alone means 501. */
 const UNSUPPORTED_SUBRESOURCES = [
   'accelerate',
-  'acl',
   'analytics',
   'attributes',
-  'cors',
   'encryption',
   'intelligent-tiering',
   'inventory',
@@ -57,7 +61,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'notification',
   'object-lock',
   'ownershipControls',
-  'policy',
   'policyStatus',
   'publicAccessBlock',
   'replication',
@@ -71,6 +74,13 @@ const UNSUPPORTED_SUBRESOURCES = [
   'website',
   'renameObject',
 ] as const;
+
+/** Bucket sub-resources answered read-only (s3cmd info asks for them). */
+const BUCKET_READ_ONLY: ReadonlyArray<readonly [string, Operation]> = [
+  ['policy', 'GetBucketPolicy'],
+  ['cors', 'GetBucketCors'],
+  ['acl', 'GetBucketAcl'],
+];
 
 function has(query: readonly QueryParam[], name: string): boolean {
   return query.some((p) => p.name === name);
@@ -106,6 +116,11 @@ export function routeOperation(
   if (address.key === undefined) {
     if (has(query, 'uploadId') || has(query, 'partNumber')) {
       throw new S3Error('InvalidRequest', 'A multipart request needs an object key.');
+    }
+    for (const [name, operation] of BUCKET_READ_ONLY) {
+      if (!has(query, name)) continue;
+      if (method === 'GET') return operation;
+      throw notImplemented(`${method} on the '${name}' sub-resource`);
     }
     if (has(query, 'location')) {
       if (method === 'GET') return 'GetBucketLocation';
@@ -151,6 +166,10 @@ export function routeOperation(
     }
   }
 
+  if (has(query, 'acl')) {
+    if (method === 'GET') return 'GetObjectAcl';
+    throw notImplemented(`${method} on the 'acl' sub-resource`);
+  }
   const uploadId = has(query, 'uploadId');
   if (has(query, 'uploads')) {
     if (method === 'POST') return 'CreateMultipartUpload';

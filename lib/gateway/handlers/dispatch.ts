@@ -1,0 +1,41 @@
+/**
+ * The handler of each operation `routeOperation` (request/router.ts) names.
+ * A Record over the Operation union: adding an operation to the router
+ * without a handler is a type error.
+ */
+import type { Operation } from '../request/router';
+import * as buckets from './buckets';
+import type { Handler } from './context';
+import * as listing from './listing';
+import * as multipart from './multipart';
+import * as objects from './objects';
+
+export const HANDLERS: Readonly<Record<Operation, Handler>> = {
+  ListBuckets: buckets.listBuckets,
+  CreateBucket: buckets.createBucket,
+  HeadBucket: buckets.headBucket,
+  DeleteBucket: buckets.deleteBucket,
+  GetBucketLocation: buckets.getBucketLocation,
+  GetBucketVersioning: buckets.getBucketVersioning,
+  PutBucketVersioning: buckets.putBucketVersioning,
+  GetBucketPolicy: buckets.getBucketPolicy,
+  GetBucketCors: buckets.getBucketCors,
+  GetBucketAcl: buckets.getAcl,
+  GetObjectAcl: buckets.getAcl,
+  ListObjects: listing.listObjectsV1,
+  ListObjectsV2: listing.listObjectsV2,
+  ListObjectVersions: listing.listObjectVersions,
+  ListMultipartUploads: multipart.listMultipartUploads,
+  DeleteObjects: objects.deleteObjects,
+  PutObject: objects.putObject,
+  CopyObject: objects.copyObject,
+  GetObject: objects.getObject,
+  HeadObject: objects.getObject,
+  DeleteObject: objects.deleteObject,
+  CreateMultipartUpload: multipart.createMultipartUpload,
+  UploadPart: multipart.uploadPart,
+  UploadPartCopy: multipart.uploadPartCopy,
+  CompleteMultipartUpload: multipart.completeMultipartUpload,
+  AbortMultipartUpload: multipart.abortMultipartUpload,
+  ListParts: multipart.listParts,
+};

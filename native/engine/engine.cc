@@ -68,6 +68,7 @@ namespace {
 constexpr uint32_t kSnapshotMagic = 0x50534e53;  // "SNSP"
 constexpr uint32_t kSnapshotVersion = 1;
 constexpr uint32_t kReadBatchStripes = 64;
+constexpr uint64_t kZeroChunkBytes = 1u << 20;
 
 std::string Hex(const uint8_t* p, size_t n) {
   static const char* digits = "0123456789abcdef";
@@ -465,6 +466,7 @@ Status Engine::CreateSegment(uint64_t id) {
       io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
   const int flags = io::kOpenRead | io::kOpenWrite | io::kOpenCreate |
                     io::kOpenExclusive | (use_direct_ ? io::kOpenDirect : 0);
+  io::AlignedBuffer zeros;
   Status status;
   for (uint32_t d = 0; d < layout_.shards() && status.ok(); d++) {
     const std::string dir = drives_[d]->dir + "/segments";
@@ -474,6 +476,23 @@ Status Engine::CreateSegment(uint64_t id) {
     seg->fds.push_back(fd);
     status = fs_->Fallocate(fd, 0, layout_.segment_file_bytes());
     if (!status.ok()) break;
+    if (options_.zero_segments) {
+      // Fallocated extents are "unwritten": the first write into each one
+      // converts it, a metadata change that makes every commit's fdatasync
+      // a journal commit. Writing zeros once here makes later commits
+      // plain overwrites, so their fdatasync only flushes data.
+      if (zeros.empty()) {
+        status = io::AlignedBuffer::Allocate(kZeroChunkBytes, &zeros);
+        if (!status.ok()) break;
+      }
+      for (uint64_t off = 0; status.ok() && off < layout_.segment_file_bytes();
+           off += kZeroChunkBytes) {
+        const uint64_t n = std::min<uint64_t>(
+            kZeroChunkBytes, layout_.segment_file_bytes() - off);
+        status = fs_->Pwrite(fd, zeros.data(), n, off);
+      }
+      if (!status.ok()) break;
+    }
     log::SegmentHeader h;
     h.segment_id = id;
     h.drive_index = d;

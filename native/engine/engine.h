@@ -66,6 +66,9 @@ struct EngineOptions {
   uint64_t queued_bytes_max = 256u << 20;  // Submit fails beyond this
   uint64_t snapshot_every_groups = 4096;   // 0: only at close
   uint64_t now_ms = 0;  // 0: wall clock (mtime); tests pin it
+  // Write zeros over new segments so commits overwrite written extents
+  // (see CreateSegment); tests on CrashFs turn it off to stay fast.
+  bool zero_segments = true;
 };
 
 struct EngineInfo {

@@ -772,6 +772,7 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
           std::lock_guard<std::mutex> lock(stats_mu_);
           stats_.stripes_reconstructed++;
         }
+        if (rebuilt) NoteDamage(loc.segment, loc.stripe + i);
       }
       data = std::move(full);
     }
@@ -2069,6 +2070,11 @@ Status Engine::Recover() {
   }
   TS_ASSERT(next_seq_ >= 1 && next_group_seq_ >= 1);
   return Status::Ok();
+}
+
+const std::string& Engine::DriveDir(uint32_t drive) const {
+  TS_ASSERT(drive < drives_.size());
+  return drives_[drive]->dir;
 }
 
 }  // namespace engine

@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import { binding } from '../binding';
+import { type NativeScrubHandle, runScrub, type ScrubOptions, type ScrubReport } from './scrub';
 import { TesseraError } from '../errors';
 import type {
   EngineInfo,
@@ -327,6 +328,16 @@ export class NativeStoreEngine implements StoreEngine {
   /** Engine internals for tests and benchmarks (recovery, counters). */
   get native(): NativeEngineHandle {
     return this.handle;
+  }
+
+  /** Scrub or heal pass (lib/store/scrub.ts); the cursor lives on drive 0. */
+  scrub(heal: boolean, options: ScrubOptions): Promise<ScrubReport> {
+    return runScrub(this.handle as unknown as NativeScrubHandle, this.drives[0]!, heal, options);
+  }
+
+  /** Stops a running scrub or heal after its current batch (close does this). */
+  cancelScrub(): void {
+    (this.handle as unknown as NativeScrubHandle).cancelScrub();
   }
 
   info(): EngineInfo {

@@ -187,9 +187,10 @@ Status Engine::ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
       }
     }
     if (best == 0) {
+      // Never written (a group that did not fit left the segment's tail
+      // unused) or lost on every drive; the log chain tells which, not
+      // the chunks, so it is counted apart from damage.
       report->stripes_empty++;
-      Note(report, "segment " + std::to_string(segment) + " stripe " +
-                       std::to_string(first + i) + ": no valid chunk");
       continue;
     }
     for (uint32_t d = 0; d < n; d++) {

@@ -6,6 +6,7 @@
  * tests (native/engine/fault_test.cc).
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,7 +46,7 @@ function flip(path: string, drive: number, stripe: number, byte: number): void {
   const b = Buffer.alloc(1);
   const offset = 4096 + stripe * 4096 + byte;
   readSync(fd, b, 0, 1, offset);
-  b[0] ^= 0x10;
+  b[0] = b[0]! ^ 0x10;
   writeSync(fd, b, 0, 1, offset);
   closeSync(fd);
 }
@@ -142,5 +143,52 @@ describe('fault: scrub and heal through the Store', function () {
     const aborted = AbortSignal.abort();
     await assert.rejects(store.scrub({ signal: aborted }), { name: 'AbortError' });
     await store.close();
+  });
+});
+
+describe('fault: tessera scrub / heal / verify', function () {
+  this.timeout(120_000);
+  const bin = join(__dirname, '..', 'bin', 'tessera.js');
+  const tessera = (...args: string[]) =>
+    spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+
+  it('verify exits 0 on a whole store, scrub reports damage (3), heal repairs it (0), and damage beyond parity exits 3', async () => {
+    const path = freshDir();
+    const store = await Store.open({ path, dataShards: 4, parityShards: 2 });
+    await store.createBucket('bkt');
+    const data = body(11, 200_000);
+    await store.bucket('bkt').put('k', data);
+    await store.close();
+    let r = tessera('verify', '--data-dir', path, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).chunksBad, 0);
+
+    flip(path, 1, 1, 5);
+    r = tessera('scrub', '--data-dir', path, '--json');
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(JSON.parse(r.stdout).chunksBad, 1);
+    r = tessera('heal', '--data-dir', path);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^heal: \d+ stripes, \d+ chunks checked; 1 bad chunks, 0 bad segment headers, 1 chunks healed, 0 stripes unrecoverable\n/,
+    );
+    r = tessera('verify', '--data-dir', path, '--json');
+    assert.equal(r.status, 0, r.stderr);
+
+    for (const drive of [0, 1, 2]) flip(path, drive, 1, 9);
+    r = tessera('verify', '--data-dir', path, '--json');
+    assert.equal(r.status, 3, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.ok(report.stripesUnrecoverable >= 1);
+    assert.deepEqual(report.unreadable, ['bkt/k: ERR_STORE_CORRUPT']);
+    r = tessera('heal', '--data-dir', path, '--json');
+    assert.equal(r.status, 3);
+  });
+
+  it('refuses a directory without a store', () => {
+    const r = tessera('verify', '--data-dir', freshDir());
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /ERR_INVALID_ARG_VALUE: no tessera store at /);
   });
 });

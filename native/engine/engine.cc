@@ -14,6 +14,7 @@
 #include "checksum/crc.h"
 #include "core/ts_assert.h"
 #include "ec/reed_solomon.h"
+#include "engine/kill_points.h"
 #include "io/aligned_buffer.h"
 
 namespace tessera {
@@ -130,7 +131,9 @@ Status WriteFileDurably(io::Fs* fs, const std::string& dir,
   Status c = fs->Close(fd);
   TS_RETURN_IF_ERROR(s);
   TS_RETURN_IF_ERROR(c);
+  KILL_POINT("file.before_rename");
   TS_RETURN_IF_ERROR(fs->Rename(tmp, final_path));
+  KILL_POINT("file.before_dir_sync");
   return fs->FsyncDir(dir);
 }
 
@@ -476,6 +479,7 @@ Status Engine::CreateSegment(uint64_t id) {
     seg->fds.push_back(fd);
     status = fs_->Fallocate(fd, 0, layout_.segment_file_bytes());
     if (!status.ok()) break;
+    KILL_POINT("segment.after_allocate");
     if (options_.zero_segments) {
       // Fallocated extents are "unwritten": the first write into each one
       // converts it, a metadata change that makes every commit's fdatasync
@@ -500,6 +504,7 @@ Status Engine::CreateSegment(uint64_t id) {
     log::EncodeSegmentHeader(h, header.data());
     status = fs_->Pwrite(fd, header.data(), header.size(), 0);
     if (status.ok()) status = fs_->Fdatasync(fd);
+    if (status.ok()) KILL_POINT("segment.before_dir_sync");
     if (status.ok()) status = fs_->FsyncDir(dir);
     uint32_t file_id = 0;
     if (status.ok()) {
@@ -1353,6 +1358,7 @@ Status Engine::WriteGroupBytes(const std::string& records,
   }
   std::promise<Status> promise;
   std::future<Status> future = promise.get_future();
+  KILL_POINT("group.before_write");
   Status submitted = io_.SubmitWrite(
       std::move(ops), [&promise](const Status& s) { promise.set_value(s); });
   Status result = submitted.ok() ? future.get() : submitted;
@@ -1406,6 +1412,7 @@ void Engine::RunGroup(std::vector<Pending>* group) {
     }
     uint64_t start = 0;
     Status w = WriteGroupBytes(records, &start);
+    if (w.ok()) KILL_POINT("group.after_sync");
     if (w.ok()) {
       for (size_t i = 0; i < staged.size(); i++) {
         Staged& s = staged[i];
@@ -1484,6 +1491,7 @@ void Engine::RunGroup(std::vector<Pending>* group) {
       }
     }
   }
+  KILL_POINT("group.after_publish");
   std::vector<WriteResult> results(group->size());
   for (const Staged& s : staged) results[s.pending] = s.result;
   {

@@ -22,6 +22,7 @@
 #include "core/ts_assert.h"
 #include "ec/reed_solomon.h"
 #include "engine/engine.h"
+#include "engine/kill_points.h"
 #include "io/aligned_buffer.h"
 
 namespace tessera {
@@ -270,12 +271,14 @@ Status Engine::ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
       log::EncodeSegmentHeader(h, header.data());
       s = fs_->Pwrite(fds[d], header.data(), header.size(), 0);
     }
+    KILL_POINT("heal.before_write");
     // Each rebuilt chunk at its own offset; good chunks are not rewritten.
     for (uint32_t i = 0; s.ok() && i < count; i++) {
       if (!recoverable[i] || !bad[i][d]) continue;
       s = fs_->Pwrite(fds[d], bufs[d].data() + size_t(i) * c, c,
                       layout_.StripeFileOffset(first + i));
     }
+    if (s.ok()) KILL_POINT("heal.before_sync");
     if (s.ok()) s = fs_->Fdatasync(fds[d]);
     if (s.ok() && created) s = fs_->FsyncDir(dir);
     if (!s.ok()) {

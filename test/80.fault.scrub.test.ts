@@ -8,7 +8,16 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TesseraError } from '../lib/errors';
@@ -184,6 +193,28 @@ describe('fault: tessera scrub / heal / verify', function () {
     assert.deepEqual(report.unreadable, ['bkt/k: ERR_STORE_CORRUPT']);
     r = tessera('heal', '--data-dir', path, '--json');
     assert.equal(r.status, 3);
+  });
+
+  it('heal --replace-drives formats an empty directory in place of a lost drive and rebuilds it', async () => {
+    const path = freshDir();
+    const store = await Store.open({ path, dataShards: 4, parityShards: 2 });
+    await store.createBucket('bkt');
+    const data = body(13, 150_000);
+    await store.bucket('bkt').put('k', data);
+    await store.close();
+    rmSync(join(path, 'drive-3'), { recursive: true });
+    mkdirSync(join(path, 'drive-3'));
+    let r = tessera('heal', '--data-dir', path, '--json');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /ERR_STORE_QUORUM: drive .*drive-3 has no FORMAT file/);
+    r = tessera('heal', '--data-dir', path, '--replace-drives', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const healed = JSON.parse(r.stdout);
+    assert.ok(healed.chunksHealed > 0);
+    assert.equal(healed.chunksHealed, healed.chunksBad);
+    r = tessera('verify', '--data-dir', path, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).chunksBad, 0);
   });
 
   it('refuses a directory without a store', () => {

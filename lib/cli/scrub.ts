@@ -28,6 +28,7 @@ interface PassFlags {
   rate?: string;
   json?: boolean;
   restart?: boolean;
+  replaceDrives?: boolean;
 }
 
 /** Set by an action: main() returns it instead of EXIT_OK. */
@@ -97,7 +98,7 @@ async function runPass(mode: 'scrub' | 'heal' | 'verify', flags: PassFlags): Pro
   if (!existsSync(join(path, 'drive-0', 'FORMAT'))) {
     throw new TesseraError('ERR_INVALID_ARG_VALUE', `no tessera store at ${path}`);
   }
-  const store = await Store.open({ path });
+  const store = await Store.open({ path, replaceEmptyDrives: flags.replaceDrives === true });
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
@@ -159,6 +160,7 @@ export function registerScrub(program: Command): void {
       .option('--data-dir <dir>', 'store directory (env TESSERA_DATA_DIR, default ./tessera-data)')
       .option('--rate <bytes>', 'at most this many bytes per second (suffix K, M, G)')
       .option('--restart', 'ignore the cursor of an interrupted pass')
+      .option('--replace-drives', 'format empty directories in place of lost drives (then heal)')
       .option('--json', 'print one JSON document')
       .action(async (flags: PassFlags) => {
         scrubExitCode = await runPass(mode, flags);

@@ -365,12 +365,17 @@ Status Engine::OpenDrives(const EngineOptions& options) {
     while (!has_format[first]) first++;
     const log::FormatInfo& ref = formats[first];
     for (uint32_t i = 0; i < count; i++) {
+      if (!has_format[i] && options.replace_empty_drives) {
+        TS_RETURN_IF_ERROR(FormatReplacement(dirs[i], i, ref, &formats[i]));
+        has_format[i] = true;
+      }
       if (!has_format[i]) {
         return Status(StatusCode::kQuorum,
                       "drive " + dirs[i] + " has no FORMAT file while " +
                           dirs[first] + " belongs to store " +
                           Hex(ref.store_id, 16) +
-                          " (replacing a drive is not supported yet)");
+                          " (to format it as a replacement drive, open with "
+                          "replaceEmptyDrives)");
       }
       const log::FormatInfo& f = formats[i];
       if (memcmp(f.store_id, ref.store_id, 16) != 0) {
@@ -2077,6 +2082,37 @@ Status Engine::Recover() {
     stats_.next_address = layout_.StripeAddress(tail_segment_, tail_stripe_);
   }
   TS_ASSERT(next_seq_ >= 1 && next_group_seq_ >= 1);
+  return Status::Ok();
+}
+
+// A replacement drive: an empty (or absent) directory where drive `index`
+// was lost gets that drive's FORMAT (the store's geometry and id, copied
+// from `ref`) and empty segments/ and snapshots/; heal then rebuilds its
+// chunks, recreating each segment file.
+Status Engine::FormatReplacement(const std::string& dir, uint32_t index,
+                                 const log::FormatInfo& ref,
+                                 log::FormatInfo* out) {
+  TS_ASSERT(out != nullptr);
+  TS_ASSERT(index < ref.data_shards + ref.parity_shards);
+  bool is_dir = false;
+  if (Exists(fs_, dir, &is_dir)) {
+    if (!is_dir) return InvalidArg(dir + " is not a directory");
+    if (!DirIsEmpty(fs_, dir)) {
+      return InvalidArg("cannot use " + dir +
+                        " as a replacement drive: it is not empty");
+    }
+  } else {
+    TS_RETURN_IF_ERROR(fs_->Mkdir(dir));
+  }
+  log::FormatInfo f = ref;
+  f.drive_index = index;
+  std::string bytes;
+  log::EncodeFormat(f, &bytes);
+  TS_RETURN_IF_ERROR(fs_->Mkdir(dir + "/segments"));
+  TS_RETURN_IF_ERROR(fs_->Mkdir(dir + "/snapshots"));
+  TS_RETURN_IF_ERROR(WriteFileDurably(fs_, dir, "FORMAT", bytes));
+  *out = f;
+  info_.drives_replaced++;
   return Status::Ok();
 }
 

@@ -70,6 +70,9 @@ struct EngineOptions {
   // Write zeros over new segments so commits overwrite written extents
   // (see CreateSegment); tests on CrashFs turn it off to stay fast.
   bool zero_segments = true;
+  // Format an empty directory found where a drive lost its FORMAT as that
+  // drive (issue 7, drive replacement); heal then rebuilds its chunks.
+  bool replace_empty_drives = false;
 };
 
 struct EngineInfo {
@@ -85,6 +88,7 @@ struct EngineInfo {
   bool recovered_from_snapshot = false;
   uint64_t recovery_groups_replayed = 0;
   uint64_t recovery_void_bytes = 0;  // junk skipped at the torn tail
+  uint32_t drives_replaced = 0;      // formatted by replace_empty_drives
 };
 
 struct EngineStats {
@@ -278,6 +282,8 @@ class Engine {
   uint64_t NowMs() const;
   void ReaderLoop();
   const std::string& DriveDir(uint32_t drive) const;
+  Status FormatReplacement(const std::string& dir, uint32_t index,
+                           const log::FormatInfo& ref, log::FormatInfo* out);
   void NoteDamage(uint64_t segment, uint32_t stripe);
   Status ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
                       const ScrubOptions& options, ScrubReport* report);

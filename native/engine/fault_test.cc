@@ -701,6 +701,59 @@ TEST(IoErrorInjection, CanonicalOpsOnOneDrive) {
       (unsigned long long)reads, (unsigned long long)resurrected);
 }
 
+// Drive replacement: a drive directory emptied (a new disk mounted in its
+// place) is refused unless the operator asks (replace_empty_drives); then it
+// is formatted as that drive and one heal rebuilds every chunk it held.
+TEST(DriveReplacement, EmptyDirectoryInPlaceOfALostDrive) {
+  const std::string dir = MakeTemp();
+  const std::string body = Bytes(5, 200000);
+  {
+    std::unique_ptr<Engine> e;
+    ASSERT_TRUE(Engine::Open(Opts(dir), &e).ok());
+    WriteRequest b;
+    b.kind = Kind::kBucketCreate;
+    b.bucket = "b";
+    ASSERT_TRUE(engine::Run(e.get(), b).ok());
+    ASSERT_TRUE(Put(e.get(), "obj", body).ok());
+    ASSERT_TRUE(e->Close().ok());
+  }
+  ASSERT_EQ(Sh("rm -rf '" + dir + "/drive-1' && mkdir '" + dir + "/drive-1'"),
+            0);
+  std::unique_ptr<Engine> e;
+  // Not without the operator's word.
+  Status s = Engine::Open(Opts(dir), &e);
+  EXPECT_EQ(s.code(), StatusCode::kQuorum);
+  EngineOptions o = Opts(dir);
+  o.replace_empty_drives = true;
+  s = Engine::Open(o, &e);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(e->info().drives_replaced, 1u);
+  std::string got;
+  ASSERT_TRUE(Get(e.get(), "obj", &got).ok());
+  EXPECT_TRUE(got == body);
+  ScrubOptions heal;
+  heal.heal = true;
+  ScrubReport r;
+  ASSERT_TRUE(e->Scrub(heal, &r).ok());
+  EXPECT_GT(r.chunks_healed, 0u);
+  EXPECT_EQ(r.chunks_healed, r.chunks_bad);
+  ASSERT_TRUE(e->Scrub(ScrubOptions(), &r).ok());
+  EXPECT_EQ(r.chunks_bad + r.headers_bad + r.stripes_unrecoverable, 0u);
+  // New writes land on the replacement too; all of it survives a reopen
+  // with another drive lost.
+  ASSERT_TRUE(Put(e.get(), "more", "after replacement").ok());
+  ASSERT_TRUE(e->Close().ok());
+  e.reset();
+  ASSERT_EQ(Sh("rm -rf '" + dir + "/drive-0/segments/'*"), 0);
+  ASSERT_TRUE(Engine::Open(Opts(dir), &e).ok());
+  ASSERT_TRUE(Get(e.get(), "obj", &got).ok());
+  EXPECT_TRUE(got == body);
+  ASSERT_TRUE(Get(e.get(), "more", &got).ok());
+  EXPECT_EQ(got, "after replacement");
+  ASSERT_TRUE(e->Close().ok());
+  EXPECT_EQ(Sh("rm -rf '" + dir + "'"), 0);
+}
+
 }  // namespace
 }  // namespace engine
 }  // namespace tessera

@@ -240,6 +240,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("recoveredFromSnapshot", i.recovered_from_snapshot);
     o.Set("recoveryGroupsReplayed", double(i.recovery_groups_replayed));
     o.Set("recoveryVoidBytes", double(i.recovery_void_bytes));
+    o.Set("drivesReplaced", i.drives_replaced);
     return o;
   }
 
@@ -730,6 +731,10 @@ Napi::Value EngineOpen(const Napi::CallbackInfo& info) {
   u32("readerThreads", &options.reader_threads);
   if (o.Get("create").IsBoolean()) {
     options.create = o.Get("create").As<Napi::Boolean>().Value();
+  }
+  if (o.Get("replaceEmptyDrives").IsBoolean()) {
+    options.replace_empty_drives =
+        o.Get("replaceEmptyDrives").As<Napi::Boolean>().Value();
   }
   if (o.Get("directIO").IsString()) {
     Status s = io::ParseDirectIoMode(

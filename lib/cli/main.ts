@@ -8,6 +8,7 @@ import { TesseraError } from '../errors';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit_codes';
 import { runDemo } from './demo';
 import { registerServe } from './serve';
+import { registerScrub, scrubExitCode } from './scrub';
 
 function buildProgram(version: string): Command {
   const program = new Command('tessera')
@@ -41,6 +42,7 @@ function buildProgram(version: string): Command {
     });
 
   registerServe(program);
+  registerScrub(program);
   return program;
 }
 
@@ -49,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram(nativeInfo().version);
   try {
     await program.parseAsync(argv);
-    return EXIT_OK;
+    return scrubExitCode === EXIT_OK ? EXIT_OK : scrubExitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end with exitCode 0; everything else is usage.

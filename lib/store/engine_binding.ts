@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import { binding } from '../binding';
+import { type NativeScrubHandle, runScrub, type ScrubOptions, type ScrubReport } from './scrub';
 import { TesseraError } from '../errors';
 import type {
   EngineInfo,
@@ -41,6 +42,12 @@ export interface EngineOpenOptions {
   groupCommitDelayUs?: number;
   /** Threads that read from disk (default 2). */
   readerThreads?: number;
+  /**
+   * Format an empty directory found in place of a lost drive as that drive
+   * (then `store.heal()` rebuilds its chunks). Default false: refused with
+   * ERR_STORE_QUORUM.
+   */
+  replaceEmptyDrives?: boolean;
 }
 
 type PairList = [string, string][];
@@ -245,6 +252,9 @@ export function validateOpenOptions(options: unknown): EngineOpenOptions {
       `ioBackend must be 'auto', 'io_uring' or 'pwrite', got ${String(o.ioBackend)}`,
     );
   }
+  if (o.replaceEmptyDrives !== undefined && typeof o.replaceEmptyDrives !== 'boolean') {
+    throw new TesseraError('ERR_INVALID_ARG_TYPE', 'replaceEmptyDrives must be a boolean');
+  }
   for (const name of ['groupCommitDelayUs', 'readerThreads'] as const) {
     const lo = name === 'readerThreads' ? 1 : 0;
     const hi = name === 'readerThreads' ? 64 : 100000;
@@ -314,6 +324,8 @@ export class NativeStoreEngine implements StoreEngine {
     if (options.groupCommitDelayUs !== undefined)
       native.groupCommitDelayUs = options.groupCommitDelayUs;
     if (options.readerThreads !== undefined) native.readerThreads = options.readerThreads;
+    if (options.replaceEmptyDrives !== undefined)
+      native.replaceEmptyDrives = options.replaceEmptyDrives;
     const handle = await engineBinding.engineOpen(native);
     const info = handle.info();
     const drives =
@@ -327,6 +339,16 @@ export class NativeStoreEngine implements StoreEngine {
   /** Engine internals for tests and benchmarks (recovery, counters). */
   get native(): NativeEngineHandle {
     return this.handle;
+  }
+
+  /** Scrub or heal pass (lib/store/scrub.ts); the cursor lives on drive 0. */
+  scrub(heal: boolean, options: ScrubOptions): Promise<ScrubReport> {
+    return runScrub(this.handle as unknown as NativeScrubHandle, this.drives[0]!, heal, options);
+  }
+
+  /** Stops a running scrub or heal after its current batch (close does this). */
+  cancelScrub(): void {
+    (this.handle as unknown as NativeScrubHandle).cancelScrub();
   }
 
   info(): EngineInfo {

@@ -10,6 +10,7 @@ import { type EngineOpenOptions, NativeStoreEngine, validateOpenOptions } from '
 import { InflightTracker } from './inflight';
 import type { BucketInfo } from './types';
 import { validateBucketName } from './validate';
+import { type ScrubOptions, type ScrubReport, validateScrubOptions } from './scrub';
 
 export interface CreateBucketOptions {
   /** Keep every version of every key (S3 versioning 'Enabled'). */
@@ -83,8 +84,40 @@ export class Store {
     return new Bucket(validateBucketName(name), this.engine, this.inflight);
   }
 
+  /**
+   * Reads and verifies every chunk written so far and reports damage
+   * (docs/durability.md). Rate-limited, cancellable with `signal`, resumes
+   * an interrupted pass after a restart; progress through `onProgress`.
+   */
+  async scrub(options?: ScrubOptions): Promise<ScrubReport> {
+    return this.scrubPass(false, options);
+  }
+
+  /**
+   * Like scrub, and rewrites every missing or corrupt chunk from parity, in
+   * place, fdatasync'd. Stripes beyond parity stay reported
+   * (stripesUnrecoverable).
+   */
+  async heal(options?: ScrubOptions): Promise<ScrubReport> {
+    return this.scrubPass(true, options);
+  }
+
+  private scrubPass(heal: boolean, options: ScrubOptions | undefined): Promise<ScrubReport> {
+    const valid = validateScrubOptions(options);
+    this.assertOpen();
+    if (!(this.engine instanceof NativeStoreEngine)) {
+      throw new TesseraError('ERR_STORE_UNSUPPORTED', 'this store engine has no scrub');
+    }
+    const native = this.engine;
+    return this.inflight.run(() => native.scrub(heal, valid));
+  }
+
   /** Waits for in-flight operations, then closes the engine. Idempotent. */
   close(): Promise<void> {
+    // A scrub or heal in flight stops after its batch (its cursor is kept).
+    if (this.closed === undefined && this.engine instanceof NativeStoreEngine) {
+      this.engine.cancelScrub();
+    }
     this.closed ??= this.inflight.close().then(() => this.engine.close());
     return this.closed;
   }

@@ -14,6 +14,7 @@
 #include "checksum/crc.h"
 #include "core/ts_assert.h"
 #include "ec/reed_solomon.h"
+#include "engine/kill_points.h"
 #include "io/aligned_buffer.h"
 
 namespace tessera {
@@ -134,7 +135,9 @@ Status WriteFileDurably(io::Fs* fs, const std::string& dir,
   Status c = fs->Close(fd);
   TS_RETURN_IF_ERROR(s);
   TS_RETURN_IF_ERROR(c);
+  KILL_POINT("file.before_rename");
   TS_RETURN_IF_ERROR(fs->Rename(tmp, final_path));
+  KILL_POINT("file.before_dir_sync");
   return fs->FsyncDir(dir);
 }
 
@@ -366,12 +369,17 @@ Status Engine::OpenDrives(const EngineOptions& options) {
     while (!has_format[first]) first++;
     const log::FormatInfo& ref = formats[first];
     for (uint32_t i = 0; i < count; i++) {
+      if (!has_format[i] && options.replace_empty_drives) {
+        TS_RETURN_IF_ERROR(FormatReplacement(dirs[i], i, ref, &formats[i]));
+        has_format[i] = true;
+      }
       if (!has_format[i]) {
         return Status(StatusCode::kQuorum,
                       "drive " + dirs[i] + " has no FORMAT file while " +
                           dirs[first] + " belongs to store " +
                           Hex(ref.store_id, 16) +
-                          " (replacing a drive is not supported yet)");
+                          " (to format it as a replacement drive, open with "
+                          "replaceEmptyDrives)");
       }
       const log::FormatInfo& f = formats[i];
       if (memcmp(f.store_id, ref.store_id, 16) != 0) {
@@ -480,6 +488,7 @@ Status Engine::CreateSegment(uint64_t id) {
     seg->fds.push_back(fd);
     status = fs_->Fallocate(fd, 0, layout_.segment_file_bytes());
     if (!status.ok()) break;
+    KILL_POINT("segment.after_allocate");
     if (options_.zero_segments) {
       // Fallocated extents are "unwritten": the first write into each one
       // converts it, a metadata change that makes every commit's fdatasync
@@ -504,6 +513,7 @@ Status Engine::CreateSegment(uint64_t id) {
     log::EncodeSegmentHeader(h, header.data());
     status = fs_->Pwrite(fd, header.data(), header.size(), 0);
     if (status.ok()) status = fs_->Fdatasync(fd);
+    if (status.ok()) KILL_POINT("segment.before_dir_sync");
     if (status.ok()) status = fs_->FsyncDir(dir);
     uint32_t file_id = 0;
     if (status.ok()) {
@@ -776,6 +786,7 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
           std::lock_guard<std::mutex> lock(stats_mu_);
           stats_.stripes_reconstructed++;
         }
+        if (rebuilt) NoteDamage(loc.segment, loc.stripe + i);
       }
       data = std::move(full);
     }
@@ -1368,6 +1379,7 @@ Status Engine::WriteGroupBytes(const std::string& records,
   }
   std::promise<Status> promise;
   std::future<Status> future = promise.get_future();
+  KILL_POINT("group.before_write");
   Status submitted = io_.SubmitWrite(
       std::move(ops), [&promise](const Status& s) { promise.set_value(s); });
   Status result = submitted.ok() ? future.get() : submitted;
@@ -1421,6 +1433,7 @@ void Engine::RunGroup(std::vector<Pending>* group) {
     }
     uint64_t start = 0;
     Status w = WriteGroupBytes(records, &start);
+    if (w.ok()) KILL_POINT("group.after_sync");
     if (w.ok()) {
       for (size_t i = 0; i < staged.size(); i++) {
         Staged& s = staged[i];
@@ -1499,6 +1512,7 @@ void Engine::RunGroup(std::vector<Pending>* group) {
       }
     }
   }
+  KILL_POINT("group.after_publish");
   std::vector<WriteResult> results(group->size());
   for (const Staged& s : staged) results[s.pending] = s.result;
   {
@@ -2085,6 +2099,42 @@ Status Engine::Recover() {
   }
   TS_ASSERT(next_seq_ >= 1 && next_group_seq_ >= 1);
   return Status::Ok();
+}
+
+// A replacement drive: an empty (or absent) directory where drive `index`
+// was lost gets that drive's FORMAT (the store's geometry and id, copied
+// from `ref`) and empty segments/ and snapshots/; heal then rebuilds its
+// chunks, recreating each segment file.
+Status Engine::FormatReplacement(const std::string& dir, uint32_t index,
+                                 const log::FormatInfo& ref,
+                                 log::FormatInfo* out) {
+  TS_ASSERT(out != nullptr);
+  TS_ASSERT(index < ref.data_shards + ref.parity_shards);
+  bool is_dir = false;
+  if (Exists(fs_, dir, &is_dir)) {
+    if (!is_dir) return InvalidArg(dir + " is not a directory");
+    if (!DirIsEmpty(fs_, dir)) {
+      return InvalidArg("cannot use " + dir +
+                        " as a replacement drive: it is not empty");
+    }
+  } else {
+    TS_RETURN_IF_ERROR(fs_->Mkdir(dir));
+  }
+  log::FormatInfo f = ref;
+  f.drive_index = index;
+  std::string bytes;
+  log::EncodeFormat(f, &bytes);
+  TS_RETURN_IF_ERROR(fs_->Mkdir(dir + "/segments"));
+  TS_RETURN_IF_ERROR(fs_->Mkdir(dir + "/snapshots"));
+  TS_RETURN_IF_ERROR(WriteFileDurably(fs_, dir, "FORMAT", bytes));
+  *out = f;
+  info_.drives_replaced++;
+  return Status::Ok();
+}
+
+const std::string& Engine::DriveDir(uint32_t drive) const {
+  TS_ASSERT(drive < drives_.size());
+  return drives_[drive]->dir;
 }
 
 }  // namespace engine

@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,6 +70,9 @@ struct EngineOptions {
   // Write zeros over new segments so commits overwrite written extents
   // (see CreateSegment); tests on CrashFs turn it off to stay fast.
   bool zero_segments = true;
+  // Format an empty directory found where a drive lost its FORMAT as that
+  // drive (issue 7, drive replacement); heal then rebuilds its chunks.
+  bool replace_empty_drives = false;
 };
 
 struct EngineInfo {
@@ -84,6 +88,7 @@ struct EngineInfo {
   bool recovered_from_snapshot = false;
   uint64_t recovery_groups_replayed = 0;
   uint64_t recovery_void_bytes = 0;  // junk skipped at the torn tail
+  uint32_t drives_replaced = 0;      // formatted by replace_empty_drives
 };
 
 struct EngineStats {
@@ -94,6 +99,33 @@ struct EngineStats {
   uint64_t chunks_bad = 0;  // failed trailer checks on read
   uint64_t stripes_reconstructed = 0;
   uint64_t next_address = 0;
+};
+
+// Scrub and heal (scrub.cc): read every chunk of the log written so far,
+// verify it, and (heal) rewrite the bad ones in place from parity.
+struct ScrubOptions {
+  bool heal = false;                // rewrite missing/corrupt chunks
+  uint64_t start_address = 0;       // resume here (a cursor from a report)
+  uint64_t rate_bytes_per_sec = 0;  // 0: unlimited
+  const std::atomic<bool>* cancel = nullptr;  // set: stop after this batch
+  // Called after every batch of stripes (on the scrubbing thread).
+  std::function<void(uint64_t cursor, uint64_t end)> progress;
+};
+
+struct ScrubReport {
+  uint64_t start_address = 0;
+  uint64_t end_address = 0;  // the log end when the scrub started
+  uint64_t cursor = 0;       // resume address (== end when complete)
+  bool cancelled = false;
+  uint64_t stripes_checked = 0;
+  uint64_t chunks_checked = 0;
+  uint64_t chunks_bad = 0;   // missing, torn, corrupt, misplaced, stale
+  uint64_t headers_bad = 0;  // segment file headers missing or corrupt
+  uint64_t chunks_healed = 0;
+  uint64_t headers_healed = 0;
+  uint64_t stripes_unrecoverable = 0;  // fewer than k agreeing chunks
+  uint64_t stripes_empty = 0;       // no valid chunk at all (torn tail or lost)
+  std::vector<std::string> damage;  // first 100 findings, human-readable
 };
 
 enum class Condition { kNone, kIfNoneMatch, kIfMatch };
@@ -193,6 +225,14 @@ class Engine {
              ObjectInfo* info, std::string* body);
   const KeyDirectory& directory() const { return directory_; }
 
+  // Scrub (and heal, with options.heal) the log from options.start_address
+  // to the end written when it starts; runs on the caller's thread,
+  // concurrently with reads and writes. Healing writes each rebuilt chunk
+  // at its own offset and fdatasyncs before it counts as healed.
+  Status Scrub(const ScrubOptions& options, ScrubReport* report);
+  // Stripes whose reads needed parity since open (queued for Heal).
+  std::vector<std::pair<uint64_t, uint32_t>> DamagedStripes() const;
+
   // Runs `task` on a reader thread. kClosed after Close.
   Status Post(std::function<void()> task);
 
@@ -241,6 +281,12 @@ class Engine {
   Status ReadRecordHeader(const VersionMeta& meta, log::ObjectRecord* object);
   uint64_t NowMs() const;
   void ReaderLoop();
+  const std::string& DriveDir(uint32_t drive) const;
+  Status FormatReplacement(const std::string& dir, uint32_t index,
+                           const log::FormatInfo& ref, log::FormatInfo* out);
+  void NoteDamage(uint64_t segment, uint32_t stripe);
+  Status ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
+                      const ScrubOptions& options, ScrubReport* report);
 
   EngineOptions options_;
   EngineInfo info_;
@@ -287,6 +333,8 @@ class Engine {
 
   mutable std::mutex stats_mu_;
   EngineStats stats_;  // guarded by stats_mu_
+  // (segment, stripe) found damaged by reads; guarded by stats_mu_.
+  std::set<std::pair<uint64_t, uint32_t>> damaged_stripes_;
 };
 
 }  // namespace engine

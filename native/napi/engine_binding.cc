@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/ts_assert.h"
@@ -155,6 +156,10 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
             InstanceMethod("getBucket", &NativeEngine::GetBucket),
             InstanceMethod("listBuckets", &NativeEngine::ListBuckets),
             InstanceMethod("close", &NativeEngine::Close),
+            InstanceMethod("scrub", &NativeEngine::Scrub),
+            InstanceMethod("scrubProgress", &NativeEngine::ScrubProgress),
+            InstanceMethod("cancelScrub", &NativeEngine::CancelScrub),
+            InstanceMethod("damagedStripes", &NativeEngine::DamagedStripes),
         });
   }
 
@@ -168,6 +173,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   }
 
   ~NativeEngine() override {
+    StopScrub();
     if (engine_ != nullptr && !closed_) {
       // Collected while open: close here (drains, writes a snapshot).
       (void)engine_->Close().ok();
@@ -234,6 +240,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("recoveredFromSnapshot", i.recovered_from_snapshot);
     o.Set("recoveryGroupsReplayed", double(i.recovery_groups_replayed));
     o.Set("recoveryVoidBytes", double(i.recovery_void_bytes));
+    o.Set("drivesReplaced", i.drives_replaced);
     return o;
   }
 
@@ -541,13 +548,106 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return promise;
   }
 
+  // ---- scrub and heal (a thread of its own: it can run for hours) ----
+
+  // scrub(heal, startAddress, rateBytesPerSec) -> Promise<report>; one at a
+  // time. Progress: scrubProgress() -> {cursor, end}; cancelScrub() stops
+  // it after the current batch (the report then has cancelled: true).
+  Napi::Value Scrub(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (scrub_running_.load()) {
+      throw StatusToError(env, Status(StatusCode::kInvalidArgument,
+                                      "a scrub or heal is already running"));
+    }
+    engine::ScrubOptions options;
+    options.heal = info[0].ToBoolean().Value();
+    options.start_address = uint64_t(NumberArg(info, 1, "startAddress"));
+    options.rate_bytes_per_sec =
+        uint64_t(NumberArg(info, 2, "rateBytesPerSec"));
+    if (scrub_thread_.joinable()) scrub_thread_.join();
+    scrub_cancel_.store(false);
+    scrub_cursor_.store(options.start_address);
+    scrub_end_.store(0);
+    scrub_running_.store(true);
+    options.cancel = &scrub_cancel_;
+    options.progress = [this](uint64_t cursor, uint64_t end) {
+      scrub_cursor_.store(cursor);
+      scrub_end_.store(end);
+    };
+    Completion* c = Start(env);
+    Napi::Promise promise = c->deferred.Promise();
+    Engine* e = engine_.get();
+    scrub_thread_ = std::thread([this, e, c, options] {
+      auto report = std::make_shared<engine::ScrubReport>();
+      c->status = e->Scrub(options, report.get());
+      c->make = [report](Napi::Env env) -> Napi::Value {
+        return ReportToJs(env, *report);
+      };
+      scrub_running_.store(false);
+      Finish(c);
+    });
+    return promise;
+  }
+
+  static Napi::Value ReportToJs(Napi::Env env, const engine::ScrubReport& r) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("startAddress", double(r.start_address));
+    o.Set("endAddress", double(r.end_address));
+    o.Set("cursor", double(r.cursor));
+    o.Set("cancelled", r.cancelled);
+    o.Set("stripesChecked", double(r.stripes_checked));
+    o.Set("chunksChecked", double(r.chunks_checked));
+    o.Set("chunksBad", double(r.chunks_bad));
+    o.Set("headersBad", double(r.headers_bad));
+    o.Set("chunksHealed", double(r.chunks_healed));
+    o.Set("headersHealed", double(r.headers_healed));
+    o.Set("stripesUnrecoverable", double(r.stripes_unrecoverable));
+    o.Set("stripesEmpty", double(r.stripes_empty));
+    Napi::Array damage = Napi::Array::New(env, r.damage.size());
+    for (size_t i = 0; i < r.damage.size(); i++) {
+      damage.Set(uint32_t(i), r.damage[i]);
+    }
+    o.Set("damage", damage);
+    return o;
+  }
+
+  Napi::Value ScrubProgress(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("running", scrub_running_.load());
+    o.Set("cursor", double(scrub_cursor_.load()));
+    o.Set("end", double(scrub_end_.load()));
+    return o;
+  }
+
+  Napi::Value CancelScrub(const Napi::CallbackInfo& info) {
+    scrub_cancel_.store(true);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value DamagedStripes(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    return Napi::Number::New(env, double(engine_->DamagedStripes().size()));
+  }
+
+  // Any thread except the scrub's own: cancels and waits for it.
+  void StopScrub() {
+    scrub_cancel_.store(true);
+    if (scrub_thread_.joinable()) scrub_thread_.join();
+  }
+
   // ---- close ----
 
   class CloseWorker : public PromiseWorker {
    public:
     CloseWorker(Napi::Env env, NativeEngine* self)
         : PromiseWorker(env, "tessera.engine.close"), self_(self) {}
-    Status Run() override { return self_->engine_->Close(); }
+    Status Run() override {
+      self_->StopScrub();
+      return self_->engine_->Close();
+    }
     Napi::Value Result(Napi::Env env) override {
       // Completions already queued still run before the function goes.
       self_->released_ = true;
@@ -576,6 +676,11 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   uint64_t inflight_ = 0;  // JS thread only
   bool closed_ = false;    // JS thread only
   bool released_ = false;  // JS thread only
+  std::thread scrub_thread_;
+  std::atomic<bool> scrub_cancel_{false};
+  std::atomic<bool> scrub_running_{false};
+  std::atomic<uint64_t> scrub_cursor_{0};
+  std::atomic<uint64_t> scrub_end_{0};
 };
 
 // engineOpen(options) -> Promise<NativeEngine>
@@ -626,6 +731,10 @@ Napi::Value EngineOpen(const Napi::CallbackInfo& info) {
   u32("readerThreads", &options.reader_threads);
   if (o.Get("create").IsBoolean()) {
     options.create = o.Get("create").As<Napi::Boolean>().Value();
+  }
+  if (o.Get("replaceEmptyDrives").IsBoolean()) {
+    options.replace_empty_drives =
+        o.Get("replaceEmptyDrives").As<Napi::Boolean>().Value();
   }
   if (o.Get("directIO").IsString()) {
     Status s = io::ParseDirectIoMode(

@@ -4,7 +4,7 @@
  * handler. `checkContinue` must be forwarded too, so that uploads sent
  * with `Expect: 100-continue` are authenticated before their body flows.
  *
- * Run (needs the native engine's Store.open):
+ * Run:
  *   node --import tsx examples/mount-gateway.ts ./data
  * then point any S3 client at http://127.0.0.1:8080 with forcePathStyle.
  */
@@ -48,9 +48,7 @@ export function createApp(
 }
 
 if (require.main === module) {
-  const open = (Store as unknown as { open?: (o: { path: string }) => Promise<Store> }).open;
-  if (!open) throw new Error('this build has no native engine (Store.open)');
-  void open({ path: process.argv[2] ?? './tessera-data' }).then((store) => {
+  void Store.open({ path: process.argv[2] ?? './tessera-data' }).then((store) => {
     const app = createApp(store, {
       accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'tessera',
       secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'tessera-dev-secret',

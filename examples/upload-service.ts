@@ -6,7 +6,7 @@
  * Every response carries the object's ETag; conditional create with
  * `If-None-Match: *` maps to the store's `ifNoneMatch`.
  *
- * Run (needs the native engine's Store.open):
+ * Run:
  *   node --import tsx examples/upload-service.ts ./data
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
@@ -94,9 +94,7 @@ export async function createUploadService(store: Store): Promise<Server> {
 }
 
 if (require.main === module) {
-  const open = (Store as unknown as { open?: (o: { path: string }) => Promise<Store> }).open;
-  if (!open) throw new Error('this build has no native engine (Store.open)');
-  void open({ path: process.argv[2] ?? './tessera-data' }).then(async (store) => {
+  void Store.open({ path: process.argv[2] ?? './tessera-data' }).then(async (store) => {
     const server = await createUploadService(store);
     server.listen(8081, '127.0.0.1', () => console.log('uploads on http://127.0.0.1:8081/files'));
     process.once('SIGINT', () => server.close(() => void store.close()));

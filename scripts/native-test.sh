@@ -4,7 +4,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 sanitize="${TESSERA_SANITIZE:-}"
-dir="$root/build/native${sanitize:+-$sanitize}"
+# Not build/native: node-gyp writes its per-component makefiles there, and
+# `node-gyp rebuild` wipes build/ as a whole.
+dir="$root/build/cmake${sanitize:+-$sanitize}"
 cmake -S "$root/native" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTESSERA_SANITIZE="$sanitize" > /dev/null
 cmake --build "$dir" -j "$(nproc)"

@@ -4,7 +4,10 @@
  * engine lands), S3 clients for it, and raw signed requests for the cases
  * no SDK would send.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Store } from '../lib/store/store';
 import { type Gateway, type GatewayOptions, startGateway } from '../lib/gateway/server';
@@ -20,12 +23,35 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+export type StoreKind = 'model' | 'native';
+
+/** A fresh store: the reference model in memory, or the native engine (4+2) in a temp directory. */
+export async function openTestStore(
+  kind: StoreKind,
+): Promise<{ store: Store; cleanup(): Promise<void> }> {
+  if (kind === 'model') {
+    const store = new Store(
+      new ModelEngine({ inlineBytesMax: 64 * 1024, uploadPieceBytes: 256 * 1024 }),
+    );
+    return { store, cleanup: async () => undefined };
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-gw-'));
+  const store = await Store.open({ path: dir, dataShards: 4, parityShards: 2 });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function startTestGateway(
   options: Partial<GatewayOptions> = {},
+  kind: StoreKind = 'model',
 ): Promise<TestGateway> {
-  const store =
-    options.store ??
-    new Store(new ModelEngine({ inlineBytesMax: 64 * 1024, uploadPieceBytes: 256 * 1024 }));
+  const opened = options.store ? undefined : await openTestStore(kind);
+  const store = options.store ?? opened!.store;
   const gw = await startGateway({
     credentials: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }],
     limits: { partBytesMin: 5 * 1024 * 1024 },
@@ -38,6 +64,7 @@ export async function startTestGateway(
     close: async () => {
       await gw.close();
       await store.close();
+      await opened?.cleanup();
     },
   };
 }

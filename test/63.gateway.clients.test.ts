@@ -77,13 +77,17 @@ async function sameFile(a: string, b: string): Promise<void> {
   assert.deepEqual(await readFile(a), await readFile(b), `${a} and ${b} differ`);
 }
 
-describe('63 gateway: real S3 clients (awscli, s3cmd, rclone)', function () {
+describe('63 gateway: real S3 clients (awscli, s3cmd, rclone) on the native store', function () {
   this.timeout(180_000);
   let t: TestGateway;
   let ws: Workspace;
 
   beforeEach(async () => {
-    t = await startTestGateway({ credentials: [{ accessKeyId: 'test', secretAccessKey: 'test' }] });
+    // The real product path: the native store on disk.
+    t = await startTestGateway(
+      { credentials: [{ accessKeyId: 'test', secretAccessKey: 'test' }] },
+      'native',
+    );
     ws = await workspace();
   });
   afterEach(async () => {

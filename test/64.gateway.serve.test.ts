@@ -221,3 +221,83 @@ describe('64 gateway: tessera serve shutdown', function () {
     await inflight;
   });
 });
+
+describe('64 gateway: tessera serve on a real data directory', function () {
+  this.timeout(60_000);
+
+  async function serve(
+    dataDir: string,
+  ): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin', 'tessera.js'),
+        'serve',
+        '--data-dir',
+        dataDir,
+        '--port',
+        '0',
+        '--ec',
+        '2+1',
+      ],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          TESSERA_ACCESS_KEY: ACCESS_KEY,
+          TESSERA_SECRET_KEY: SECRET_KEY,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    return new Promise((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
+        if (m) resolve({ child, url: m[1]!, output: () => out });
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+    });
+  }
+
+  it('serves S3 over the data directory, stops on SIGTERM with exit 0, and finds the data again', async () => {
+    const { mkdtemp, rm, readdir } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand } =
+      await import('@aws-sdk/client-s3');
+    const dataDir = await mkdtemp(join(tmpdir(), 'tessera-serve-'));
+    try {
+      const client = (url: string) =>
+        new S3Client({
+          endpoint: url,
+          region: 'us-east-1',
+          forcePathStyle: true,
+          credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+        });
+      const first = await serve(dataDir);
+      let s3 = client(first.url);
+      await s3.send(new CreateBucketCommand({ Bucket: 'kept' }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: 'kept', Key: 'a/b.txt', Body: 'durable bytes' }),
+      );
+      s3.destroy();
+      let exited = new Promise((resolve) => first.child.once('exit', resolve));
+      first.child.kill('SIGTERM');
+      assert.equal(await exited, 0, first.output());
+      assert.deepEqual((await readdir(dataDir)).sort(), ['drive-0', 'drive-1', 'drive-2']);
+
+      const second = await serve(dataDir);
+      s3 = client(second.url);
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'kept', Key: 'a/b.txt' }));
+      assert.equal(await got.Body!.transformToString(), 'durable bytes');
+      s3.destroy();
+      exited = new Promise((resolve) => second.child.once('exit', resolve));
+      second.child.kill('SIGINT');
+      assert.equal(await exited, 0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

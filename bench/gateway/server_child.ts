@@ -51,10 +51,11 @@ async function main(kind: string): Promise<void> {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
     stop = () => new Promise((resolve) => server.close(() => resolve()));
-  } else if (kind === 'tessera') {
-    const store = new Store(
-      new ModelEngine({ inlineBytesMax: 1024 * 1024, uploadPieceBytes: 1024 * 1024 }),
-    );
+  } else if (kind === 'tessera' || kind === 'tessera-native') {
+    const store =
+      kind === 'tessera'
+        ? new Store(new ModelEngine({ inlineBytesMax: 1024 * 1024, uploadPieceBytes: 1024 * 1024 }))
+        : await Store.open({ path: process.argv[3]!, dataShards: 4, parityShards: 2 });
     await store.createBucket(BUCKET);
     for (const [key, size] of Object.entries(OBJECTS))
       await store.bucket(BUCKET).put(key, bytes(size));

@@ -20,7 +20,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { BenchSuite, Measurement, TrialContext } from '../lib/types';
 import { ACCESS_KEY, BUCKET, SECRET_KEY } from './server_child';
 
-type Kind = 'plain' | 'tessera' | 's3rver';
+type Kind = 'plain' | 'tessera' | 'tessera-native' | 's3rver';
 
 class NodeSha256 {
   readonly #hash;
@@ -43,10 +43,10 @@ class NodeSha256 {
   reset(): void {}
 }
 
-async function startServer(kind: Kind): Promise<{ child: ChildProcess; port: number }> {
+async function startServer(kind: Kind, dir = ''): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(__dirname, 'server_child.ts'), kind],
+    ['--import', 'tsx', join(__dirname, 'server_child.ts'), kind, dir],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -105,23 +105,21 @@ async function load(
   context: TrialContext,
   options: { method: 'GET' | 'PUT'; key: string; connections: number; objectBytes: number },
 ): Promise<Measurement> {
-  const { child, port } = await startServer(kind);
+  const { child, port } = await startServer(kind, context.dir);
   try {
     const path = `/${BUCKET}/${options.key}`;
     const body = options.method === 'PUT' ? Buffer.alloc(options.objectBytes, 0x61) : undefined;
-    const headers =
-      kind === 'plain'
-        ? body
-          ? { 'content-length': String(body.length) }
-          : {}
-        : await signedHeaders(port, options.method, path, body);
-    delete (headers as Record<string, string>).host;
+    const headers: Record<string, string> =
+      kind === 'plain' ? {} : await signedHeaders(port, options.method, path, body);
+    // autocannon sets Host and Content-Length itself (same values as signed).
+    delete headers.host;
+    delete headers['content-length'];
     const duration = context.quick ? 3 : context.long ? 20 : 8;
     const result = await autocannon({
       url: `http://127.0.0.1:${port}${path}`,
       method: options.method,
       headers,
-      ...(body ? { body } : {}),
+      ...(body ? { body: body.toString('latin1') } : {}),
       connections: options.connections,
       duration,
     });
@@ -146,7 +144,11 @@ async function sdkGets(kind: Kind, context: TrialContext): Promise<Measurement> 
     endpoint: `http://127.0.0.1:${port}`,
     region: 'us-east-1',
     forcePathStyle: true,
-    credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+    // s3rver accepts only its fixed S3RVER/S3RVER pair.
+    credentials:
+      kind === 's3rver'
+        ? { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
+        : { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
     // s3rver predates the 2025 checksum defaults; both servers get the same client.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -240,6 +242,30 @@ export const suite: BenchSuite = {
       subject: 'tessera',
       run: (c) =>
         load('tessera', c, { method: 'PUT', key: 'put-4k', connections: 32, objectBytes: 4096 }),
+    },
+    {
+      name: 'tessera gateway, 4 KiB PUT, native store 4+2 (durable)',
+      group: '4 KiB PUT, 32 connections',
+      subject: 'tessera',
+      run: (c) =>
+        load('tessera-native', c, {
+          method: 'PUT',
+          key: 'put-4k',
+          connections: 32,
+          objectBytes: 4096,
+        }),
+    },
+    {
+      name: 'tessera gateway, 4 KiB GET, native store 4+2',
+      group: '4 KiB GET, 32 connections',
+      subject: 'tessera',
+      run: (c) =>
+        load('tessera-native', c, {
+          method: 'GET',
+          key: 'obj-4k',
+          connections: 32,
+          objectBytes: 4096,
+        }),
     },
     {
       name: 's3rver 3.7, 4 KiB GetObject via @aws-sdk/client-s3',

@@ -158,29 +158,13 @@ export function resolveServeSettings(
 /** Opens the store of `settings.dataDir`: k+m drive folders inside it. */
 export type StoreOpener = (settings: ServeSettings) => Promise<Store>;
 
-/** Store.open from the native engine; refuses clearly when this build has none. */
-export const openNativeStore: StoreOpener = async (settings) => {
-  const open = (
-    Store as unknown as {
-      open?: (options: {
-        path: string;
-        dataShards: number;
-        parityShards: number;
-      }) => Promise<Store>;
-    }
-  ).open;
-  if (typeof open !== 'function') {
-    throw new TesseraError(
-      'ERR_STORE_UNSUPPORTED',
-      'this build of tessera has no native object engine (Store.open); serve needs it',
-    );
-  }
-  return open.call(Store, {
+/** The native store under `dataDir` (drives `dataDir/drive-<i>`), created k+m when empty. */
+export const openNativeStore: StoreOpener = (settings) =>
+  Store.open({
     path: settings.dataDir,
     dataShards: settings.dataShards,
     parityShards: settings.parityShards,
   });
-};
 
 export interface ServeDependencies {
   openStore?: StoreOpener;

@@ -136,6 +136,12 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
   const multipart = new MultipartStore(store);
   let inflight = 0;
   let draining = false;
+  // Request ids: a random per-handler prefix and a counter (unique, cheap: no CSPRNG call per request).
+  const idPrefix = randomBytes(4).toString('hex').toUpperCase();
+  const hostId = randomBytes(18).toString('base64');
+  let idCounter = 0;
+  const nextRequestId = () =>
+    idPrefix + (idCounter++ >>> 0).toString(16).toUpperCase().padStart(8, '0');
   let idleWaiters: Array<() => void> = [];
 
   const sweep = setInterval(() => {
@@ -191,9 +197,9 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     expectContinue: boolean,
   ): Promise<void> {
     const started = process.hrtime.bigint();
-    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const requestId = nextRequestId();
     res.setHeader('x-amz-request-id', requestId);
-    res.setHeader('x-amz-id-2', randomBytes(24).toString('base64'));
+    res.setHeader('x-amz-id-2', hostId + requestId);
     res.setHeader('server', 'tessera');
     if (draining) res.setHeader('connection', 'close');
     const method = req.method ?? 'GET';
@@ -338,8 +344,10 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
 }
 
 export interface GatewayOptions extends GatewayHandlerOptions {
-  /** An open store; the gateway does not close it. */
-  store: Store;
+  /** An open store; the gateway does not close it. Give `store` or `path`. */
+  store?: Store;
+  /** A store directory to open (Store.open, k+m drives inside); closed by close(). */
+  path?: string;
   /** Address to bind (default 127.0.0.1). */
   host?: string;
   /** Port (default 0: any free port). */
@@ -362,11 +370,34 @@ export interface Gateway {
 
 /** Starts an S3 server over `options.store`; resolves once it listens. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  if (options === null || typeof options !== 'object' || !(options.store instanceof Store)) {
+  if (options === null || typeof options !== 'object') {
+    throw new TesseraError('ERR_INVALID_ARG_TYPE', 'options must be an object');
+  }
+  if ((options.store === undefined) === (options.path === undefined)) {
+    throw new TesseraError(
+      'ERR_INVALID_ARG_VALUE',
+      'give exactly one of options.store (an open Store) and options.path (a store directory)',
+    );
+  }
+  if (options.store !== undefined && !(options.store instanceof Store)) {
     throw new TesseraError('ERR_INVALID_ARG_TYPE', 'options.store must be an open Store');
   }
+  if (options.path !== undefined && typeof options.path !== 'string') {
+    throw new TesseraError('ERR_INVALID_ARG_TYPE', 'options.path must be a string');
+  }
+  const ownStore = options.store === undefined;
+  const store = options.store ?? (await Store.open({ path: options.path! }));
+  try {
+    return await listen(store, ownStore, options);
+  } catch (error) {
+    if (ownStore) await store.close();
+    throw error;
+  }
+}
+
+async function listen(store: Store, ownStore: boolean, options: GatewayOptions): Promise<Gateway> {
   const limits = { ...DEFAULT_SERVER_LIMITS, ...options.server };
-  const handler = createGatewayHandler(options.store, options);
+  const handler = createGatewayHandler(store, options);
   const server = createServer(
     {
       maxHeaderSize: limits.headerBytesMax,
@@ -407,6 +438,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       server.closeAllConnections();
       await closed;
       await handler.close();
+      if (ownStore) await store.close();
     })();
     return closing;
   };

@@ -53,6 +53,7 @@ Status IoEngine::Start(const IoEngineOptions& options) {
   }
   if (!use_uring_) TS_RETURN_IF_ERROR(pool_.Start(options.pwrite_threads));
   files_.resize(options.files_max);
+  slot_of_file_.assign(options.files_max, -1);
   {
     std::lock_guard<std::mutex> lock(mu_);
     running_ = true;
@@ -371,14 +372,16 @@ void IoEngine::RunTransfersOnPool(std::vector<Request>* group) {
   std::vector<std::vector<OpResult>> results(group->size());
   std::vector<uint32_t> task_file;
   std::vector<std::vector<std::pair<size_t, size_t>>> tasks;
-  std::vector<int32_t> slot_of(file_count_snapshot_, -1);
+  // slot_of_file_ is all -1 between groups (allocated at Start, files_max
+  // entries): no per-group allocation proportional to the file count.
+  std::vector<int32_t>& slot_of = slot_of_file_;
   for (size_t ri = 0; ri < group->size(); ri++) {
     const Request& r = (*group)[ri];
     results[ri].resize(r.ops.size());
     if (!r.status.ok()) continue;
     for (size_t oi = 0; oi < r.ops.size(); oi++) {
       const uint32_t file = r.ops[oi].file;
-      TS_ASSERT(file < slot_of.size());
+      TS_ASSERT(file < file_count_snapshot_ && file < slot_of.size());
       if (!r.is_write) {
         task_file.push_back(file);
         tasks.push_back({{ri, oi}});
@@ -392,6 +395,7 @@ void IoEngine::RunTransfersOnPool(std::vector<Request>* group) {
       tasks[slot_of[file]].push_back({ri, oi});
     }
   }
+  for (const uint32_t file : task_file) slot_of[file] = -1;
   pool_.Run(task_file.size(), [&](size_t f) {
     const int fd = files_[task_file[f]].fd;
     Status write_error;  // after a failed write, later writes are not tried

@@ -10,11 +10,11 @@
 // first write of the group) for more. With the default delay of 0, groups
 // form naturally: whatever queued while the previous group was syncing is
 // the next group, so under load one fdatasync serves many writes, and a
-// lone write pays no added latency. Then: all writes of the group run
-// (io_uring: all in flight at once; pwrite backend: one after another on
-// this thread and pwrite_threads helpers, one file per thread at a time),
-// then one fdatasync per file written (all files in parallel on either
-// backend), then the callbacks.
+// lone write pays no added latency. Then: all transfers of the group run
+// (io_uring: all in flight at once; pwrite backend: on this thread and
+// pwrite_threads helpers, one task per file for its writes in FIFO order
+// and one task per read), then one fdatasync per file written (all files
+// in parallel on either backend), then the callbacks.
 //
 // Failures (../shared/TESTING.md rule 2). A failed write or fdatasync seals
 // its file for good: every request of the group that wrote to it gets the
@@ -155,6 +155,8 @@ class IoEngine {
   bool use_uring_ = false;
   std::unique_ptr<IoUring> uring_;  // engine thread only
   TaskPool pool_;                   // pwrite backend; engine thread only
+  std::vector<int32_t>
+      slot_of_file_;  // engine thread only; see RunTransfersOnPool
   std::thread thread_;
 
   mutable std::mutex mu_;

@@ -52,6 +52,11 @@ void TaskPool::Worker() {
 
 void TaskPool::Run(size_t count, const std::function<void(size_t)>& fn) {
   if (count == 0) return;
+  if (count == 1 || threads_.empty()) {
+    // Nothing to share: waking the workers would only add latency.
+    for (size_t i = 0; i < count; i++) fn(i);
+    return;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   TS_ASSERT(next_ == count_ && done_ == count_ && !stop_);
   fn_ = &fn;

@@ -30,6 +30,8 @@ import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './requ
 import { parseDelete } from '../xml/requests';
 import { S3_XMLNS } from '../xml/escape';
 
+/** Bodies up to this size are read whole and written once; larger ones are streamed. */
+const SMALL_BODY_BYTES_MAX = 256 * 1024;
 /** DeleteObjects takes at most this many keys (S3). */
 export const DELETE_OBJECTS_KEYS_MAX = 1000;
 
@@ -178,9 +180,18 @@ export async function getObject(ctx: RequestContext): Promise<void> {
     ctx.res.end();
     return;
   }
+  const selected = range !== undefined ? { range: { start: span.start, end: span.end } } : {};
+  if (length <= SMALL_BODY_BYTES_MAX) {
+    // One read and one write: cheaper than a stream for small bodies.
+    const whole = await bucket.get(ctx.key!, { versionId: info.versionId, ...selected });
+    if (!whole) throw missing(ctx, version.versionId !== undefined);
+    ctx.sentBytes += whole.body.length;
+    ctx.res.end(whole.body);
+    return;
+  }
   const found = await bucket.getStream(ctx.key!, {
     versionId: info.versionId,
-    ...(range !== undefined ? { range: { start: span.start, end: span.end } } : {}),
+    ...selected,
   });
   if (!found) throw missing(ctx, version.versionId !== undefined);
   ctx.sentBytes += length;

@@ -94,6 +94,7 @@ export interface NativeIndexHandle {
   ): void;
   putMany(bucket: string, packedKeys: Buffer, metas: Buffer, mode: number): number;
   get(bucket: string, key: Buffer, out: Buffer): boolean;
+  getMany(bucket: string, packedKeys: Buffer, out: Buffer, found: Buffer): number;
   getVersion(bucket: string, key: Buffer, versionId: bigint, out: Buffer): boolean;
   remove(bucket: string, key: Buffer): void;
   deleteVersion(bucket: string, key: Buffer, versionId: bigint): void;

@@ -56,6 +56,17 @@ describe('30 index: the native index through the addon', () => {
     assert.equal(index.keyCount(), 1);
   });
 
+  it('answers a batch of lookups in one call, the same as one by one', () => {
+    const index = new ObjectIndex();
+    for (let i = 0; i < 100; i += 2) index.put('bkt', `key-${i}`, meta(i + 1));
+    const keys = Array.from({ length: 100 }, (_, i) => `key-${i}`);
+    const batch = index.getMany('bkt', keys);
+    assert.equal(batch.length, 100);
+    keys.forEach((key, i) => assert.deepEqual(batch[i], index.get('bkt', key), key));
+    assert.equal(batch.filter((m) => m !== undefined).length, 50);
+    assert.deepEqual(index.getMany('bkt', []), []);
+  });
+
   it('keeps versions newest first and finds each by id', () => {
     const index = new ObjectIndex();
     for (let v = 1; v <= 3; v++) index.put('bkt', 'k', meta(v), { newVersion: true });

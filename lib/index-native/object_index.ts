@@ -192,6 +192,22 @@ export class ObjectIndex {
     return this.native.get(bucket, k, this.scratch) ? decodeMeta(this.scratch) : undefined;
   }
 
+  /** Batched lookups in one addon call (the index prefetches across the batch). */
+  getMany(bucket: string, keys: readonly (string | Buffer)[]): (IndexMeta | undefined)[] {
+    checkBucket(bucket);
+    const parts: Buffer[] = [];
+    for (const key of keys) {
+      const k = keyBuffer(key, 'key', OBJECT_KEY_BYTES_MAX);
+      const len = Buffer.alloc(2);
+      len.writeUInt16LE(k.length);
+      parts.push(len, k);
+    }
+    const out = Buffer.alloc(keys.length * META_BYTES);
+    const found = Buffer.alloc(keys.length);
+    this.native.getMany(bucket, Buffer.concat(parts), out, found);
+    return keys.map((_, i) => (found[i] === 1 ? decodeMeta(out, i * META_BYTES) : undefined));
+  }
+
   getVersion(bucket: string, key: string | Buffer, versionId: bigint): IndexMeta | undefined {
     checkBucket(bucket);
     const k = keyBuffer(key, 'key', OBJECT_KEY_BYTES_MAX);

@@ -359,6 +359,7 @@ void Index::GetMany(std::string_view bucket, const std::string_view* keys,
       const uint32_t id = hash_.Candidate(h[i]);
       if (id != 0 && id != HashTable::kTombstone) {
         __builtin_prefetch(arena_.At(id));
+        __builtin_prefetch(arena_.At(id) + 64);
       }
     }
     for (size_t i = 0; i < m; ++i) {

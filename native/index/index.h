@@ -13,11 +13,11 @@
 // - Writers (Put, DeleteVersion, Remove, SaveSnapshot) may be called from any
 //   thread; they are serialized by one writer mutex that readers never touch.
 //   A single serialized writer is a deliberate choice: the engine's commits
-//   are already serialized by its group commit, an index update costs well
-//   under a microsecond, and a single writer makes the hash table, the B+tree
-//   and conditional updates simple to reason about (a condition is checked
-//   and applied under the same mutex, so it is atomic against every other
-//   writer of the same key).
+//   are already serialized by its group commit, an index update costs a few
+//   microseconds at most (docs/BENCHMARKS.md), and a single writer makes the
+//   hash table, the B+tree and conditional updates simple to reason about (a
+//   condition is checked and applied under the same mutex, so it is atomic
+//   against every other writer of the same key).
 // - Published records are immutable (record_arena.h); updates publish new
 //   records and retire old ones through epoch-based reclamation.
 // - The Index must outlive every call on it: destroy it only when no reader

@@ -298,7 +298,9 @@ void BenchSnapshot() {
   std::remove(path.c_str());
 }
 
-void ReportMemory(const std::string& tag, const IndexMemory& m, uint64_t n) {
+void ReportMemory(const std::string& tag, const IndexMemory& m) {
+  if (m.keys == 0) std::abort();
+  const uint64_t n = m.keys;
   Report(("bytes/object excl. keys, accounted" + tag).c_str(),
          m.bytes_per_object_excluding_keys, "B");
   Report(("  records (incl. 1 B len + pad)" + tag).c_str(),
@@ -321,7 +323,9 @@ void BenchMemory() {
       // scrambled order, so the tree sees random inserts.
       for (uint64_t i = 0; i < n; ++i) {
         char k[48];
-        const uint64_t x = (i * 0x9E3779B97F4A7C15ull) % 10000000;
+        // A permutation of 0..n-1 (7919 is prime and divides no n used),
+        // so there are exactly n distinct keys.
+        const uint64_t x = (i * 7919) % n;
         std::snprintf(k, sizeof k, "photos/2024/%02llu/IMG_%07llu.jpg",
                       static_cast<unsigned long long>(x % 12),
                       static_cast<unsigned long long>(x));
@@ -331,7 +335,8 @@ void BenchMemory() {
       }
       const IndexMemory m = idx.Memory();
       const uint64_t rss = RssBytes() - rss0;
-      ReportMemory(" (" + size + ", built by puts)", m, n);
+      if (m.keys != n) std::abort();
+      ReportMemory(" (" + size + ", built by puts)", m);
       Report(("bytes/object excl. keys, RSS delta (" + size + ")").c_str(),
              static_cast<double>(rss - m.key_bytes) / n, "B");
       Report(("key bytes/object (" + size + ")").c_str(),
@@ -340,7 +345,7 @@ void BenchMemory() {
     }
     std::unique_ptr<Index> loaded;
     if (!Index::LoadSnapshot(path, &loaded).ok()) std::abort();
-    ReportMemory(" (" + size + ", loaded from snapshot)", loaded->Memory(), n);
+    ReportMemory(" (" + size + ", loaded from snapshot)", loaded->Memory());
     std::remove(path.c_str());
   }
 }

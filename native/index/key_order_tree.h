@@ -89,6 +89,10 @@ class KeyOrderTree {
   // the root when depth == 0) by `replacement`.
   void Publish(const std::vector<PathStep>& path, size_t depth,
                Node* replacement);
+  // A full leaf gets `id` at `pos` by sharing entries with a sibling that
+  // has room (one parent copy, no new leaf); false when neither sibling has.
+  bool InsertByRedistributing(const std::vector<PathStep>& path, Leaf* leaf,
+                              uint32_t pos, uint32_t id, RetireList* retire);
   // The node at `depth` split into left/sep/right: fix the parents.
   void InsertSplit(const std::vector<PathStep>& path, size_t depth, Node* left,
                    std::string_view sep, Node* right, RetireList* retire);

@@ -224,6 +224,13 @@ Status Index::LoadSnapshot(const std::string& path,
   std::vector<uint32_t> heads;
   heads.reserve(keys);
   std::vector<const char*> chain;
+  struct PendingInsert {
+    uint32_t id;
+    uint64_t hash;
+  };
+  constexpr uint64_t kPrefetchDistance = 16;
+  PendingInsert pending[kPrefetchDistance];
+  uint64_t pending_count = 0;  // keys pushed so far
   std::string_view prev_key;
   uint64_t seen_versions = 0, key_bytes = 0;
   for (uint64_t k = 0; k < keys; ++k) {
@@ -268,9 +275,26 @@ Status Index::LoadSnapshot(const std::string& path,
       next = idx->NewRecord(f, v == 0 ? key : std::string_view(), next);
     }
     heads.push_back(next);
-    idx->hash_.Insert(next, HashKey(key, seed), &idx->retire_);
+    // Hash inserts are random accesses: prefetch each key's home group and
+    // insert it kPrefetchDistance keys later, so the misses overlap.
+    const uint64_t h = HashKey(key, seed);
+    idx->hash_.Prefetch(h);
+    PendingInsert& slot = pending[pending_count % kPrefetchDistance];
+    if (pending_count >= kPrefetchDistance) {
+      // The slot holds key pending_count - 16, prefetched 16 keys ago.
+      idx->hash_.Insert(slot.id, slot.hash, &idx->retire_);
+    }
+    slot = PendingInsert{next, h};
+    ++pending_count;
     seen_versions += n;
     key_bytes += klen - 1u;
+  }
+  // Key j (0-based) sits in pending[j % 16]; keys below n - 16 are in.
+  const uint64_t first_left =
+      pending_count > kPrefetchDistance ? pending_count - kPrefetchDistance : 0;
+  for (uint64_t i = first_left; i < pending_count; ++i) {
+    const PendingInsert& pi = pending[i % kPrefetchDistance];
+    idx->hash_.Insert(pi.id, pi.hash, &idx->retire_);
   }
   if (p != end) return Corrupt(path, "trailing bytes after the last key");
   if (seen_versions != versions) return Corrupt(path, "version count mismatch");

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/ts_assert.h"
 #include "index/index.h"
@@ -127,6 +128,7 @@ class NativeIndex : public Napi::ObjectWrap<NativeIndex> {
             InstanceMethod<&NativeIndex::Put>("put"),
             InstanceMethod<&NativeIndex::PutMany>("putMany"),
             InstanceMethod<&NativeIndex::Get>("get"),
+            InstanceMethod<&NativeIndex::GetMany>("getMany"),
             InstanceMethod<&NativeIndex::GetVersion>("getVersion"),
             InstanceMethod<&NativeIndex::Remove>("remove"),
             InstanceMethod<&NativeIndex::DeleteVersion>("deleteVersion"),
@@ -233,6 +235,45 @@ class NativeIndex : public Napi::ObjectWrap<NativeIndex> {
     const bool found = index_->Get(bucket, key, &m);
     if (found) EncodeMeta(m, out);
     return Napi::Boolean::New(info.Env(), found);
+  }
+
+  // getMany(bucket, packedKeys, out, found) -> number found. out receives
+  // one 64-byte record per key (untouched when absent); found[i] is 1 or 0.
+  // One call for the batch, with the index's prefetching batched lookup.
+  Napi::Value GetMany(const Napi::CallbackInfo& info) {
+    const std::string bucket = StringArg(info, 0, "bucket");
+    const std::string_view packed = BufferView(info, 1, "keys");
+    const std::string_view out = BufferView(info, 2, "out");
+    const std::string_view found = BufferView(info, 3, "found");
+    std::vector<std::string_view> keys;
+    for (size_t pos = 0; pos < packed.size();) {
+      uint16_t len;
+      if (packed.size() - pos < 2) break;
+      std::memcpy(&len, packed.data() + pos, 2);
+      if (packed.size() - pos - 2 < len) break;
+      keys.push_back(packed.substr(pos + 2, len));
+      pos += 2 + len;
+    }
+    if (out.size() < keys.size() * kMetaBytes || found.size() < keys.size()) {
+      throw ArgumentError(info.Env(), "ERR_OUT_OF_RANGE",
+                          "out needs 64 bytes and found 1 byte per key");
+    }
+    std::vector<ObjectMeta> metas(keys.size());
+    std::unique_ptr<bool[]> hit(new bool[keys.size() + 1]);
+    index_->GetMany(bucket, keys.data(), keys.size(), metas.data(), hit.get());
+    uint8_t* out_bytes =
+        reinterpret_cast<uint8_t*>(const_cast<char*>(out.data()));
+    uint8_t* found_bytes =
+        reinterpret_cast<uint8_t*>(const_cast<char*>(found.data()));
+    uint32_t hits = 0;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      found_bytes[i] = hit[i] ? 1 : 0;
+      if (hit[i]) {
+        EncodeMeta(metas[i], out_bytes + i * kMetaBytes);
+        ++hits;
+      }
+    }
+    return Napi::Number::New(info.Env(), hits);
   }
 
   Napi::Value GetVersion(const Napi::CallbackInfo& info) {

@@ -66,7 +66,7 @@ struct Engine::Staged {
 namespace {
 
 constexpr uint32_t kSnapshotMagic = 0x50534e53;  // "SNSP"
-constexpr uint32_t kSnapshotVersion = 1;
+constexpr uint32_t kSnapshotVersion = 2;
 constexpr uint32_t kReadBatchStripes = 64;
 constexpr uint64_t kZeroChunkBytes = 1u << 20;
 
@@ -814,6 +814,27 @@ Status Engine::ReadRecordHeader(const VersionMeta& meta,
       std::string_view(bytes).substr(log::record_header_fixed_bytes), object);
 }
 
+Status Engine::ReadPayloadBytes(const VersionMeta& meta, uint64_t* out) {
+  TS_ASSERT(out != nullptr);
+  TS_ASSERT(meta.header_bytes >= log::record_header_fixed_bytes);
+  std::string bytes(meta.header_bytes, '\0');
+  TS_RETURN_IF_ERROR(ReadLog(meta.address, meta.header_bytes,
+                             reinterpret_cast<uint8_t*>(&bytes[0])));
+  log::RecordHeader h;
+  size_t needed = 0;
+  Status s =
+      log::DecodeRecordHeader(reinterpret_cast<const uint8_t*>(bytes.data()),
+                              bytes.size(), &h, &needed);
+  if (!s.ok() || h.type != log::RecordType::kObject || h.seq != meta.seq) {
+    return Status(StatusCode::kCorrupt, "object record at " +
+                                            std::to_string(meta.address) +
+                                            " does not verify");
+  }
+  *out = h.payload_bytes;
+  TS_ASSERT(h.header_bytes == meta.header_bytes);
+  return Status::Ok();
+}
+
 namespace {
 void FillInfo(const VersionMeta& meta, const log::ObjectRecord& rec,
               ObjectInfo* out) {
@@ -864,9 +885,13 @@ Status Engine::Get(const std::string& bucket, const std::string& key,
     TS_RETURN_IF_ERROR(ReadLog(payload + offset, length, out));
     return Status::Ok();
   }
-  std::string list(meta.payload_bytes, '\0');
-  TS_RETURN_IF_ERROR(ReadLog(payload, meta.payload_bytes,
-                             reinterpret_cast<uint8_t*>(&list[0])));
+  // The index keeps only the header's size; the extent list's size is in
+  // the record header.
+  uint64_t list_bytes = 0;
+  TS_RETURN_IF_ERROR(ReadPayloadBytes(meta, &list_bytes));
+  std::string list(list_bytes, '\0');
+  TS_RETURN_IF_ERROR(
+      ReadLog(payload, list_bytes, reinterpret_cast<uint8_t*>(&list[0])));
   std::vector<log::Extent> extents;
   TS_RETURN_IF_ERROR(log::DecodeExtents(list, meta.size, &extents));
   uint64_t pos = 0;  // body offset of the current extent
@@ -1003,8 +1028,12 @@ Status Engine::Enqueue(WriteRequest request, WriteDone done,
                        std::shared_ptr<EtagJob> etag_job) {
   TS_ASSERT(done != nullptr);
   using Kind = WriteRequest::Kind;
-  if (request.bucket.empty() || request.bucket.size() > log::bucket_bytes_max) {
-    return InvalidArg("bucket name must be 1..63 bytes");
+  // Fragments belong to no bucket ("-"); every bucket name fits the index
+  // (3..63 bytes, the S3 rule lib/store enforces first).
+  const size_t bucket_min = request.kind == Kind::kFragment ? 1 : 3;
+  if (request.bucket.size() < bucket_min ||
+      request.bucket.size() > log::bucket_bytes_max) {
+    return InvalidArg("bucket name must be 3..63 bytes");
   }
   if (request.key.size() > log::object_key_bytes_max) {
     return InvalidArg("key is longer than 1024 bytes");
@@ -1438,7 +1467,6 @@ void Engine::RunGroup(std::vector<Pending>* group) {
             meta.extents = (s.flags & log::kObjectExtents) != 0;
             meta.address = s.address;
             meta.header_bytes = s.header_bytes;
-            meta.payload_bytes = s.payload_bytes;
             meta.size = s.size;
             if (meta.extents) {
               std::lock_guard<std::mutex> lock(mu_);
@@ -1629,7 +1657,6 @@ Status Engine::WriteSnapshot() {
                        uint64_t(v.extents) << 2);
       Put64(&body, v.address);
       Put64(&body, v.header_bytes);
-      Put64(&body, v.payload_bytes);
       Put64(&body, v.size);
       Put64(&body, v.mtime_ms);
       body.append(reinterpret_cast<const char*>(v.etag), 16);
@@ -1735,7 +1762,6 @@ Status Engine::LoadSnapshot(bool* loaded) {
       v.extents = f & 4;
       v.address = c.U64();
       v.header_bytes = uint32_t(c.U64());
-      v.payload_bytes = c.U64();
       v.size = c.U64();
       v.mtime_ms = c.U64();
       if (c.ok && best.size() - c.pos >= 16) {
@@ -1998,7 +2024,6 @@ Status Engine::Recover() {
             meta.extents = (h.flags & log::kObjectExtents) != 0;
             meta.address = addr + pos;
             meta.header_bytes = h.header_bytes;
-            meta.payload_bytes = h.payload_bytes;
             meta.size = o.size;
             meta.mtime_ms = o.mtime_ms;
             memcpy(meta.etag, o.etag, 16);

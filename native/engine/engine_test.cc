@@ -360,7 +360,10 @@ TEST(Engine, LargeUploadAndDegradedReads) {
                         })
             .ok());
   }
-  for (auto& f : appends) ASSERT_TRUE(f.get().status.ok());
+  for (auto& f : appends) {
+    const Status st = f.get().status;
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
   WriteRequest commit;
   commit.kind = Kind::kCommitUpload;
   commit.bucket = "big";
@@ -449,7 +452,7 @@ TEST(EngineCrash, CrashAtNthSyncLosesNothingAcknowledged) {
           if (ops[j].acked) last = j;
         }
         Status g;
-        const std::string got = GetBody(e.get(), "b", kv.first, &g);
+        const std::string got = GetBody(e.get(), "bkt", kv.first, &g);
         ASSERT_TRUE(g.ok() || g.code() == StatusCode::kNotFound) << g.message();
         bool allowed = last == -1 && !g.ok();
         for (int j = std::max(last, 0); j < int(ops.size()) && !allowed; j++) {
@@ -462,7 +465,7 @@ TEST(EngineCrash, CrashAtNthSyncLosesNothingAcknowledged) {
         checked_total++;
       }
       if (!bucket_acked) {
-        Status c = CreateBucket(e.get(), "b");
+        Status c = CreateBucket(e.get(), "bkt");
         bucket_acked = c.ok() || c.code() == StatusCode::kPreconditionFailed;
         ASSERT_TRUE(bucket_acked) << c.message();
       }
@@ -488,10 +491,10 @@ TEST(EngineCrash, CrashAtNthSyncLosesNothingAcknowledged) {
         WriteRequest r;
         if (op.is_delete) {
           r.kind = Kind::kDelete;
-          r.bucket = "b";
+          r.bucket = "bkt";
           r.key = key;
         } else {
-          r = PutReq("b", key, history[key][index].body);
+          r = PutReq("bkt", key, history[key][index].body);
         }
         Status sub =
             e->Submit(r, [&, key, index](const Status& st, const WriteResult&) {
@@ -525,8 +528,8 @@ TEST(EngineFaults, FailedFdatasyncIsNeverAcknowledgedNorVisible) {
     std::unique_ptr<Engine> e;
     EngineOptions o = Options(dir, &fs);
     ASSERT_TRUE(Engine::Open(o, &e).ok());
-    ASSERT_TRUE(CreateBucket(e.get(), "b").ok());
-    ASSERT_TRUE(Write(e.get(), PutReq("b", "before", "ok")).status.ok());
+    ASSERT_TRUE(CreateBucket(e.get(), "bkt").ok());
+    ASSERT_TRUE(Write(e.get(), PutReq("bkt", "before", "ok")).status.ok());
     io::FaultRule rule;
     rule.op = io::FaultOp::kFdatasync;
     rule.nth = nth;
@@ -534,13 +537,13 @@ TEST(EngineFaults, FailedFdatasyncIsNeverAcknowledgedNorVisible) {
     fs.AddRule(rule);
     // nth counts syncs of segment files: each group syncs 6 files, so the
     // failure lands in the first group for nth <= 6.
-    Outcome bad = Write(e.get(), PutReq("b", "doomed", "never"));
+    Outcome bad = Write(e.get(), PutReq("bkt", "doomed", "never"));
     EXPECT_EQ(bad.status.code(), StatusCode::kIo) << bad.status.message();
     Status s;
-    GetBody(e.get(), "b", "doomed", &s);
+    GetBody(e.get(), "bkt", "doomed", &s);
     EXPECT_EQ(s.code(), StatusCode::kNotFound);
     fs.ClearRules();
-    Outcome after = Write(e.get(), PutReq("b", "after", "fine"));
+    Outcome after = Write(e.get(), PutReq("bkt", "after", "fine"));
     EXPECT_TRUE(after.status.ok()) << after.status.message();
     e.reset();
     for (int d = 0; d < 6; d++) {
@@ -548,10 +551,10 @@ TEST(EngineFaults, FailedFdatasyncIsNeverAcknowledgedNorVisible) {
                  .c_str());
     }
     ASSERT_TRUE(Engine::Open(Options(dir), &e).ok());
-    GetBody(e.get(), "b", "doomed", &s);
+    GetBody(e.get(), "bkt", "doomed", &s);
     EXPECT_EQ(s.code(), StatusCode::kNotFound);
-    EXPECT_EQ(GetBody(e.get(), "b", "before", &s), "ok");
-    EXPECT_EQ(GetBody(e.get(), "b", "after", &s), "fine");
+    EXPECT_EQ(GetBody(e.get(), "bkt", "before", &s), "ok");
+    EXPECT_EQ(GetBody(e.get(), "bkt", "after", &s), "fine");
     e.reset();
     RemoveTree(dir);
   }

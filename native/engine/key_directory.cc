@@ -523,61 +523,54 @@ Status KeyDirectory::ListVersions(const std::string& bucket,
   return Status::Ok();
 }
 
-void KeyDirectory::DumpAll(Dump* out) const {
-  TS_ASSERT(out != nullptr);
-  out->buckets = ListBuckets();
-  out->keys.clear();
-  for (uint32_t bi = 0; bi < out->buckets.size(); bi++) {
-    index::ListVersionsRequest req;
-    req.bucket = out->buckets[bi].name;
-    req.max_keys = index::kListKeysMax;
-    std::string marker;
-    for (;;) {
-      req.key_marker = marker;
-      index::ListVersionsPage page;
-      if (!index_->ListVersions(req, &page).ok()) break;
-      for (auto& e : page.entries) {
-        if (out->keys.empty() || out->keys.back().first != bi ||
-            out->keys.back().second.first != e.key) {
-          out->keys.push_back({bi, {e.key, {}}});
-        }
-        out->keys.back().second.second.push_back(FromIndex(e.meta));
-      }
-      if (!page.truncated) break;
-      // Restart at the next key: a key's versions are never split when the
-      // page ends on a whole key; otherwise continue inside it.
-      marker = page.next_key_marker;
-      req.has_version_marker = page.has_next_version_marker;
-      req.version_id_marker = page.next_version_id_marker;
-    }
+std::vector<KeyDirectory::BucketState> KeyDirectory::BucketStates() const {
+  index::ReadGuard guard;
+  const BucketTable* t = buckets_.load(std::memory_order_seq_cst);
+  std::vector<BucketState> out;
+  out.reserve(t->size());
+  for (const auto& kv : *t) {
+    out.push_back(BucketState{kv.second->info, kv.second->versions.load()});
   }
-  TS_ASSERT(out->buckets.size() == buckets_.load()->size());
+  TS_ASSERT(out.size() == t->size());
+  return out;
 }
 
-void KeyDirectory::LoadAll(const Dump& dump) {
+Status KeyDirectory::SaveIndex(const std::string& path) const {
+  TS_ASSERT(!path.empty());
+  return index_->SaveSnapshot(path);
+}
+
+Status KeyDirectory::LoadIndex(const std::string& path,
+                               const std::vector<BucketState>& buckets) {
   TS_ASSERT(versions_.load() == 0);
-  auto* table = new BucketTable();
-  for (const BucketInfo& info : dump.buckets) {
-    BucketNode* node = new BucketNode();
-    node->info = info;
-    (*table)[info.name] = node;
-  }
+  TS_ASSERT(buckets_.load()->empty());
+  std::unique_ptr<index::Index> loaded;
+  TS_RETURN_IF_ERROR(index::Index::LoadSnapshot(path, &loaded));
   uint64_t total = 0;
-  for (const auto& k : dump.keys) {
-    TS_ASSERT(k.first < dump.buckets.size());
-    const std::string& bucket = dump.buckets[k.first].name;
-    const auto& versions = k.second.second;
-    // Oldest first, each one pushed as the new newest.
-    for (size_t i = versions.size(); i-- > 0;) {
-      Status s = index_->Put(bucket, k.second.first, ToIndex(versions[i]),
-                             index::PutMode::kNewVersion);
-      TS_ASSERT_MSG(s.ok(), s.message().c_str());
+  for (size_t i = 0; i < buckets.size(); i++) {
+    if (i > 0 && !(buckets[i - 1].info.name < buckets[i].info.name)) {
+      return Status(StatusCode::kCorrupt, "snapshot buckets out of order");
     }
-    (*table)[bucket]->versions.fetch_add(versions.size());
-    total += versions.size();
+    total += buckets[i].versions;
   }
+  if (loaded->Memory().versions != total) {
+    return Status(StatusCode::kCorrupt,
+                  "index snapshot holds " +
+                      std::to_string(loaded->Memory().versions) +
+                      " versions, its buckets count " + std::to_string(total));
+  }
+  auto* table = new BucketTable();
+  for (const BucketState& b : buckets) {
+    BucketNode* node = new BucketNode();
+    node->info = b.info;
+    node->versions.store(b.versions);
+    (*table)[b.info.name] = node;
+  }
+  index_ = std::move(loaded);
   versions_.store(total);
   Publish(table, nullptr);
+  TS_ASSERT(index_ != nullptr);
+  return Status::Ok();
 }
 
 }  // namespace engine

@@ -9,9 +9,10 @@
 // atomic pointer, its old copies retired through the same epochs.
 //
 // Concurrency contract
-// - Writers (Apply*, LoadAll) run on the engine's committer thread only (and
+// - Writers (Apply*, LoadIndex) run on the engine's committer thread only (and
 //   during recovery, before any reader exists).
-// - Readers (Lookup, List*, bucket queries, DumpAll) run on any thread and
+// - Readers (Lookup, List*, bucket queries, BucketStates, SaveIndex) run on any
+// thread and
 //   never lock: they pin an epoch (index::ReadGuard), follow published
 //   pointers and copy what they return.
 #pragma once
@@ -107,16 +108,24 @@ class KeyDirectory {
                       ListVersionsPage* out) const;
   uint64_t object_versions() const;
 
-  // Snapshot support: every bucket and version, in key order.
-  struct Dump {
-    std::vector<BucketInfo> buckets;
-    // bucket index into `buckets`, key, versions newest first
-    std::vector<
-        std::pair<uint32_t, std::pair<std::string, std::vector<VersionMeta>>>>
-        keys;
+  // ---- snapshots ----
+  struct BucketState {
+    BucketInfo info;
+    uint64_t versions = 0;  // versions in the bucket, delete markers included
   };
-  void DumpAll(Dump* out) const;
-  void LoadAll(const Dump& dump);
+  // Every bucket with its version count, in name order.
+  std::vector<BucketState> BucketStates() const;
+  // Writes every key and version in the index's snapshot format
+  // (docs/format.md, "Index snapshot") to `path`. Called by the committer, so
+  // the file and BucketStates() taken on the same thread describe the same
+  // state.
+  Status SaveIndex(const std::string& path) const;
+  // Replaces the (empty) directory with a verified index snapshot and its
+  // buckets. kCorrupt, leaving the directory empty, when the file does not
+  // verify or its version count disagrees with the buckets'. Recovery only,
+  // before any reader exists.
+  Status LoadIndex(const std::string& path,
+                   const std::vector<BucketState>& buckets);
 
  private:
   struct BucketNode {

@@ -107,6 +107,8 @@ class KeyDirectory {
                       const std::string& version_id_marker, uint32_t max_keys,
                       ListVersionsPage* out) const;
   uint64_t object_versions() const;
+  // The index's memory accounting (takes its writer mutex; for benchmarks).
+  index::IndexMemory IndexMemoryUse() const { return index_->Memory(); }
 
   // ---- snapshots ----
   struct BucketState {

@@ -57,7 +57,8 @@ uint64_t SnapshotBytes(const std::string& dir) {
 int Main(int argc, char** argv) {
   const uint64_t n = argc > 1 ? strtoull(argv[1], nullptr, 10) : 1000000;
   const std::string base = argc > 2 ? argv[2] : "/var/tmp";
-  std::string tmpl = base + "/tessera-reopen-XXXXXX";
+  // mkdtemp replaces the six trailing X characters.
+  std::string tmpl = base + "/tessera-reopen-" + std::string(6, 'X');
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   TS_ASSERT(mkdtemp(buf.data()) != nullptr);

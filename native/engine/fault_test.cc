@@ -51,9 +51,11 @@ int Sh(const std::string& cmd) { return system(cmd.c_str()); }
 // and fdatasync on a disk would make the matrix take many minutes.
 std::string MakeTemp() {
   struct stat st;
+  // mkdtemp replaces the six trailing X characters.
   std::string tmpl = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode)
-                         ? "/dev/shm/tessera-fault-XXXXXX"
-                         : "/tmp/tessera-fault-XXXXXX";
+                         ? std::string("/dev/shm/tessera-fault-")
+                         : std::string("/tmp/tessera-fault-");
+  tmpl += std::string(6, 'X');
   char* d = mkdtemp(&tmpl[0]);
   EXPECT_NE(d, nullptr);
   return d;
@@ -93,7 +95,7 @@ Status Put(Engine* e, const std::string& key, const std::string& body) {
   if (body.size() <= (1u << 20) + 1) {
     WriteRequest r;
     r.kind = Kind::kPut;
-    r.bucket = "b";
+    r.bucket = "bkt";
     r.key = key;
     r.body = reinterpret_cast<const uint8_t*>(body.data());
     r.body_bytes = body.size();
@@ -119,7 +121,7 @@ Status Put(Engine* e, const std::string& key, const std::string& body) {
   }
   WriteRequest c;
   c.kind = Kind::kCommitUpload;
-  c.bucket = "b";
+  c.bucket = "bkt";
   c.key = key;
   c.upload_id = up;
   // The upload's drain task may still be finishing after the last piece's
@@ -135,7 +137,7 @@ Status Put(Engine* e, const std::string& key, const std::string& body) {
 Status Get(Engine* e, const std::string& key, std::string* body) {
   ObjectInfo info;
   body->clear();
-  return e->Get("b", key, "", 0, UINT64_MAX, &info, body);
+  return e->Get("bkt", key, "", 0, UINT64_MAX, &info, body);
 }
 
 std::string SegPath(const std::string& dir, int drive, uint64_t seg) {
@@ -191,7 +193,7 @@ void MakeFixture(size_t size, Fixture* fx) {
   ASSERT_TRUE(Engine::Open(Opts(fx->dir), &e).ok());
   WriteRequest b;
   b.kind = Kind::kBucketCreate;
-  b.bucket = "b";
+  b.bucket = "bkt";
   ASSERT_TRUE(Run(e.get(), b).ok());
   fx->old_first = StripeOf(e->stats().next_address);
   Status put = Put(e.get(), "obj", Bytes(size + 1, size + 5000));
@@ -433,7 +435,7 @@ TEST(BitrotFuzz, EveryReadExactOrCleanError) {
     ASSERT_TRUE(Engine::Open(Opts(dir), &e).ok());
     WriteRequest b;
     b.kind = Kind::kBucketCreate;
-    b.bucket = "b";
+    b.bucket = "bkt";
     ASSERT_TRUE(engine::Run(e.get(), b).ok());
     for (size_t size : {0, 1, 100, 4064, 4065, 20000, 100000, 700000}) {
       bodies.push_back(Bytes(size * 7 + 1, size));
@@ -499,7 +501,7 @@ TEST(BitrotFuzz, EveryReadExactOrCleanError) {
           ObjectInfo info;
           std::string part;
           Status r =
-              e->Get("b", "k" + std::to_string(i), "", 3, 7, &info, &part);
+              e->Get("bkt", "k" + std::to_string(i), "", 3, 7, &info, &part);
           reads++;
           if (r.ok()) {
             ASSERT_EQ(part, bodies[i].substr(3, 7))
@@ -622,7 +624,7 @@ TEST(IoErrorInjection, CanonicalOpsOnOneDrive) {
           if (s.ok()) {
             WriteRequest b;
             b.kind = Kind::kBucketCreate;
-            b.bucket = "b";
+            b.bucket = "bkt";
             Status bs = engine::Run(e.get(), b);
             const size_t sizes[] = {0, 1, 5000, 70000, 300000};
             for (int i = 0; bs.ok() && i < 24; i++) {
@@ -633,7 +635,7 @@ TEST(IoErrorInjection, CanonicalOpsOnOneDrive) {
               if (is_delete) {
                 WriteRequest d;
                 d.kind = Kind::kDelete;
-                d.bucket = "b";
+                d.bucket = "bkt";
                 d.key = key;
                 w = engine::Run(e.get(), d);
               } else {
@@ -712,7 +714,7 @@ TEST(DriveReplacement, EmptyDirectoryInPlaceOfALostDrive) {
     ASSERT_TRUE(Engine::Open(Opts(dir), &e).ok());
     WriteRequest b;
     b.kind = Kind::kBucketCreate;
-    b.bucket = "b";
+    b.bucket = "bkt";
     ASSERT_TRUE(engine::Run(e.get(), b).ok());
     ASSERT_TRUE(Put(e.get(), "obj", body).ok());
     ASSERT_TRUE(e->Close().ok());

@@ -15,22 +15,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binding, packageRoot } from '../lib/binding';
 import type { EngineBinding } from '../lib/store/engine_binding';
+import { KillReport, type KillOp } from './support/kill_report';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { bodyFor } = require('./support/engine_kill_body.js') as {
+const { bodyFor } = require('./support/kill_workload.js') as {
   bodyFor: (id: number) => Buffer;
 };
-
-interface Op {
-  id: number;
-  isDelete: boolean;
-  acked: boolean;
-}
 
 function runChild(
   dir: string,
   seed: number,
   start: number,
-  history: Map<string, Op[]>,
+  history: Map<string, KillOp[]>,
   killAfterMs: number,
 ) {
   return new Promise<{ acked: number }>((resolve, reject) => {
@@ -45,39 +40,18 @@ function runChild(
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    let buffered = '';
-    let acked = 0;
     let timer: NodeJS.Timeout | undefined;
-    const byId = new Map<number, Op>();
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('latin1');
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        const [kind, key, idText, what] = line.split(' ');
-        if (kind === 'R') {
-          timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-        } else if (kind === 'I') {
-          const op: Op = { id: Number(idText), isDelete: what === 'D', acked: false };
-          byId.set(op.id, op);
-          const ops = history.get(key!) ?? [];
-          ops.push(op);
-          history.set(key!, ops);
-        } else if (kind === 'A') {
-          const op = byId.get(Number(idText));
-          if (op) {
-            op.acked = true;
-            acked++;
-          }
-        }
-      }
-    });
+    const report = new KillReport(history);
+    child.stdout.on('data', (chunk: Buffer) =>
+      report.feed(chunk, (kind) => {
+        if (kind === 'R') timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      }),
+    );
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (timer) clearTimeout(timer);
       if (signal !== 'SIGKILL') reject(new Error(`child exited with ${code} ${signal}`));
-      else resolve({ acked });
+      else resolve({ acked: report.acked });
     });
   });
 }
@@ -89,7 +63,7 @@ describe('native engine: kill -9 loop', function () {
     const seed = Number(process.env.TESSERA_SEED ?? Date.now() % 1_000_000);
     console.log(`      seed ${seed} (replay with TESSERA_SEED=${seed}), ${cycles} cycles`);
     const dir = mkdtempSync(join(tmpdir(), 'tessera-kill-'));
-    const history = new Map<string, Op[]>();
+    const history = new Map<string, KillOp[]>();
     let rng = seed || 1;
     const next = () => {
       rng = (rng * 1103515245 + 12345) % 2147483648;
@@ -110,7 +84,7 @@ describe('native engine: kill -9 loop', function () {
         ackedTotal += acked;
         start += 1_000_000;
         const engine = await (binding as unknown as EngineBinding).engineOpen({ path: dir });
-        const observed = new Map<string, Op>();
+        const observed = new Map<string, KillOp>();
         try {
           for (const [key, ops] of history) {
             let last = -1;
@@ -128,7 +102,7 @@ describe('native engine: kill -9 loop', function () {
             }
             const present = body !== undefined;
             let allowed = last === -1 && !present;
-            let matched: Op = { id: -1, isDelete: true, acked: true };
+            let matched: KillOp = { id: -1, isDelete: true, acked: true };
             for (let i = Math.max(last, 0); i < ops.length && !allowed; i++) {
               const op = ops[i]!;
               allowed = op.isDelete ? !present : present && body!.equals(bodyFor(op.id));

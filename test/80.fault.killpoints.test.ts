@@ -17,8 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binding, packageRoot } from '../lib/binding';
 import type { EngineBinding } from '../lib/store/engine_binding';
+import { KillReport, type KillOp } from './support/kill_report';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { bodyFor } = require('./support/engine_kill_body.js') as {
+const { bodyFor } = require('./support/kill_workload.js') as {
   bodyFor: (id: number) => Buffer;
 };
 
@@ -35,17 +36,11 @@ const POINTS: Record<string, number> = {
   'heal.before_sync': 1,
 };
 
-interface Op {
-  id: number;
-  isDelete: boolean;
-  acked: boolean;
-}
-
 function runChild(
   dir: string,
   seed: number,
   start: number,
-  history: Map<string, Op[]>,
+  history: Map<string, KillOp[]>,
   point: string,
   log: string,
 ): Promise<{ acked: number; fired: boolean }> {
@@ -71,36 +66,13 @@ function runChild(
     );
     // A point that has not fired in time: SIGKILL instead (counted apart).
     const timer = setTimeout(() => child.kill('SIGKILL'), 6000);
-    let buffered = '';
-    let acked = 0;
-    const byId = new Map<number, Op>();
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('latin1');
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        const [kind, key, idText, what] = line.split(' ');
-        if (kind === 'I') {
-          const op: Op = { id: Number(idText), isDelete: what === 'D', acked: false };
-          byId.set(op.id, op);
-          const ops = history.get(key!) ?? [];
-          ops.push(op);
-          history.set(key!, ops);
-        } else if (kind === 'A') {
-          const op = byId.get(Number(idText));
-          if (op) {
-            op.acked = true;
-            acked++;
-          }
-        }
-      }
-    });
+    const report = new KillReport(history);
+    child.stdout.on('data', (chunk: Buffer) => report.feed(chunk));
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      if (code === 9) resolve({ acked, fired: true });
-      else if (signal === 'SIGKILL') resolve({ acked, fired: false });
+      if (code === 9) resolve({ acked: report.acked, fired: true });
+      else if (signal === 'SIGKILL') resolve({ acked: report.acked, fired: false });
       else reject(new Error(`child exited with ${code} ${signal}`));
     });
   });
@@ -120,7 +92,7 @@ describe('fault: kill points', function () {
     const engineBinding = binding as unknown as EngineBinding;
     // Created here, without kill points: the loop is about a living store.
     await (await engineBinding.engineOpen({ path: store, dataShards: 4, parityShards: 2 })).close();
-    const history = new Map<string, Op[]>();
+    const history = new Map<string, KillOp[]>();
     const names = Object.keys(POINTS);
     let start = 0;
     let ackedTotal = 0;
@@ -134,7 +106,7 @@ describe('fault: kill points', function () {
         ackedTotal += acked;
         start += 1_000_000;
         const engine = await engineBinding.engineOpen({ path: store });
-        const observed = new Map<string, Op>();
+        const observed = new Map<string, KillOp>();
         try {
           for (const [key, ops] of history) {
             let last = -1;
@@ -146,7 +118,7 @@ describe('fault: kill points', function () {
             if (info && !info.deleteMarker) body = await engine.read('kill', key, '', 0, info.size);
             const present = body !== undefined;
             let allowed = last === -1 && !present;
-            let matched: Op = { id: -1, isDelete: true, acked: true };
+            let matched: KillOp = { id: -1, isDelete: true, acked: true };
             for (let i = Math.max(last, 0); i < ops.length && !allowed; i++) {
               const op = ops[i]!;
               allowed = op.isDelete ? !present : present && body!.equals(bodyFor(op.id));

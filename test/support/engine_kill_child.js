@@ -6,19 +6,11 @@
 // acknowledged ("A <key> <op>"), until the parent kills it with SIGKILL.
 'use strict';
 const nodeGypBuild = require('node-gyp-build');
-const { bodyFor } = require('./engine_kill_body.js');
+const { seededRandom, submitRandomWrite } = require('./kill_workload.js');
 
 const [, , root, dir, seedText, startText] = process.argv;
 const binding = nodeGypBuild(root);
-let seed = Number(seedText) >>> 0 || 1;
-function random() {
-  seed ^= seed << 13;
-  seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  seed >>>= 0;
-  return seed / 4294967296;
-}
+const random = seededRandom(seedText);
 
 async function main() {
   const engine = await binding.engineOpen({ path: dir, dataShards: 4, parityShards: 2 });
@@ -29,27 +21,10 @@ async function main() {
   }
   process.stdout.write('R\n');
   let op = Number(startText);
-  let inflight = 0;
+  const counter = { inflight: 0 };
   for (;;) {
-    while (inflight >= 16) await new Promise((r) => setImmediate(r));
-    const key = `k${Math.floor(random() * 40)}`;
-    const id = op++;
-    const isDelete = random() < 0.2;
-    process.stdout.write(`I ${key} ${id} ${isDelete ? 'D' : 'P'}\n`);
-    const write = isDelete
-      ? { kind: 'delete', bucket: 'kill', key }
-      : { kind: 'put', bucket: 'kill', key, body: bodyFor(id), metadata: [] };
-    inflight++;
-    engine.submit([write])[0].then(
-      () => {
-        inflight--;
-        process.stdout.write(`A ${key} ${id}\n`);
-      },
-      (error) => {
-        inflight--;
-        process.stdout.write(`F ${key} ${id} ${error.code}\n`);
-      },
-    );
+    while (counter.inflight >= 16) await new Promise((r) => setImmediate(r));
+    submitRandomWrite(engine, random, op++, counter);
   }
 }
 main().catch((error) => {

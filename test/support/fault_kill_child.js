@@ -10,19 +10,11 @@
 'use strict';
 const { openSync, readSync, writeSync, closeSync } = require('node:fs');
 const nodeGypBuild = require('node-gyp-build');
-const { bodyFor } = require('./engine_kill_body.js');
+const { seededRandom, submitRandomWrite } = require('./kill_workload.js');
 
 const [, , root, dir, seedText, startText] = process.argv;
 const binding = nodeGypBuild(root);
-let seed = Number(seedText) >>> 0 || 1;
-function random() {
-  seed ^= seed << 13;
-  seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  seed >>>= 0;
-  return seed / 4294967296;
-}
+const random = seededRandom(seedText);
 
 function damageOneChunk() {
   // Stripe 0 of segment 0 on drive 1: written at creation, never again.
@@ -44,34 +36,17 @@ async function main() {
   }
   process.stdout.write('R\n');
   let op = Number(startText);
-  let inflight = 0;
+  const counter = { inflight: 0 };
   for (let n = 1; ; n++) {
     if (n % 150 === 0) {
-      while (inflight > 0) await new Promise((r) => setImmediate(r));
+      while (counter.inflight > 0) await new Promise((r) => setImmediate(r));
       await engine.close();
       engine = await binding.engineOpen({ path: dir });
       damageOneChunk();
       await engine.scrub(true, 0, 0);
     }
-    while (inflight >= 16) await new Promise((r) => setImmediate(r));
-    const key = `k${Math.floor(random() * 40)}`;
-    const id = op++;
-    const isDelete = random() < 0.2;
-    process.stdout.write(`I ${key} ${id} ${isDelete ? 'D' : 'P'}\n`);
-    const write = isDelete
-      ? { kind: 'delete', bucket: 'kill', key }
-      : { kind: 'put', bucket: 'kill', key, body: bodyFor(id), metadata: [] };
-    inflight++;
-    engine.submit([write])[0].then(
-      () => {
-        inflight--;
-        process.stdout.write(`A ${key} ${id}\n`);
-      },
-      (error) => {
-        inflight--;
-        process.stdout.write(`F ${key} ${id} ${error.code}\n`);
-      },
-    );
+    while (counter.inflight >= 16) await new Promise((r) => setImmediate(r));
+    submitRandomWrite(engine, random, op++, counter);
   }
 }
 main().catch((error) => {

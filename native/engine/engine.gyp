@@ -12,8 +12,7 @@
         "../checksum/checksum.gyp:tessera_checksum",
         "../io/io.gyp:tessera_io",
         "../ec/ec.gyp:tessera_ec",
-        "../log/log.gyp:tessera_log",
-        "../index/index.gyp:tessera_index"
+        "../log/log.gyp:tessera_log"
       ],
       "cflags": ["-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra"],
       "cflags_cc": ["-std=c++17", "-fvisibility=hidden"],

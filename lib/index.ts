@@ -7,6 +7,14 @@ import { binding } from './binding';
 export { TesseraError, AbortError } from './errors';
 export { Store } from './store/store';
 export type { StoreOpenOptions } from './store/store';
+export type {
+  GcOptions,
+  GcProgress,
+  GcReport,
+  GcRunOptions,
+  SegmentSpace,
+  SpaceStats,
+} from './gc/index';
 export * as checksums from './checksum/index';
 export type { ChecksumInput, ChecksumKernels } from './checksum/index';
 export type { TesseraErrorOptions } from './errors';

@@ -9,6 +9,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit_codes';
 import { runDemo } from './demo';
 import { registerServe } from './serve';
 import { registerScrub, scrubExitCode } from './scrub';
+import { gcExitCode, registerGc } from './gc';
 
 function buildProgram(version: string): Command {
   const program = new Command('tessera')
@@ -43,6 +44,7 @@ function buildProgram(version: string): Command {
 
   registerServe(program);
   registerScrub(program);
+  registerGc(program);
   return program;
 }
 
@@ -51,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram(nativeInfo().version);
   try {
     await program.parseAsync(argv);
-    return scrubExitCode === EXIT_OK ? EXIT_OK : scrubExitCode;
+    return scrubExitCode !== EXIT_OK ? scrubExitCode : gcExitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end with exitCode 0; everything else is usage.

@@ -34,7 +34,7 @@ interface PassFlags {
 /** Set by an action: main() returns it instead of EXIT_OK. */
 export let scrubExitCode = EXIT_OK;
 
-function parseRate(text: string | undefined): number {
+export function parseRate(text: string | undefined): number {
   if (text === undefined) return 0;
   const m = /^(\d+)([kKmMgG]?)$/.exec(text);
   if (!m) {

@@ -36,6 +36,12 @@ export interface EngineOpenOptions {
   parityShards?: number;
   /** Bytes per chunk (per drive per stripe), a power of two 4096..65536. */
   chunkBytes?: number;
+  /**
+   * Stripes per segment, used when creating (default: 32 MiB of data per
+   * segment). Segments are the unit of space reclamation (docs/gc.md);
+   * small values are for tests.
+   */
+  segmentStripes?: number;
   directIO?: 'required' | 'optional' | 'disabled';
   ioBackend?: 'auto' | 'io_uring' | 'pwrite';
   /** Extra wait to gather a commit group, microseconds (default 0). */
@@ -225,6 +231,12 @@ export function validateOpenOptions(options: unknown): EngineOpenOptions {
       );
     }
   }
+  if (o.segmentStripes !== undefined && !isInteger(o.segmentStripes, 8, 1 << 20)) {
+    throw new TesseraError(
+      'ERR_OUT_OF_RANGE',
+      `segmentStripes must be an integer in 8..1048576, got ${String(o.segmentStripes)}`,
+    );
+  }
   if (
     o.chunkBytes !== undefined &&
     (!isInteger(o.chunkBytes, 4096, 65536) || (o.chunkBytes & (o.chunkBytes - 1)) !== 0)
@@ -321,6 +333,7 @@ export class NativeStoreEngine implements StoreEngine {
     if (options.dataShards !== undefined) native.dataShards = options.dataShards;
     if (options.parityShards !== undefined) native.parityShards = options.parityShards;
     if (options.chunkBytes !== undefined) native.chunkBytes = options.chunkBytes;
+    if (options.segmentStripes !== undefined) native.segmentStripes = options.segmentStripes;
     if (options.groupCommitDelayUs !== undefined)
       native.groupCommitDelayUs = options.groupCommitDelayUs;
     if (options.readerThreads !== undefined) native.readerThreads = options.readerThreads;

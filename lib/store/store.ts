@@ -11,17 +11,27 @@ import { InflightTracker } from './inflight';
 import type { BucketInfo } from './types';
 import { validateBucketName } from './validate';
 import { type ScrubOptions, type ScrubReport, validateScrubOptions } from './scrub';
+import { GarbageCollector } from '../gc/collector';
+import { resolveGcOptions, validateRunOptions } from '../gc/policy';
+import type { GcOptions, GcReport, GcRunOptions, NativeGcHandle, SpaceStats } from '../gc/types';
 
 export interface CreateBucketOptions {
   /** Keep every version of every key (S3 versioning 'Enabled'). */
   versioning?: boolean;
 }
 
-export type StoreOpenOptions = EngineOpenOptions;
+export type StoreOpenOptions = EngineOpenOptions & {
+  /**
+   * Space reclamation (docs/gc.md): options of the background collector, or
+   * false to turn it off (store.gc() still works). Default: on.
+   */
+  gc?: GcOptions | false;
+};
 
 export class Store {
   private readonly inflight = new InflightTracker();
   private closed: Promise<void> | undefined;
+  private collector: GarbageCollector | undefined;
 
   /**
    * Opens the store on `path` (drives `path/drive-<i>`) or on `drives`,
@@ -29,7 +39,45 @@ export class Store {
    * fails with ERR_STORE_LOCKED.
    */
   static async open(options: StoreOpenOptions): Promise<Store> {
-    return new Store(await NativeStoreEngine.open(validateOpenOptions(options)));
+    const valid = validateOpenOptions(options);
+    const gc = (options as { gc?: unknown }).gc;
+    const gcOptions = gc === false ? resolveGcOptions({ background: false }) : resolveGcOptions(gc);
+    const store = new Store(await NativeStoreEngine.open(valid));
+    store.startGc(gcOptions);
+    return store;
+  }
+
+  private startGc(options: ReturnType<typeof resolveGcOptions>): void {
+    if (!(this.engine instanceof NativeStoreEngine)) return;
+    const handle = this.engine.native as unknown as NativeGcHandle;
+    this.collector = new GarbageCollector(handle, this.engine.info().drives, options);
+    this.collector.start();
+  }
+
+  /**
+   * One garbage-collection run now (docs/gc.md): compacts every sealed
+   * segment whose dead ratio reaches the threshold (gc.deadRatio, or
+   * options.deadRatio), at the configured rate, and reports segments
+   * compacted, bytes reclaimed and bytes moved. Queued behind a background
+   * run in progress.
+   */
+  async gc(options?: GcRunOptions): Promise<GcReport> {
+    const valid = validateRunOptions(options);
+    this.assertOpen();
+    const collector = this.collector;
+    if (collector === undefined) {
+      throw new TesseraError('ERR_STORE_UNSUPPORTED', 'this store engine has no gc');
+    }
+    return this.inflight.run(() => collector.run(valid, 'manual'));
+  }
+
+  /** Segments, physical/live/dead bytes and GC progress (memory only). */
+  spaceStats(): SpaceStats {
+    this.assertOpen();
+    if (this.collector === undefined) {
+      throw new TesseraError('ERR_STORE_UNSUPPORTED', 'this store engine has no space stats');
+    }
+    return this.collector.space();
   }
 
   /** @internal Use Store.open(); tests may wrap another engine with openOnEngine(). */
@@ -118,7 +166,11 @@ export class Store {
     if (this.closed === undefined && this.engine instanceof NativeStoreEngine) {
       this.engine.cancelScrub();
     }
-    this.closed ??= this.inflight.close().then(() => this.engine.close());
+    // The collector stops first: its timer, then any compaction (cancelled).
+    const gcStopped = this.closed === undefined ? this.collector?.stop() : undefined;
+    this.closed ??= Promise.resolve(gcStopped)
+      .then(() => this.inflight.close())
+      .then(() => this.engine.close());
     return this.closed;
   }
 

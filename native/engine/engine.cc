@@ -14,6 +14,7 @@
 #include "checksum/crc.h"
 #include "core/ts_assert.h"
 #include "ec/reed_solomon.h"
+#include "engine/engine_internal.h"
 #include "engine/kill_points.h"
 #include "io/aligned_buffer.h"
 
@@ -21,33 +22,6 @@ namespace tessera {
 namespace engine {
 
 using log::Layout;
-
-struct Engine::Drive {
-  std::string dir;
-  int lock_fd = -1;
-};
-
-struct Engine::Segment {
-  uint64_t id = 0;
-  std::vector<int> fds;            // -1 where the file is missing
-  std::vector<uint32_t> io_files;  // IoEngine ids, when writable
-  bool writable = false;           // every drive has it with a valid header
-};
-
-// An upload in progress: its fragments (published as they become durable)
-// and the running MD5 of its pieces. Pieces wait in `pending` and are
-// hashed and submitted in order by one drain task at a time.
-struct Engine::Upload {
-  uint64_t id = 0;
-  std::vector<log::Extent> extents;  // guarded by Engine::mu_
-  Md5 md5;                           // the drain task only
-  std::deque<Pending> pending;       // guarded by Engine::mu_
-  bool draining = false;             // guarded by Engine::mu_
-  // Pieces appended whose completion has not fired yet. Commit needs 0:
-  // then every piece is hashed and placed (its MD5 update and extent
-  // happen before its completion), whatever the drain task does next.
-  uint64_t unsettled = 0;  // guarded by Engine::mu_
-};
 
 // A record placed in the group being built, with what to publish once the
 // group is durable.
@@ -462,6 +436,7 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   info_.direct_io = use_direct_;
   info_.record_bytes_max = options_.group_bytes_max - log::group_record_bytes -
                            log::record_header_bytes_max;
+  usage_.Reset(layout_);
   TS_ASSERT(drives_.size() == layout_.shards());
   TS_ASSERT(layout_.Valid());
   return Status::Ok();
@@ -526,6 +501,7 @@ Status Engine::CreateSegment(uint64_t id) {
     return status;
   }
   seg->writable = true;
+  usage_.NoteSegment(id, false);
   std::lock_guard<std::mutex> lock(segments_mu_);
   segments_[id] = std::move(seg);
   TS_ASSERT(segments_.count(id) == 1);
@@ -570,6 +546,8 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
         h.segment_id == id && h.drive_index == d &&
         memcmp(h.store_id, store_id_, 16) == 0) {
       healthy++;
+      // Header flags (offset 40), bit 0: freed by compaction (format.md).
+      if (header.data()[40] & 1) seg->freed = true;
     }
   }
   if (present == 0) {
@@ -846,6 +824,12 @@ void FillInfo(const VersionMeta& meta, const log::ObjectRecord& rec,
 
 Status Engine::Head(const std::string& bucket, const std::string& key,
                     const std::string& version_id, ObjectInfo* out) {
+  std::shared_lock<std::shared_mutex> hold(reclaim_mu_);  // compaction.cc
+  return HeadUnlocked(bucket, key, version_id, out);
+}
+
+Status Engine::HeadUnlocked(const std::string& bucket, const std::string& key,
+                            const std::string& version_id, ObjectInfo* out) {
   TS_ASSERT(out != nullptr);
   VersionMeta meta, current;
   TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
@@ -864,7 +848,8 @@ Status Engine::Get(const std::string& bucket, const std::string& key,
                    const std::string& version_id, uint64_t offset,
                    uint64_t length, ObjectInfo* info, std::string* body) {
   TS_ASSERT(info != nullptr && body != nullptr);
-  TS_RETURN_IF_ERROR(Head(bucket, key, version_id, info));
+  std::shared_lock<std::shared_mutex> hold(reclaim_mu_);  // compaction.cc
+  TS_RETURN_IF_ERROR(HeadUnlocked(bucket, key, version_id, info));
   VersionMeta meta;
   TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
   if (offset > meta.size) offset = meta.size;
@@ -1084,6 +1069,7 @@ namespace {
 std::string ConflictKey(const WriteRequest& r) {
   using Kind = WriteRequest::Kind;
   if (r.kind == Kind::kFragment) return std::string();
+  if (r.kind == Kind::kRelocate && r.key.empty()) return std::string();
   if (r.kind == Kind::kBucketCreate || r.kind == Kind::kBucketDelete ||
       r.kind == Kind::kBucketSettings) {
     return r.bucket;
@@ -1103,6 +1089,10 @@ void Engine::TakeGroup(std::vector<Pending>* group) {
   uint64_t bytes = log::group_record_bytes;
   while (ready()) {
     Pending& p = queue_.front();
+    // A reclaim (compaction.cc) runs alone, between groups.
+    if (p.request.kind == WriteRequest::Kind::kReclaim && !group->empty()) {
+      break;
+    }
     if (p.etag_job != nullptr) {
       memcpy(p.request.etag, p.etag_job->etag, 16);
       p.etag_job.reset();
@@ -1130,6 +1120,7 @@ void Engine::TakeGroup(std::vector<Pending>* group) {
     queued_bytes_ -= p.bytes;
     group->push_back(std::move(p));
     queue_.pop_front();
+    if (group->back().request.kind == WriteRequest::Kind::kReclaim) break;
   }
   TS_ASSERT(!group->empty() || closing_);
 }
@@ -1145,6 +1136,20 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
   BucketInfo bucket;
   const bool have_bucket = directory_.GetBucket(r.bucket, &bucket);
   switch (r.kind) {
+    case Kind::kRelocate: {  // compaction.cc
+      TS_RETURN_IF_ERROR(CheckRelocation(r));
+      s.type = r.relocation->type;
+      s.flags = r.relocation->flags;
+      s.seq = r.relocation->seq;
+      s.var = r.relocation->var;
+      s.payload =
+          reinterpret_cast<const uint8_t*>(r.relocation->payload.data());
+      s.payload_bytes = r.relocation->payload.size();
+      s.payload_crc = crc32c::Extend(0, s.payload, s.payload_bytes);
+      break;
+    }
+    case Kind::kReclaim:
+      return InvalidArg("a reclaim is not a record");
     case Kind::kBucketCreate:
     case Kind::kBucketDelete:
     case Kind::kBucketSettings: {
@@ -1416,7 +1421,10 @@ void Engine::RunGroup(std::vector<Pending>* group) {
     outcome[i] = Decide((*group)[i], &staged, next_seq_);
     if (staged.size() > before) {
       staged.back().pending = i;
-      next_seq_++;
+      // Relocated copies keep their original seq.
+      if ((*group)[i].request.kind != WriteRequest::Kind::kRelocate) {
+        next_seq_++;
+      }
     }
   }
   if (!staged.empty()) {
@@ -1438,7 +1446,13 @@ void Engine::RunGroup(std::vector<Pending>* group) {
       for (size_t i = 0; i < staged.size(); i++) {
         Staged& s = staged[i];
         s.address = start + offsets[i];
+        s.result.address = s.address;
         const WriteRequest& r = (*group)[s.pending].request;
+        if (r.kind == WriteRequest::Kind::kRelocate) {
+          PublishRelocation(r, s.address);  // compaction.cc
+          continue;
+        }
+        usage_.NoteRecord(s.address / layout_.segment_data_bytes(), s.seq);
         switch (s.type) {
           case log::RecordType::kBucket: {
             log::BucketRecord b;
@@ -1448,6 +1462,7 @@ void Engine::RunGroup(std::vector<Pending>* group) {
             break;
           }
           case log::RecordType::kDelete:
+            UsageBeforeDelete(r.bucket, r.key, r.version_id);
             directory_.ApplyDelete(r.bucket, r.key, r.version_id);
             break;
           case log::RecordType::kFragment: {
@@ -1478,8 +1493,11 @@ void Engine::RunGroup(std::vector<Pending>* group) {
               memcpy(meta.etag, s.result.etag, 16);
               meta.part_count = r.part_count;
             }
+            UsageBeforeObject(r.bucket, r.key,
+                              (s.flags & log::kObjectVersioned) != 0);
             directory_.ApplyObject(r.bucket, r.key, meta,
                                    (s.flags & log::kObjectVersioned) != 0);
+            UsageAfterObject(meta, s.owned_payload);
             break;
           }
           case log::RecordType::kGroup:
@@ -1529,6 +1547,13 @@ void Engine::CommitterLoop() {
     std::vector<Pending> group;
     TakeGroup(&group);
     if (group.empty()) break;  // closing and drained
+    if (group.size() == 1 &&
+        group[0].request.kind == WriteRequest::Kind::kReclaim) {
+      Status r =
+          failed_ ? failure_ : ReclaimSegment(group[0].request.reclaim_segment);
+      group[0].done(r, WriteResult());  // compaction.cc
+      continue;
+    }
     RunGroup(&group);
     if (options_.snapshot_every_groups != 0 &&
         groups_since_snapshot_ >= options_.snapshot_every_groups && !failed_) {
@@ -1634,7 +1659,7 @@ Engine::~Engine() {
 // Written tmp -> fdatasync -> rename -> fsync(dir). A snapshot describes
 // the state after every group before (tail_segment, tail_stripe).
 
-Status Engine::WriteSnapshot() {
+Status Engine::WriteSnapshot(bool every_drive) {
   KeyDirectory::Dump dump;
   directory_.DumpAll(&dump);
   std::string body;
@@ -1693,6 +1718,7 @@ Status Engine::WriteSnapshot() {
   }
   groups_since_snapshot_ = 0;
   TS_ASSERT(written <= drives_.size());
+  if (every_drive && written != drives_.size()) return first_error;
   return written > 0 ? Status::Ok() : first_error;
 }
 
@@ -1813,13 +1839,16 @@ Status Engine::Recover() {
     Segment* seg = nullptr;
     TS_RETURN_IF_ERROR(OpenSegment(id, false, &seg));
     if (seg == nullptr) break;
+    if (seg->freed && !from_snapshot) return FullScanAfterGc();  // gc.md
     segments.push_back(id);
   }
   if (segments.empty()) {
     TS_RETURN_IF_ERROR(CreateSegment(start_segment));
     tail_segment_ = start_segment;
     tail_stripe_ = 0;
-    return Status::Ok();
+    if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
+    TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
+    return RecomputeUsage();
   }
   const uint32_t k = layout_.data_shards;
   const uint32_t dpay = layout_.payload_bytes();
@@ -2004,6 +2033,9 @@ Status Engine::Recover() {
           h.header_bytes - log::record_header_fixed_bytes);
       const char* payload = bytes.data() + pos + h.header_bytes;
       max_seq = std::max(max_seq, h.seq);
+      if ((h.flags & log::kRecordRelocated) == 0) {
+        usage_.NoteRecord(cg.segment, h.seq);
+      }
       if (crc32c::Extend(0, payload, h.payload_bytes) == h.payload_crc32c) {
         switch (h.type) {
           case log::RecordType::kBucket: {
@@ -2033,6 +2065,11 @@ Status Engine::Recover() {
             meta.mtime_ms = o.mtime_ms;
             memcpy(meta.etag, o.etag, 16);
             meta.part_count = o.part_count;
+            if (h.flags & log::kObjectRelocated) {  // compaction.cc
+              ReplayRelocated(o.bucket, o.key, meta,
+                              (h.flags & log::kObjectVersioned) != 0);
+              break;
+            }
             directory_.ApplyObject(o.bucket, o.key, meta,
                                    (h.flags & log::kObjectVersioned) != 0);
             break;
@@ -2093,6 +2130,9 @@ Status Engine::Recover() {
     }
   }
   // A non-writable tail makes the first group roll to a new segment.
+  if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
+  TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
+  TS_RETURN_IF_ERROR(RecomputeUsage());
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_.next_address = layout_.StripeAddress(tail_segment_, tail_stripe_);

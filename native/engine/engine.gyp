@@ -4,7 +4,8 @@
     {
       "target_name": "tessera_engine",
       "type": "static_library",
-      "sources": ["engine.cc", "key_directory.cc", "md5.cc", "scrub.cc", "kill_points.cc"],
+      "sources": ["engine.cc", "key_directory.cc", "md5.cc", "scrub.cc", "kill_points.cc",
+                  "segment_usage.cc", "compaction.cc"],
       "include_dirs": [".."],
       "direct_dependent_settings": {"include_dirs": [".."]},
       "dependencies": [

@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,7 @@
 #include "core/status.h"
 #include "engine/key_directory.h"
 #include "engine/md5.h"
+#include "engine/segment_usage.h"
 #include "io/fs.h"
 #include "io/io_engine.h"
 #include "io/probe.h"
@@ -130,6 +132,56 @@ struct ScrubReport {
 
 enum class Condition { kNone, kIfNoneMatch, kIfMatch };
 
+// Space reclamation (compaction.cc, docs/gc.md).
+struct CompactOptions {
+  uint64_t rate_bytes_per_sec = 0;          // bytes moved; 0: unlimited
+  uint64_t inflight_bytes_max = 16u << 20;  // relocation bytes queued at once
+  uint64_t retain_from_seq = 0;  // nonzero: refuse a segment with max seq >=
+  const std::atomic<bool>* cancel = nullptr;  // set: stop, free nothing
+  std::function<void(uint64_t moved, uint64_t total)> progress;
+};
+
+struct CompactReport {
+  uint64_t segment = 0;
+  bool freed = false;            // the segment's space was given back
+  std::string skipped;           // why nothing was freed (empty if freed)
+  uint64_t records_moved = 0;    // relocated copies kept
+  uint64_t records_dropped = 0;  // superseded while being copied
+  uint64_t bytes_moved = 0;      // log bytes of the kept copies
+  uint64_t bytes_reclaimed = 0;  // log bytes of the segment given back
+  uint64_t physical_bytes_reclaimed = 0;  // file bytes over every drive
+};
+
+struct SpaceStats {
+  uint64_t segments = 0;        // holding data (not freed)
+  uint64_t segments_freed = 0;  // reclaimed (a header-only file remains)
+  uint64_t segment_data_bytes = 0;
+  uint64_t segment_file_bytes = 0;  // per drive
+  uint64_t physical_bytes = 0;      // segment files over every drive
+  uint64_t log_bytes = 0;           // data capacity of the held segments
+  uint64_t live_bytes = 0;
+  uint64_t dead_bytes = 0;  // consumed and not live (the tail's unused part
+                            // is neither)
+  uint64_t tail_segment = 0;
+  // Since open.
+  uint64_t gc_segments_compacted = 0;
+  uint64_t gc_bytes_moved = 0;
+  uint64_t gc_bytes_reclaimed = 0;
+  bool gc_running = false;
+  uint64_t gc_segment = 0;  // the segment being compacted
+  uint64_t gc_moved = 0, gc_total = 0;
+  struct Segment {
+    uint64_t id = 0;
+    uint64_t used_bytes = 0;  // log bytes consumed (whole unless tail)
+    uint64_t live_bytes = 0;
+    uint64_t dead_bytes = 0;
+    uint64_t max_seq = 0;
+    bool freed = false;
+    bool tail = false;
+  };
+  std::vector<Segment> per_segment;
+};
+
 struct WriteRequest {
   enum class Kind {
     kPut,
@@ -139,6 +191,8 @@ struct WriteRequest {
     kBucketSettings,
     kFragment,      // a piece of a large body (needs upload_id)
     kCommitUpload,  // an OBJECT over the upload's fragments
+    kRelocate,      // compaction: a copy of a live record (relocation)
+    kReclaim,       // compaction: free reclaim_segment (alone in a group)
   };
   Kind kind = Kind::kPut;
   std::string bucket;
@@ -157,6 +211,18 @@ struct WriteRequest {
   uint16_t if_match_part_count = 0;
   log::Versioning versioning = log::Versioning::kUnversioned;  // buckets
   uint64_t upload_id = 0;  // kFragment, kCommitUpload
+  // kRelocate: the record to copy; kept only when, at decision time, the
+  // version still lives at relocation->from (compare-and-swap).
+  struct Relocation {
+    log::RecordType type = log::RecordType::kObject;
+    uint8_t flags = 0;  // with the relocated bit
+    uint64_t seq = 0;   // the original seq
+    std::string var;
+    std::string payload;
+    uint64_t from = 0;  // address of the record copied
+  };
+  std::shared_ptr<Relocation> relocation;
+  uint64_t reclaim_segment = 0;  // kReclaim
 };
 
 struct WriteResult {
@@ -164,6 +230,7 @@ struct WriteResult {
   uint8_t etag[16] = {};  // MD5 of the body (puts and commits)
   bool delete_marker = false;
   uint64_t seq = 0;
+  uint64_t address = 0;  // where the record landed (FRAGMENT, relocations)
 };
 
 using WriteDone = std::function<void(const Status&, const WriteResult&)>;
@@ -236,6 +303,15 @@ class Engine {
   // Runs `task` on a reader thread. kClosed after Close.
   Status Post(std::function<void()> task);
 
+  // Space reclamation (compaction.cc, docs/gc.md). Compact copies the live
+  // records of a sealed segment to the head of the log through the
+  // committer, switches the index to the copies (compare-and-swap), then
+  // makes a snapshot durable on every drive and frees the segment. Runs on
+  // the caller's thread, one compaction at a time; reads and writes go on.
+  Status Compact(uint64_t segment, const CompactOptions& options,
+                 CompactReport* report);
+  SpaceStats Space() const;
+
  private:
   struct Drive;
   struct Segment;
@@ -263,7 +339,7 @@ class Engine {
   Status OpenSegment(uint64_t segment_id, bool must_exist, Segment** out);
   Status Recover();
   Status LoadSnapshot(bool* loaded);
-  Status WriteSnapshot();
+  Status WriteSnapshot(bool every_drive = false);
 
   void CommitterLoop();
   void TakeGroup(std::vector<Pending>* group);
@@ -279,6 +355,8 @@ class Engine {
                     std::vector<log::ChunkTrailer>* trailers,
                     std::vector<bool>* valid);
   Status ReadRecordHeader(const VersionMeta& meta, log::ObjectRecord* object);
+  Status HeadUnlocked(const std::string& bucket, const std::string& key,
+                      const std::string& version_id, ObjectInfo* out);
   uint64_t NowMs() const;
   void ReaderLoop();
   const std::string& DriveDir(uint32_t drive) const;
@@ -287,6 +365,23 @@ class Engine {
   void NoteDamage(uint64_t segment, uint32_t stripe);
   Status ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
                       const ScrubOptions& options, ScrubReport* report);
+  // Compaction (compaction.cc).
+  Status ProbeSegmentsAtOpen();
+  Status FullScanAfterGc() const;
+  Status RecomputeUsage();
+  Status CheckRelocation(const WriteRequest& r) const;
+  void PublishRelocation(const WriteRequest& r, uint64_t address);
+  void ReplayRelocated(const std::string& bucket, const std::string& key,
+                       const VersionMeta& meta, bool versioned);
+  void UsageBeforeObject(const std::string& bucket, const std::string& key,
+                         bool keep_previous);
+  void UsageBeforeDelete(const std::string& bucket, const std::string& key,
+                         const std::string& version_id);
+  void UsageAfterObject(const VersionMeta& meta, const std::string& payload);
+  Status ReclaimSegment(uint64_t segment);
+  Status FreeSegmentFiles(uint64_t segment, Segment* seg);
+  bool SegmentFreed(uint64_t segment) const { return usage_.Freed(segment); }
+  Status LiveInSegment(uint64_t segment, uint64_t* records);
 
   EngineOptions options_;
   EngineInfo info_;
@@ -335,6 +430,19 @@ class Engine {
   EngineStats stats_;  // guarded by stats_mu_
   // (segment, stripe) found damaged by reads; guarded by stats_mu_.
   std::set<std::pair<uint64_t, uint32_t>> damaged_stripes_;
+
+  // Space reclamation (compaction.cc).
+  SegmentUsage usage_;
+  // Head/Get hold it shared from the index lookup to the last byte read;
+  // freeing a segment takes it exclusively, so no read that found an old
+  // address is still reading it when its space goes.
+  mutable std::shared_mutex reclaim_mu_;
+  std::mutex compact_mu_;       // one compaction at a time
+  bool usage_unknown_ = false;  // an extent list was unreadable at open
+  std::atomic<bool> gc_running_{false};
+  std::atomic<uint64_t> gc_segment_{0}, gc_moved_{0}, gc_total_{0};
+  std::atomic<uint64_t> gc_segments_compacted_{0}, gc_bytes_moved_{0},
+      gc_bytes_reclaimed_{0};
 };
 
 }  // namespace engine

@@ -307,3 +307,51 @@ void KeyDirectory::LoadAll(const Dump& dump) {
 
 }  // namespace engine
 }  // namespace tessera
+
+// ---- space reclamation (compaction.cc) ----
+
+namespace tessera {
+namespace engine {
+
+bool KeyDirectory::Relocate(const std::string& bucket, const std::string& key,
+                            uint64_t seq, uint64_t old_address,
+                            uint64_t new_address) {
+  TS_ASSERT(old_address != new_address);
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto b = buckets_.find(bucket);
+  if (b == buckets_.end()) return false;
+  auto k = b->second.keys.find(key);
+  if (k == b->second.keys.end()) return false;
+  for (VersionMeta& v : k->second) {
+    if (v.seq == seq && v.address == old_address) {
+      v.address = new_address;
+      return true;
+    }
+  }
+  return false;
+}
+
+void KeyDirectory::KeyVersions(const std::string& bucket,
+                               const std::string& key,
+                               std::vector<VersionMeta>* out) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  out->clear();
+  auto b = buckets_.find(bucket);
+  if (b == buckets_.end()) return;
+  auto k = b->second.keys.find(key);
+  if (k != b->second.keys.end()) *out = k->second;
+}
+
+void KeyDirectory::ForEachVersion(
+    const std::function<void(const std::string&, const std::string&,
+                             const VersionMeta&)>& fn) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const auto& b : buckets_) {
+    for (const auto& k : b.second.keys) {
+      for (const VersionMeta& v : k.second) fn(b.first, k.first, v);
+    }
+  }
+}
+
+}  // namespace engine
+}  // namespace tessera

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <shared_mutex>
 #include <string>
@@ -114,6 +115,23 @@ class KeyDirectory {
   };
   void DumpAll(Dump* out) const;
   void LoadAll(const Dump& dump);
+
+  // ---- space reclamation (compaction.cc; docs/gc.md) ----
+  // Compare-and-swap of one version's location: if `key` still holds the
+  // version with `seq` at `old_address`, it moves to `new_address` (same
+  // record sizes) and true is returned; otherwise nothing changes (the
+  // version was overwritten, deleted or already moved), so a relocation
+  // never brings back what a later write removed. Committer thread only.
+  bool Relocate(const std::string& bucket, const std::string& key, uint64_t seq,
+                uint64_t old_address, uint64_t new_address);
+  // Every version of `key`, newest first (empty when absent).
+  void KeyVersions(const std::string& bucket, const std::string& key,
+                   std::vector<VersionMeta>* out) const;
+  // Calls fn(bucket, key, meta) for every version, under the shared lock
+  // (fn must not call back into the directory).
+  void ForEachVersion(
+      const std::function<void(const std::string&, const std::string&,
+                               const VersionMeta&)>& fn) const;
 
  private:
   struct Bucket {

@@ -96,8 +96,18 @@ Status Engine::Scrub(const ScrubOptions& options, ScrubReport* report) {
     const uint32_t count = uint32_t(
         std::min<uint64_t>(kScrubBatchStripes, (seg_end - address) / sdb));
     TS_ASSERT(count >= 1);
-    TS_RETURN_IF_ERROR(
-        ScrubSegment(segment, stripe, stripe + count, options, report));
+    {
+      // A segment freed by compaction (compaction.cc) holds nothing: skip
+      // it; the shared hold keeps a free from starting mid-batch.
+      std::shared_lock<std::shared_mutex> hold(reclaim_mu_);
+      if (SegmentFreed(segment)) {
+        address = std::min(end, (segment + 1) * layout_.segment_data_bytes());
+        report->cursor = address;
+        continue;
+      }
+      TS_RETURN_IF_ERROR(
+          ScrubSegment(segment, stripe, stripe + count, options, report));
+    }
     address += uint64_t(count) * sdb;
     report->cursor = address;
     bytes += uint64_t(count) * layout_.chunk_bytes * layout_.shards();

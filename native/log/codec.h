@@ -167,6 +167,10 @@ constexpr uint8_t kObjectDeleteMarker = 1;
 constexpr uint8_t kObjectNullVersion = 2;  // unversioned / suspended bucket
 constexpr uint8_t kObjectExtents = 4;      // payload is an extent list
 constexpr uint8_t kObjectVersioned = 8;    // keep the previous version
+// OBJECT and FRAGMENT flags bit 4: a copy written by compaction, with the
+// original record's seq (a change-feed scan skips it; docs/gc.md).
+constexpr uint8_t kRecordRelocated = 16;
+constexpr uint8_t kObjectRelocated = kRecordRelocated;
 
 struct Extent {
   uint64_t address = 0;  // logical address of the FRAGMENT record

@@ -160,6 +160,9 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
             InstanceMethod("scrubProgress", &NativeEngine::ScrubProgress),
             InstanceMethod("cancelScrub", &NativeEngine::CancelScrub),
             InstanceMethod("damagedStripes", &NativeEngine::DamagedStripes),
+            InstanceMethod("compact", &NativeEngine::Compact),
+            InstanceMethod("cancelCompact", &NativeEngine::CancelCompact),
+            InstanceMethod("spaceStats", &NativeEngine::SpaceStatsJs),
         });
   }
 
@@ -174,6 +177,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
   ~NativeEngine() override {
     StopScrub();
+    StopCompact();
     if (engine_ != nullptr && !closed_) {
       // Collected while open: close here (drains, writes a snapshot).
       (void)engine_->Close().ok();
@@ -638,6 +642,105 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     if (scrub_thread_.joinable()) scrub_thread_.join();
   }
 
+  // ---- space reclamation (engine/compaction.cc; a thread of its own) ----
+
+  // compact(segment, rateBytesPerSec, retainFromSeq, inflightBytes) ->
+  // Promise<report>; one at a time. cancelCompact() stops it (nothing is
+  // freed; copies already made stay as ordinary relocations).
+  Napi::Value Compact(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (compact_running_.load()) {
+      throw StatusToError(
+          env, Status(StatusCode::kLocked, "a compaction is already running"));
+    }
+    const uint64_t segment = uint64_t(NumberArg(info, 0, "segment"));
+    engine::CompactOptions options;
+    options.rate_bytes_per_sec =
+        uint64_t(NumberArg(info, 1, "rateBytesPerSec"));
+    options.retain_from_seq = uint64_t(NumberArg(info, 2, "retainFromSeq"));
+    const double inflight = NumberArg(info, 3, "inflightBytes");
+    if (inflight >= 1) options.inflight_bytes_max = uint64_t(inflight);
+    if (compact_thread_.joinable()) compact_thread_.join();
+    compact_cancel_.store(false);
+    compact_running_.store(true);
+    options.cancel = &compact_cancel_;
+    Completion* c = Start(env);
+    Napi::Promise promise = c->deferred.Promise();
+    Engine* e = engine_.get();
+    compact_thread_ = std::thread([this, e, c, segment, options] {
+      auto report = std::make_shared<engine::CompactReport>();
+      c->status = e->Compact(segment, options, report.get());
+      c->make = [report](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("segment", double(report->segment));
+        o.Set("freed", report->freed);
+        o.Set("skipped", report->skipped);
+        o.Set("recordsMoved", double(report->records_moved));
+        o.Set("recordsDropped", double(report->records_dropped));
+        o.Set("bytesMoved", double(report->bytes_moved));
+        o.Set("bytesReclaimed", double(report->bytes_reclaimed));
+        o.Set("physicalBytesReclaimed",
+              double(report->physical_bytes_reclaimed));
+        return o;
+      };
+      compact_running_.store(false);
+      Finish(c);
+    });
+    return promise;
+  }
+
+  Napi::Value CancelCompact(const Napi::CallbackInfo& info) {
+    compact_cancel_.store(true);
+    return info.Env().Undefined();
+  }
+
+  // spaceStats() -> per-store and per-segment space figures (memory only).
+  Napi::Value SpaceStatsJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    const engine::SpaceStats st = engine_->Space();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("segments", double(st.segments));
+    o.Set("segmentsFreed", double(st.segments_freed));
+    o.Set("segmentDataBytes", double(st.segment_data_bytes));
+    o.Set("segmentFileBytes", double(st.segment_file_bytes));
+    o.Set("physicalBytes", double(st.physical_bytes));
+    o.Set("logBytes", double(st.log_bytes));
+    o.Set("liveBytes", double(st.live_bytes));
+    o.Set("deadBytes", double(st.dead_bytes));
+    o.Set("tailSegment", double(st.tail_segment));
+    Napi::Object gc = Napi::Object::New(env);
+    gc.Set("segmentsCompacted", double(st.gc_segments_compacted));
+    gc.Set("bytesMoved", double(st.gc_bytes_moved));
+    gc.Set("bytesReclaimed", double(st.gc_bytes_reclaimed));
+    gc.Set("running", st.gc_running);
+    gc.Set("segment", double(st.gc_segment));
+    gc.Set("moved", double(st.gc_moved));
+    gc.Set("total", double(st.gc_total));
+    o.Set("gc", gc);
+    Napi::Array segs = Napi::Array::New(env, st.per_segment.size());
+    for (size_t i = 0; i < st.per_segment.size(); i++) {
+      const auto& x = st.per_segment[i];
+      Napi::Object so = Napi::Object::New(env);
+      so.Set("id", double(x.id));
+      so.Set("usedBytes", double(x.used_bytes));
+      so.Set("liveBytes", double(x.live_bytes));
+      so.Set("deadBytes", double(x.dead_bytes));
+      so.Set("maxSeq", double(x.max_seq));
+      so.Set("freed", x.freed);
+      so.Set("tail", x.tail);
+      segs.Set(uint32_t(i), so);
+    }
+    o.Set("perSegment", segs);
+    return o;
+  }
+
+  void StopCompact() {
+    compact_cancel_.store(true);
+    if (compact_thread_.joinable()) compact_thread_.join();
+  }
+
   // ---- close ----
 
   class CloseWorker : public PromiseWorker {
@@ -646,6 +749,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
         : PromiseWorker(env, "tessera.engine.close"), self_(self) {}
     Status Run() override {
       self_->StopScrub();
+      self_->StopCompact();
       return self_->engine_->Close();
     }
     Napi::Value Result(Napi::Env env) override {
@@ -681,6 +785,9 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   std::atomic<bool> scrub_running_{false};
   std::atomic<uint64_t> scrub_cursor_{0};
   std::atomic<uint64_t> scrub_end_{0};
+  std::thread compact_thread_;
+  std::atomic<bool> compact_cancel_{false};
+  std::atomic<bool> compact_running_{false};
 };
 
 // engineOpen(options) -> Promise<NativeEngine>

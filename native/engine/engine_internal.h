@@ -1,0 +1,43 @@
+// Engine internals shared by its method files (engine.cc, compaction.cc):
+// the drive, segment and upload records. Not part of the engine's API.
+#pragma once
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace tessera {
+namespace engine {
+
+struct Engine::Drive {
+  std::string dir;
+  int lock_fd = -1;
+};
+
+struct Engine::Segment {
+  uint64_t id = 0;
+  std::vector<int> fds;            // -1 where the file is missing
+  std::vector<uint32_t> io_files;  // IoEngine ids, when writable
+  bool writable = false;           // every drive has it with a valid header
+  bool freed = false;              // reclaimed by compaction (compaction.cc)
+};
+
+// An upload in progress: its fragments (published as they become durable)
+// and the running MD5 of its pieces. Pieces wait in `pending` and are
+// hashed and submitted in order by one drain task at a time.
+struct Engine::Upload {
+  uint64_t id = 0;
+  std::vector<log::Extent> extents;  // guarded by Engine::mu_
+  Md5 md5;                           // the drain task only
+  std::deque<Pending> pending;       // guarded by Engine::mu_
+  bool draining = false;             // guarded by Engine::mu_
+  // Pieces appended whose completion has not fired yet. Commit needs 0:
+  // then every piece is hashed and placed (its MD5 update and extent
+  // happen before its completion), whatever the drain task does next.
+  uint64_t unsettled = 0;  // guarded by Engine::mu_
+};
+
+}  // namespace engine
+}  // namespace tessera

@@ -6,7 +6,11 @@
  * last acknowledged operation or of a later one (an unacknowledged write may
  * land, wholly), never bytes that were not written, never a resurrected
  * delete, never a partial object. 100 cycles in npm test, 1000 with
- * TESSERA_LONG=1. The seed prints; TESSERA_SEED replays it.
+ * TESSERA_LONG=1. A second loop runs the same with garbage collection
+ * compacting segments in the child all along (40 cycles, 400 long): the
+ * same checks, and no index entry may point into a freed segment (open
+ * refuses that, and every freed segment must report 0 live bytes). The
+ * seed prints; TESSERA_SEED replays it.
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
@@ -27,6 +31,7 @@ function runChild(
   start: number,
   history: Map<string, KillOp[]>,
   killAfterMs: number,
+  mode: string,
 ) {
   return new Promise<{ acked: number }>((resolve, reject) => {
     const child = spawn(
@@ -37,6 +42,7 @@ function runChild(
         dir,
         String(seed),
         String(start),
+        mode,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -56,10 +62,12 @@ function runChild(
   });
 }
 
-describe('native engine: kill -9 loop', function () {
-  this.timeout(0);
-  it('loses no acknowledged write and serves no partial object across SIGKILLs', async () => {
-    const cycles = process.env.TESSERA_LONG ? 1000 : 100;
+interface SpaceHandle {
+  spaceStats(): { perSegment: { id: number; freed: boolean; liveBytes: number }[] };
+}
+
+async function killLoop(mode: 'plain' | 'gc', cycles: number): Promise<void> {
+  {
     const seed = Number(process.env.TESSERA_SEED ?? Date.now() % 1_000_000);
     console.log(`      seed ${seed} (replay with TESSERA_SEED=${seed}), ${cycles} cycles`);
     const dir = mkdtempSync(join(tmpdir(), 'tessera-kill-'));
@@ -72,6 +80,7 @@ describe('native engine: kill -9 loop', function () {
     let start = 0;
     let ackedTotal = 0;
     let checked = 0;
+    let freed = 0;
     try {
       for (let cycle = 0; cycle < cycles; cycle++) {
         const { acked } = await runChild(
@@ -80,6 +89,7 @@ describe('native engine: kill -9 loop', function () {
           start,
           history,
           20 + Math.floor(next() * 250),
+          mode,
         );
         ackedTotal += acked;
         start += 1_000_000;
@@ -116,6 +126,12 @@ describe('native engine: kill -9 loop', function () {
             );
             checked++;
           }
+          const space = (engine as unknown as SpaceHandle).spaceStats();
+          for (const s of space.perSegment) {
+            if (!s.freed) continue;
+            freed++;
+            assert.equal(s.liveBytes, 0, `cycle ${cycle}: freed segment ${s.id} has live bytes`);
+          }
         } finally {
           await engine.close();
         }
@@ -125,7 +141,22 @@ describe('native engine: kill -9 loop', function () {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    console.log(`      ${ackedTotal} acknowledged writes, ${checked} key checks`);
+    console.log(
+      `      ${ackedTotal} acknowledged writes, ${checked} key checks` +
+        (mode === 'gc' ? `, ${freed} freed segments seen after reopens` : ''),
+    );
     assert.ok(ackedTotal > 0);
+    if (mode === 'gc') assert.ok(freed > 0, 'GC freed segments during the loop');
+  }
+}
+
+describe('native engine: kill -9 loop', function () {
+  this.timeout(0);
+  it('loses no acknowledged write and serves no partial object across SIGKILLs', async () => {
+    await killLoop('plain', process.env.TESSERA_LONG ? 1000 : 100);
+  });
+
+  it('the same with garbage collection running in the child', async () => {
+    await killLoop('gc', process.env.TESSERA_LONG ? 400 : 40);
   });
 });

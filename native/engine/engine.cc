@@ -1087,6 +1087,16 @@ void Engine::TakeGroup(std::vector<Pending>* group) {
   queue_cv_.wait(lock, [&] { return ready() || (closing_ && queue_.empty()); });
   std::set<std::string> keys, buckets;
   uint64_t bytes = log::group_record_bytes;
+  // Fill the tail segment rather than leave its end unused: a group that
+  // does not fit rolls to a new segment, and the stripes left behind are
+  // dead until the segment is compacted (docs/gc.md). Sizes below are upper
+  // bounds, so a group within the room fits; the first write always goes.
+  const uint64_t room =
+      uint64_t(layout_.segment_stripes -
+               std::min(tail_stripe_, layout_.segment_stripes)) *
+      layout_.stripe_data_bytes();
+  const uint64_t cap = std::max<uint64_t>(
+      layout_.stripe_data_bytes(), std::min(options_.group_bytes_max, room));
   while (ready()) {
     Pending& p = queue_.front();
     // A reclaim (compaction.cc) runs alone, between groups.
@@ -1111,7 +1121,7 @@ void Engine::TakeGroup(std::vector<Pending>* group) {
       }
     }
     const uint64_t size = p.request.body_bytes + log::record_header_bytes_max;
-    if (!group->empty() && bytes + size > options_.group_bytes_max) break;
+    if (!group->empty() && bytes + size > cap) break;
     bytes += size;
     if (!token.empty()) {
       keys.insert(token);

@@ -1,0 +1,230 @@
+/**
+ * Space reclamation through the public API (docs/gc.md): the figures of
+ * issue 8 after deleting half of the data and one GC run (disk usage and
+ * dead bytes reclaimed), exact bytes before and after a reopen, the
+ * background timer, the retention hook, option errors and `tessera gc`.
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TesseraError } from '../lib/errors';
+import { Store } from '../lib/store/store';
+
+// 64 stripes x 4 x 4064 bytes: about 1 MiB of data per segment.
+const SEGMENT_STRIPES = 64;
+
+function body(i: number, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let j = 0; j < size; j++) b[j] = (i * 31 + j * 7) & 0xff;
+  return b;
+}
+
+/** Allocated bytes of every segment file (what `du` would say). */
+function segmentDiskBytes(dir: string): number {
+  let total = 0;
+  for (const drive of readdirSync(dir)) {
+    if (!drive.startsWith('drive-')) continue;
+    const seg = join(dir, drive, 'segments');
+    for (const f of readdirSync(seg)) total += statSync(join(seg, f)).blocks * 512;
+  }
+  return total;
+}
+
+describe('52 gc: space reclamation through the store', function () {
+  this.timeout(120_000);
+  const dirs: string[] = [];
+  const fresh = (): string => {
+    const d = mkdtempSync(join(tmpdir(), 'tessera-gc-'));
+    dirs.push(d);
+    return d;
+  };
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('after deleting half and one GC run: disk <= 1.25x live + one segment, >= 90% of dead reclaimed, every byte intact', async () => {
+    const dir = fresh();
+    const store = await Store.open({
+      path: dir,
+      segmentStripes: SEGMENT_STRIPES,
+      gc: { background: false },
+    });
+    await store.createBucket('bkt');
+    const bucket = store.bucket('bkt');
+    const count = 240;
+    const size = 40_000; // about 9.4 MiB in all
+    for (let i = 0; i < count; i += 8) {
+      await Promise.all(
+        Array.from({ length: 8 }, (_, j) => bucket.put(`k${i + j}`, body(i + j, size))),
+      );
+    }
+    for (let i = 0; i < count; i += 2) await bucket.delete(`k${i}`);
+    const before = store.spaceStats();
+    const diskBefore = segmentDiskBytes(dir);
+    const progress: number[] = [];
+    const report = await store.gc({ onProgress: (p) => progress.push(p.fraction) });
+    const after = store.spaceStats();
+    const diskAfter = segmentDiskBytes(dir);
+    const k = 4;
+    const n = 6;
+    // Dead bytes of sealed segments the run could reclaim (the tail is
+    // still being written; its dead bytes wait for it to seal).
+    const tailDead = before.perSegment.find((s) => s.tail)?.deadBytes ?? 0;
+    const reclaimable = before.deadBytes - tailDead;
+    const reclaimedDead = before.deadBytes - after.deadBytes;
+    console.log(
+      `      before: ${before.segments} segments, live ${before.liveBytes}, dead ${before.deadBytes}, ` +
+        `disk ${diskBefore}; after: ${after.segments} segments, live ${after.liveBytes}, ` +
+        `dead ${after.deadBytes}, disk ${diskAfter}; run: ${report.segmentsCompacted} compacted, ` +
+        `${report.bytesReclaimed} reclaimed, ${report.bytesMoved} moved, ${report.durationMs} ms`,
+    );
+    assert.ok(report.segmentsCompacted >= 4, 'segments compacted');
+    assert.equal(after.liveBytes, before.liveBytes, 'GC never changes live bytes');
+    assert.ok(report.bytesMoved <= before.liveBytes, 'moves at most the live bytes');
+    assert.ok(
+      reclaimedDead >= 0.9 * reclaimable,
+      `reclaimed ${reclaimedDead} of ${reclaimable} dead bytes`,
+    );
+    assert.ok(
+      after.logBytes <= 1.25 * after.liveBytes + after.segmentDataBytes,
+      `log bytes ${after.logBytes} vs live ${after.liveBytes}`,
+    );
+    // On disk: parity makes every byte (k+m)/k; freed segments keep 4 KiB.
+    const headerBytes = after.segmentsFreed * 4096 * n;
+    assert.ok(
+      diskAfter <=
+        ((1.25 * after.liveBytes + after.segmentDataBytes) * (k + n - k)) / k +
+          after.segments * 4096 * n +
+          headerBytes,
+      `disk ${diskAfter}`,
+    );
+    assert.ok(diskAfter < diskBefore / 2, 'disk usage fell by more than half');
+    assert.equal(progress.at(-1), 1);
+    for (let i = 1; i < progress.length; i++) assert.ok(progress[i]! >= progress[i - 1]!);
+    const check = async (s: Store): Promise<void> => {
+      for (let i = 0; i < count; i++) {
+        const got = await s.bucket('bkt').get(`k${i}`);
+        if (i % 2 === 0) {
+          assert.equal(got, undefined, `k${i} stays deleted`);
+        } else {
+          assert.ok(got !== undefined && got.body.equals(body(i, size)), `k${i} bytes`);
+        }
+      }
+    };
+    await check(store);
+    await store.close();
+    const reopened = await Store.open({ path: dir, gc: { background: false } });
+    await check(reopened);
+    const again = reopened.spaceStats();
+    assert.equal(again.liveBytes, after.liveBytes, 'usage recomputed exactly at open');
+    assert.equal(again.segmentsFreed, after.segmentsFreed);
+    const second = await reopened.gc();
+    assert.equal(second.bytesMoved, 0, 'a second run finds nothing worth moving');
+    await reopened.close();
+  });
+
+  it('runs in the background on its timer and stops on close', async () => {
+    const dir = fresh();
+    const store = await Store.open({
+      path: dir,
+      segmentStripes: 16,
+      gc: { intervalMs: 20, deadRatio: 0.3, rateBytesPerSec: 0 },
+    });
+    await store.createBucket('bkt');
+    for (let i = 0; i < 120; i++) await store.bucket('bkt').put(`k${i % 10}`, body(i, 20_000));
+    const deadline = Date.now() + 20_000;
+    while (store.spaceStats().gc.segmentsCompacted === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(store.spaceStats().gc.segmentsCompacted > 0, 'the timer compacted segments');
+    for (let i = 0; i < 10; i++) {
+      const got = await store.bucket('bkt').get(`k${i}`);
+      assert.ok(got?.body.equals(body(110 + i, 20_000)));
+    }
+    await store.close();
+    assert.throws(
+      () => store.spaceStats(),
+      (e: TesseraError) => e.code === 'ERR_STORE_CLOSED',
+    );
+  });
+
+  it('never compacts a segment a durable consumer still needs (retainFromSeq)', async () => {
+    const dir = fresh();
+    let hold = 1;
+    const store = await Store.open({
+      path: dir,
+      segmentStripes: 16,
+      gc: { background: false, retainFromSeq: () => hold },
+    });
+    await store.createBucket('bkt');
+    for (let i = 0; i < 80; i++) await store.bucket('bkt').put(`k${i % 5}`, body(i, 20_000));
+    const held = await store.gc({ rateBytesPerSec: 0 });
+    assert.equal(held.segmentsCompacted, 0);
+    assert.ok(held.skipped.length > 0 && held.skipped.every((s) => s.reason === 'retained'));
+    const space = store.spaceStats();
+    const sealed = space.perSegment.filter((s) => !s.tail && !s.freed);
+    // Release everything up to the first segment's newest change only.
+    hold = sealed[0]!.maxSeq + 1;
+    const partial = await store.gc({ rateBytesPerSec: 0 });
+    assert.equal(partial.segmentsCompacted, 1);
+    hold = Number.POSITIVE_INFINITY;
+    const all = await store.gc({ rateBytesPerSec: 0 });
+    assert.ok(all.segmentsCompacted > 1);
+    await store.close();
+  });
+
+  it('rejects bad options with stable codes', async () => {
+    const dir = fresh();
+    await assert.rejects(
+      Store.open({ path: dir, gc: { deadRatio: 2 } }),
+      (e: TesseraError) => e.code === 'ERR_OUT_OF_RANGE',
+    );
+    await assert.rejects(
+      Store.open({ path: dir, segmentStripes: 3 }),
+      (e: TesseraError) => e.code === 'ERR_OUT_OF_RANGE',
+    );
+    const store = await Store.open({ path: dir, gc: false });
+    await assert.rejects(
+      store.gc({ deadRatio: -1 }),
+      (e: TesseraError) => e.code === 'ERR_OUT_OF_RANGE',
+    );
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(store.gc({ signal: controller.signal }), { name: 'AbortError' });
+    await store.close();
+  });
+
+  it('tessera gc compacts a closed store and prints a JSON report', async () => {
+    const dir = fresh();
+    const store = await Store.open({ path: dir, segmentStripes: 16, gc: false });
+    await store.createBucket('bkt');
+    for (let i = 0; i < 60; i++) await store.bucket('bkt').put(`k${i % 4}`, body(i, 20_000));
+    await store.close();
+    const bin = join(__dirname, '..', 'bin', 'tessera.js');
+    const result = spawnSync(process.execPath, [bin, 'gc', '--data-dir', dir, '--json'], {
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as {
+      segmentsCompacted: number;
+      bytesReclaimed: number;
+      before: { segments: number };
+      after: { segments: number };
+    };
+    assert.ok(report.segmentsCompacted > 0);
+    assert.ok(report.after.segments < report.before.segments);
+    const bad = spawnSync(process.execPath, [bin, 'gc', '--data-dir', dir, '--dead-ratio', 'x'], {
+      encoding: 'utf8',
+    });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--dead-ratio/);
+    const reopened = await Store.open({ path: dir, gc: false });
+    for (let i = 0; i < 4; i++) {
+      const got = await reopened.bucket('bkt').get(`k${i}`);
+      assert.ok(got?.body.equals(body(56 + i, 20_000)));
+    }
+    await reopened.close();
+  });
+});

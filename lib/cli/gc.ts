@@ -14,7 +14,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { TesseraError } from '../errors';
 import { Store } from '../store/store';
-import type { GcProgress, GcReport } from '../gc/types';
+import type { GcProgress, GcReport, SpaceStats } from '../gc/types';
 import { EXIT_INTERRUPTED, EXIT_OK } from './exit_codes';
 import { parseRate } from './scrub';
 
@@ -106,10 +106,13 @@ async function runGc(flags: GcFlags): Promise<number> {
     sink.stop();
     const after = store.spaceStats();
     if (flags.json) {
-      const { perSegment: _b, ...beforeTotals } = before;
-      const { perSegment: _a, ...afterTotals } = after;
+      const totals = (x: SpaceStats): Omit<SpaceStats, 'perSegment'> => {
+        const copy: Partial<SpaceStats> = { ...x };
+        delete copy.perSegment;
+        return copy as Omit<SpaceStats, 'perSegment'>;
+      };
       process.stdout.write(
-        JSON.stringify({ ...report, before: beforeTotals, after: afterTotals }) + '\n',
+        JSON.stringify({ ...report, before: totals(before), after: totals(after) }) + '\n',
       );
     } else {
       printReport(report, before.segments, after.segments);

@@ -94,15 +94,16 @@ export class GarbageCollector {
       durationMs: 0,
     };
     if (this.stopped) return report;
-    const { chosen, retained } = chooseSegments(
+    const first = chooseSegments(
       this.handle.spaceStats(),
       deadRatio,
       retain,
       this.options.maxSegmentsPerRun,
     );
-    for (const id of retained) report.skipped.push({ segment: id, reason: 'retained' });
-    report.segmentsConsidered = chosen.length;
-    const totalLive = chosen.reduce((n, c) => n + c.liveBytes, 0);
+    for (const id of first.retained) report.skipped.push({ segment: id, reason: 'retained' });
+    const chosen = first.chosen;
+    const attempted = new Set(chosen.map((c) => c.id));
+    let totalLive = chosen.reduce((n, c) => n + c.liveBytes, 0);
     const onAbort = (): void => this.handle.cancelCompact();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -147,7 +148,31 @@ export class GarbageCollector {
             break;
           }
         }
+        if (i === chosen.length - 1 && !report.cancelled) {
+          // The run's copies sealed the segment that was the tail when it
+          // started: if that one (or another sealed meanwhile) now meets
+          // the policy, it belongs to this cycle too. Segments made by the
+          // run itself hold only copies and rarely qualify; every segment
+          // is tried at most once per run.
+          const more = chooseSegments(
+            this.handle.spaceStats(),
+            deadRatio,
+            retain,
+            this.options.maxSegmentsPerRun,
+          ).chosen.filter((x) => !attempted.has(x.id));
+          if (
+            this.options.maxSegmentsPerRun === 0 ||
+            chosen.length + more.length <= this.options.maxSegmentsPerRun
+          ) {
+            for (const x of more) {
+              attempted.add(x.id);
+              chosen.push(x);
+              totalLive += x.liveBytes;
+            }
+          }
+        }
       }
+      report.segmentsConsidered = chosen.length;
       options.onProgress?.({
         segment: chosen.at(-1)?.id ?? 0,
         segmentsDone: report.segmentsCompacted,

@@ -1,4 +1,4 @@
-/* global require, setImmediate */
+/* global require, setImmediate, setTimeout */
 /* eslint-disable @typescript-eslint/no-require-imports */
 // Child of test/50.engine.killloop.test.ts: writes and deletes objects on a
 // native engine as fast as it can, reporting each operation to the parent

@@ -54,7 +54,11 @@ async function fill(store: Store, smallCount: number, largeBytes: number): Promi
   }
 }
 
-async function getLatency(context: TrialContext, withGc: boolean): Promise<Measurement> {
+async function getLatency(
+  context: TrialContext,
+  withGc: boolean,
+  rateBytesPerSec?: number,
+): Promise<Measurement> {
   const dir = join(context.dir, 'store');
   const smallCount = 4000;
   const largeBytes = (context.quick ? 48 : context.long ? 192 : 96) << 20;
@@ -73,7 +77,7 @@ async function getLatency(context: TrialContext, withGc: boolean): Promise<Measu
   let gcMoved = 0;
   const started = performance.now();
   const gcRun = withGc
-    ? store.gc().then((r) => {
+    ? store.gc(rateBytesPerSec === undefined ? {} : { rateBytesPerSec }).then((r) => {
         gcMs = performance.now() - started;
         gcMoved = r.bytesMoved;
       })
@@ -162,6 +166,18 @@ export const suite: BenchSuite = {
       group: '4 KiB get latency',
       subject: 'tessera',
       run: (c) => getLatency(c, true),
+    },
+    {
+      name: 'tessera 4 KiB get, GC running at 8 MiB/s',
+      group: '4 KiB get latency',
+      subject: 'tessera',
+      run: (c) => getLatency(c, true, 8 << 20),
+    },
+    {
+      name: 'tessera 4 KiB get, GC running at 4 MiB/s',
+      group: '4 KiB get latency',
+      subject: 'tessera',
+      run: (c) => getLatency(c, true, 4 << 20),
     },
     {
       name: 'tessera delete half + one GC run',

@@ -102,6 +102,8 @@ export class GarbageCollector {
     );
     for (const id of first.retained) report.skipped.push({ segment: id, reason: 'retained' });
     const chosen = first.chosen;
+    // Segments made by this run's copies are never compacted by it.
+    const startTail = this.handle.spaceStats().tailSegment;
     const attempted = new Set(chosen.map((c) => c.id));
     let totalLive = chosen.reduce((n, c) => n + c.liveBytes, 0);
     const onAbort = (): void => this.handle.cancelCompact();
@@ -159,7 +161,7 @@ export class GarbageCollector {
             deadRatio,
             retain,
             this.options.maxSegmentsPerRun,
-          ).chosen.filter((x) => !attempted.has(x.id));
+          ).chosen.filter((x) => !attempted.has(x.id) && x.id <= startTail);
           if (
             this.options.maxSegmentsPerRun === 0 ||
             chosen.length + more.length <= this.options.maxSegmentsPerRun

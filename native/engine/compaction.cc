@@ -474,10 +474,18 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
       error = d.status;
     }
   };
+  // Pacing sleeps once per batch, not per record: relocations submitted
+  // together share commit groups (one record per group would waste most of
+  // a stripe per record and cost an fdatasync each).
+  uint64_t paced = 0;
+  const uint64_t batch = std::min<uint64_t>(
+      1u << 20, std::max<uint64_t>(1, options.inflight_bytes_max / 2));
   auto pace = [&](uint64_t bytes) {
     moved += bytes;
     gc_moved_.store(std::min(moved, total));
     if (options.progress) options.progress(std::min(moved, total), total);
+    if (moved - paced < batch) return;
+    paced = moved;
     if (options.rate_bytes_per_sec > 0) {
       std::this_thread::sleep_until(
           began + std::chrono::microseconds(moved * 1000000 /
@@ -619,6 +627,11 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
   while (!inflight.empty()) {
     settle(&inflight.front().first, inflight.front().second);
     inflight.pop_front();
+  }
+  if (options.rate_bytes_per_sec > 0 && moved > paced) {
+    std::this_thread::sleep_until(
+        began + std::chrono::microseconds(moved * 1000000 /
+                                          options.rate_bytes_per_sec));
   }
   gc_bytes_moved_ += report->bytes_moved;
   if (!error.ok()) return error;

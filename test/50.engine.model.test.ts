@@ -239,7 +239,12 @@ describe('native engine: model-based sequences against the reference model', fun
                 const r = await store.gc({ deadRatio: 0.5, rateBytesPerSec: 0 });
                 const after = store.spaceStats();
                 assert.equal(after.liveBytes, before.liveBytes, 'gc never reclaims a live byte');
-                assert.ok(r.bytesMoved <= before.liveBytes);
+                // A byte moves at most twice per run: out of a chosen segment,
+                // then out of the segment that was the tail (collector.ts).
+                assert.ok(
+                  r.bytesMoved <= 2 * before.liveBytes,
+                  'moved at most twice the live bytes',
+                );
                 if (op.reopen) {
                   await store.close();
                   store = await Store.open({ path: dir, ...OPEN });

@@ -246,28 +246,35 @@ export class LifecycleRunner {
     await this.running?.catch(() => undefined);
   }
 
-  private async scheduleNext(first: boolean): Promise<void> {
+  private async scheduleNext(first: boolean, failed = false): Promise<void> {
     if (this.stopping) return;
-    let delay = this.options.intervalMs;
-    try {
-      const state = await this.configs.getState<LifecycleState>(STATE_NAME);
-      const startDelay = Math.min(START_DELAY_MS, this.options.intervalMs);
-      if (state?.cursor !== undefined) delay = first ? startDelay : 0;
-      else if (state?.lastFinishedMs !== undefined) {
-        const due = state.lastFinishedMs + this.options.intervalMs - this.options.clock();
-        delay = Math.max(first ? startDelay : 0, Math.min(due, this.options.intervalMs));
-      } else delay = first ? startDelay : this.options.intervalMs;
-    } catch {
-      // The state could not be read (closing, I/O): try again after an interval.
-    }
+    // After a failed pass (I/O, quorum), wait a full interval: no busy retry.
+    const delay = failed ? this.options.intervalMs : await this.nextDelay(first);
     if (this.stopping) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.run()
-        .catch(() => undefined)
-        .finally(() => void this.scheduleNext(false));
+      this.run().then(
+        (report) => void this.scheduleNext(false, report.error !== undefined),
+        () => void this.scheduleNext(false, true),
+      );
     }, delay);
     this.timer.unref();
+  }
+
+  /** Milliseconds until the next pass is due, from the durable state. */
+  private async nextDelay(first: boolean): Promise<number> {
+    const interval = this.options.intervalMs;
+    const startDelay = Math.min(START_DELAY_MS, interval);
+    let state: LifecycleState | undefined;
+    try {
+      state = await this.configs.getState<LifecycleState>(STATE_NAME);
+    } catch {
+      return interval; // the state could not be read (closing, I/O): retry later
+    }
+    if (state?.cursor !== undefined) return first ? startDelay : 0;
+    if (state?.lastFinishedMs === undefined) return first ? startDelay : interval;
+    const due = state.lastFinishedMs + interval - this.options.clock();
+    return Math.max(first ? startDelay : 0, Math.min(due, interval));
   }
 
   private async pass(): Promise<LifecycleReport> {

@@ -12,6 +12,44 @@ import { Store } from '../lib/store/store';
 
 const KEYS = 80;
 
+/** Runs the child to its end (no kill); resolves with its exit code and stdout. */
+function runChild(dir: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(__dirname, 'support/lifecycle_kill_child.ts'), dir],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+describe('lifecycle: an awaited run() in a script', function () {
+  this.timeout(60_000);
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-life-script-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps the process alive until the paced pass ends', async () => {
+    const store = await Store.open({
+      path: dir,
+      dataShards: 2,
+      parityShards: 1,
+      lifecycle: { enabled: false },
+    });
+    await store.createBucket('script');
+    for (let i = 0; i < 12; i++) await store.bucket('script').put(`k${i}`, 'x');
+    await store.bucket('script').setLifecycle([{ status: 'Enabled', expiration: { days: 1 } }]);
+    await store.close();
+    const { code, out } = await runChild(dir);
+    assert.equal(code, 0);
+    const done = /^D (.*)$/m.exec(out);
+    assert.ok(done, `the child exited before its pass ended: ${out}`);
+    assert.equal((JSON.parse(done[1]!) as { expired: number }).expired, 12);
+  });
+});
+
 describe('lifecycle: kill -9 in the middle of a pass', function () {
   this.timeout(120_000);
   const dir = mkdtempSync(join(tmpdir(), 'tessera-life-kill-'));

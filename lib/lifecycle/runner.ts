@@ -140,6 +140,9 @@ class Pacer {
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
 
+  /** A pass someone awaits keeps the process alive; a background one does not. */
+  keepAlive = false;
+
   constructor(private readonly perSecond: number) {}
 
   async wait(): Promise<void> {
@@ -148,7 +151,7 @@ class Pacer {
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         this.timer = setTimeout(resolve, this.next - now);
-        this.timer.unref();
+        if (!this.keepAlive) this.timer.unref();
       });
       this.timer = undefined;
       this.wake = undefined;
@@ -229,10 +232,16 @@ export class LifecycleRunner {
    * report. Resumes an interrupted pass where it stopped.
    */
   run(): Promise<LifecycleReport> {
+    return this.startPass(true);
+  }
+
+  private startPass(awaited: boolean): Promise<LifecycleReport> {
     if (this.stopping)
       return Promise.reject(new TesseraError('ERR_STORE_CLOSED', 'the store is closed'));
+    if (awaited) this.pacer.keepAlive = true;
     this.running ??= this.pass().finally(() => {
       this.running = undefined;
+      this.pacer.keepAlive = false;
     });
     return this.running;
   }
@@ -253,7 +262,7 @@ export class LifecycleRunner {
     if (this.stopping) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.run().then(
+      this.startPass(false).then(
         (report) => void this.scheduleNext(false, report.error !== undefined),
         () => void this.scheduleNext(false, true),
       );

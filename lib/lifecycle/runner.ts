@@ -94,6 +94,8 @@ const START_DELAY_MS = 30_000;
 /** Save the cursor after this many examined entries. */
 const CURSOR_EVERY = 500;
 const PAGE = 1000;
+/** Keys handled concurrently in a pass (deletions are still paced). */
+const KEYS_IN_FLIGHT = 8;
 /** How far behind its schedule the pacer may catch up (ms). */
 const CATCH_UP_MS = 25;
 
@@ -139,8 +141,7 @@ function isCode(error: unknown, ...codes: string[]): boolean {
 /** Spaces actions 1/rate seconds apart on average (real time); cancellable. */
 class Pacer {
   private next = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private wake: (() => void) | undefined;
+  private readonly sleepers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
 
   /** A pass someone awaits keeps the process alive; a background one does not. */
   keepAlive = false;
@@ -148,33 +149,35 @@ class Pacer {
   constructor(private readonly perSecond: number) {}
 
   /**
-   * Resolves when the next action may start: action i of a busy stretch
-   * starts no sooner than 1 ms before start + i/rate, so any window of T
-   * seconds holds at most rate * (T + 0.026) + 1 actions. Timers are only set
-   * for waits of a millisecond or more (Node's timer granularity), so the
-   * achieved rate reaches the bound instead of losing a tick per action.
+   * Reserves the next slot and resolves when it comes: action i of a busy
+   * stretch starts no sooner than 1 ms before start + i/rate (concurrent
+   * callers get distinct slots), so any window of T seconds holds at most
+   * rate * (T + 0.026) + 1 actions. Timers are only set for waits of a
+   * millisecond or more (Node's timer granularity).
    */
   async wait(): Promise<void> {
     const now = performance.now();
-    if (this.next - now >= 1) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        this.timer = setTimeout(resolve, this.next - now);
-        if (!this.keepAlive) this.timer.unref();
-      });
-      this.timer = undefined;
-      this.wake = undefined;
-    }
     // A late timer (a loaded machine) is made up for, up to 25 ms; longer
     // idle time earns no burst.
-    const started = performance.now();
-    const base = started - this.next > CATCH_UP_MS ? started : this.next;
-    this.next = base + 1000 / this.perSecond;
+    const slot = now - this.next > CATCH_UP_MS ? now : this.next;
+    this.next = slot + 1000 / this.perSecond;
+    if (slot - now < 1) return;
+    await new Promise<void>((resolve) => {
+      const sleeper = {
+        timer: setTimeout(() => sleeper.wake(), slot - now),
+        wake: () => {
+          clearTimeout(sleeper.timer);
+          this.sleepers.delete(sleeper);
+          resolve();
+        },
+      };
+      if (!this.keepAlive) sleeper.timer.unref();
+      this.sleepers.add(sleeper);
+    });
   }
 
   cancel(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.wake?.();
+    for (const sleeper of [...this.sleepers]) sleeper.wake();
   }
 }
 
@@ -368,24 +371,48 @@ export class LifecycleRunner {
       (r) => r.expiration !== undefined || r.noncurrentVersionExpiration !== undefined,
     );
     if (versionRules.length === 0) return cursor;
+    // Up to KEYS_IN_FLIGHT keys are handled at once (the pacer still spaces
+    // every deletion); the cursor only moves past keys whose every
+    // predecessor is done, so a restart never skips a key.
+    const pending: { done: Promise<boolean>; last: VersionEntry; size: number }[] = [];
     let sinceSave = 0;
+    let frozen = false;
+    let failure: unknown;
+    const settleOldest = async (): Promise<void> => {
+      const head = pending.shift()!;
+      let complete = false;
+      try {
+        complete = await head.done;
+      } catch (error) {
+        failure ??= error;
+      }
+      if (!complete) frozen = true;
+      if (frozen) return;
+      cursor.after = { key: head.last.key, versionId: head.last.versionId };
+      sinceSave += head.size;
+      if (sinceSave < CURSOR_EVERY) return;
+      sinceSave = 0;
+      try {
+        await this.saveState({ format: 1, cursor: { ...cursor } });
+      } catch (error) {
+        failure ??= error;
+        frozen = true;
+      }
+    };
     try {
       for await (const group of keyGroups(this.engine, bucket, after)) {
-        if (this.stopping) break;
-        await this.inflight.run(() => this.handleKey(bucket, group, versionRules, report));
-        if (this.stopping) break;
-        const last = group[group.length - 1]!;
-        cursor.after = { key: last.key, versionId: last.versionId };
-        sinceSave += group.length;
-        if (sinceSave >= CURSOR_EVERY) {
-          sinceSave = 0;
-          await this.saveState({ format: 1, cursor });
-        }
+        if (this.stopping || failure !== undefined) break;
+        const done = this.inflight.run(() => this.handleKey(bucket, group, versionRules, report));
+        done.catch(() => undefined); // observed by settleOldest
+        pending.push({ done, last: group[group.length - 1]!, size: group.length });
+        if (pending.length >= KEYS_IN_FLIGHT) await settleOldest();
       }
     } catch (error) {
-      // A bucket deleted during the pass has nothing left to expire.
-      if (!isCode(error, 'NoSuchBucket')) throw error;
+      failure ??= error;
     }
+    while (pending.length > 0) await settleOldest();
+    // A bucket deleted during the pass has nothing left to expire.
+    if (failure !== undefined && !isCode(failure, 'NoSuchBucket')) throw failure;
     return cursor;
   }
 
@@ -395,11 +422,11 @@ export class LifecycleRunner {
     versions: VersionEntry[],
     allRules: NormalizedRule[],
     report: LifecycleReport,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const key = versions[0]!.key;
     const rules = allRules.filter((r) => matchesPrefix(r, key));
     report.examined += versions.length;
-    if (rules.length === 0) return;
+    if (rules.length === 0) return true;
     const now = this.options.clock();
     let remaining = versions.length;
 
@@ -418,12 +445,12 @@ export class LifecycleRunner {
           report.noncurrentExpired++;
           remaining--;
         }
-        if (this.stopping) return;
+        if (this.stopping) return false;
       }
     }
 
     const latest = versions[0]!;
-    if (!latest.isLatest) return;
+    if (!latest.isLatest) return true;
     if (!latest.deleteMarker) {
       let due = Infinity;
       for (const r of rules) {
@@ -439,6 +466,8 @@ export class LifecycleRunner {
     ) {
       if (await this.remove(bucket, latest, true, report)) report.deleteMarkersRemoved++;
     }
+    // A key cut short by stop() is handled again by the next pass.
+    return !this.stopping;
   }
 
   /**

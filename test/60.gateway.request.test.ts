@@ -264,13 +264,16 @@ describe('60 gateway request: routing', () => {
       ['POST', '/bk1/k?uploadId=u', 'CompleteMultipartUpload'],
       ['DELETE', '/bk1/k?uploadId=u', 'AbortMultipartUpload'],
       ['GET', '/bk1/k?uploadId=u&max-parts=10', 'ListParts'],
+      ['PUT', '/bk1?lifecycle', 'PutBucketLifecycleConfiguration'],
+      ['GET', '/bk1?lifecycle', 'GetBucketLifecycleConfiguration'],
+      ['DELETE', '/bk1?lifecycle', 'DeleteBucketLifecycle'],
     ];
     for (const [method, url, operation, headers] of cases)
       assert.equal(route(method, url, headers), operation, `${method} ${url}`);
   });
 
   it('answers 501 NotImplemented for other sub-resources and 405 for missing methods', () => {
-    for (const url of ['/bk1?lifecycle', '/bk1/k?tagging', '/bk1/k?retention', '/bk1?website']) {
+    for (const url of ['/bk1?logging', '/bk1/k?tagging', '/bk1/k?retention', '/bk1?website']) {
       expectThrow(
         () => route('GET', url),
         'NotImplemented',
@@ -569,6 +572,7 @@ describe('60 gateway request: the router covers every operation', () => {
         '/bk1?cors',
         '/bk1?acl',
         '/bk1/k?acl',
+        '/bk1?lifecycle',
       ]) {
         for (const copy of [false, true]) {
           try {

@@ -130,6 +130,10 @@ export const S3_ERRORS = {
     message: 'The specified bucket does not have a CORS configuration.',
   },
   NoSuchKey: { status: 404, message: 'The specified key does not exist.' },
+  NoSuchLifecycleConfiguration: {
+    status: 404,
+    message: 'The lifecycle configuration does not exist.',
+  },
   NoSuchUpload: {
     status: 404,
     message:

@@ -9,6 +9,15 @@ import { raceAbort, throwIfAborted, validateSignal } from './abort';
 import { bodyChunks, knownLength, readBody, rechunk, validateBody, type Body } from './body';
 import type { EngineUpload, StoreEngine, WriteObjectRequest } from './engine';
 import type { InflightTracker } from './inflight';
+import type { BucketConfigs } from './bucket_config';
+import {
+  type LifecycleRule,
+  type NormalizedRule,
+  type StoredLifecycle,
+  fromStored,
+  toStored,
+  validateLifecycle,
+} from '../lifecycle/rules';
 import { SINGLE_PUT_BYTES_MAX } from './limits';
 import { decodeToken, encodeToken } from './list_token';
 import { resolveRange, validateRange } from './range';
@@ -114,7 +123,44 @@ export class Bucket {
     readonly name: string,
     private readonly engine: StoreEngine,
     private readonly inflight: InflightTracker,
+    private readonly configs?: BucketConfigs,
   ) {}
+
+  /**
+   * Replaces the bucket's lifecycle rules (docs/lifecycle.md); resolves once
+   * they are durable. InvalidArgument for a malformed rule, NotImplemented
+   * for S3 features tessera lacks (tags, transitions), NoSuchBucket.
+   */
+  async setLifecycle(rules: LifecycleRule[]): Promise<void> {
+    const normalized = validateLifecycle(rules);
+    await this.requireConfigs().put(this.name, 'lifecycle', toStored(normalized));
+  }
+
+  /** The rules in effect (ids filled in), or undefined when there are none. */
+  async getLifecycle(): Promise<NormalizedRule[] | undefined> {
+    const configs = this.requireConfigs();
+    if (!(await this.inflight.run(() => this.engine.getBucket(this.name)))) {
+      throw new TesseraError('NoSuchBucket', `bucket ${JSON.stringify(this.name)} does not exist`);
+    }
+    const stored = await configs.get<StoredLifecycle>(this.name, 'lifecycle');
+    return stored === undefined ? undefined : fromStored(stored);
+  }
+
+  /** Removes every lifecycle rule; no error when there were none. */
+  async deleteLifecycle(): Promise<void> {
+    const configs = this.requireConfigs();
+    if (!(await this.inflight.run(() => this.engine.getBucket(this.name)))) {
+      throw new TesseraError('NoSuchBucket', `bucket ${JSON.stringify(this.name)} does not exist`);
+    }
+    await configs.delete(this.name, 'lifecycle');
+  }
+
+  private requireConfigs(): BucketConfigs {
+    if (this.configs === undefined) {
+      throw new TesseraError('ERR_STORE_UNSUPPORTED', 'this bucket handle has no configuration');
+    }
+    return this.configs;
+  }
 
   /** Stores `body` under `key`; resolves once it is durable. */
   async put(key: string, body: Body, options: PutOptions = {}): Promise<PutResult> {

@@ -60,6 +60,16 @@ export interface EngineReadOptions {
   versionId?: string;
 }
 
+export interface EngineDeleteOptions extends EngineReadOptions {
+  /**
+   * Delete only if the version (the given versionId, else the current one)
+   * still has this ETag and, when given, this lastModified in ms: an
+   * overwrite after a decision, even with the same bytes, fails it with
+   * PreconditionFailed (NoSuchKey when the key has no current object).
+   */
+  ifMatch?: { etag: string; lastModifiedMs?: number };
+}
+
 export interface EngineListOptions {
   prefix: string;
   delimiter?: string;
@@ -99,7 +109,7 @@ export interface StoreEngine {
   head(bucket: string, key: string, options: EngineReadOptions): Promise<ObjectInfo | undefined>;
   /** Reads `length` bytes at `offset` of the version `info` names. */
   read(info: ObjectInfo, offset: number, length: number): Promise<Buffer>;
-  delete(bucket: string, key: string, options: EngineReadOptions): Promise<DeleteResult>;
+  delete(bucket: string, key: string, options: EngineDeleteOptions): Promise<DeleteResult>;
   list(bucket: string, options: EngineListOptions): Promise<EngineListPage>;
   listVersions(
     bucket: string,

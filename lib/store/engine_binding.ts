@@ -15,6 +15,7 @@ import { type NativeScrubHandle, runScrub, type ScrubOptions, type ScrubReport }
 import { TesseraError } from '../errors';
 import type {
   EngineInfo,
+  EngineDeleteOptions,
   EngineListOptions,
   EngineListPage,
   EngineUpload,
@@ -93,6 +94,7 @@ interface NativeWrite {
   /** 0 none, 1 ifNoneMatch '*', 2 ifMatch. */
   condition?: 0 | 1 | 2;
   ifMatchEtag?: Buffer;
+  ifMatchMtimeMs?: number;
   versioning?: 0 | 1 | 2;
   uploadId?: number;
 }
@@ -533,20 +535,29 @@ export class NativeStoreEngine implements StoreEngine {
     }
   }
 
-  async delete(
-    bucket: string,
-    key: string,
-    options: { versionId?: string },
-  ): Promise<DeleteResult> {
+  async delete(bucket: string, key: string, options: EngineDeleteOptions): Promise<DeleteResult> {
     this.requireBucket(bucket);
     const write: NativeWrite = { kind: 'delete', bucket, key };
     if (options.versionId !== undefined) write.versionId = options.versionId;
+    if (options.ifMatch !== undefined) {
+      write.condition = 2;
+      write.ifMatchEtag = etagBytes(options.ifMatch.etag);
+      if (options.ifMatch.lastModifiedMs !== undefined)
+        write.ifMatchMtimeMs = options.ifMatch.lastModifiedMs;
+    }
     try {
       const r = await this.one(write);
       const result: DeleteResult = { deleteMarker: r.deleteMarker };
       if (r.versionId !== '') result.versionId = r.versionId;
       return result;
     } catch (error) {
+      if (isCode(error, 'PreconditionFailed'))
+        throw new TesseraError('PreconditionFailed', 'the version changed since it was read');
+      if (isCode(error, 'NoSuchKey') && options.ifMatch !== undefined) {
+        if (!this.handle.getBucket(bucket)) throw noSuchBucket(bucket);
+        if (options.versionId === undefined)
+          throw new TesseraError('NoSuchKey', 'the object does not exist');
+      }
       // Deleting a version that is not there changes nothing (S3: 204).
       if (isCode(error, 'NoSuchKey') && options.versionId !== undefined) {
         if (!this.handle.getBucket(bucket)) throw noSuchBucket(bucket);

@@ -1205,20 +1205,31 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
         return Status(StatusCode::kPreconditionFailed,
                       "ifNoneMatch: the object exists");
       }
-      if (r.condition == Condition::kIfMatch && !exists) {
+      const bool targeted_delete =
+          r.kind == Kind::kDelete && !r.version_id.empty();
+      const bool if_match = r.condition == Condition::kIfMatch;
+      if (if_match && !targeted_delete && !exists) {
         return Status(StatusCode::kNotFound, "ifMatch: no such key");
       }
-      if (r.condition == Condition::kIfMatch &&
+      if (if_match && !targeted_delete &&
           (memcmp(current.etag, r.if_match_etag, 16) != 0 ||
-           current.part_count != r.if_match_part_count)) {
+           current.part_count != r.if_match_part_count ||
+           (r.if_match_mtime_ms != 0 &&
+            current.mtime_ms != r.if_match_mtime_ms))) {
         return Status(StatusCode::kPreconditionFailed,
                       "ifMatch: the ETag does not match");
       }
       const bool versioned = bucket.versioning == log::Versioning::kEnabled;
-      if (r.kind == Kind::kDelete && !r.version_id.empty()) {
+      if (targeted_delete) {
         VersionMeta target;
         TS_RETURN_IF_ERROR(
             directory_.Lookup(r.bucket, r.key, r.version_id, &target));
+        if (if_match && (memcmp(target.etag, r.if_match_etag, 16) != 0 ||
+                         (r.if_match_mtime_ms != 0 &&
+                          target.mtime_ms != r.if_match_mtime_ms))) {
+          return Status(StatusCode::kPreconditionFailed,
+                        "ifMatch: the version changed");
+        }
         log::DeleteRecord d{r.bucket, r.key, r.version_id};
         s.type = log::RecordType::kDelete;
         log::EncodeDeleteVar(d, &s.var);

@@ -400,6 +400,14 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
         }
         memcpy(r.if_match_etag, b.Data(), 16);
       }
+      if (op.Has("ifMatchMtimeMs")) {
+        const double ms = op.Get("ifMatchMtimeMs").ToNumber().DoubleValue();
+        if (!(ms >= 1 && ms <= 9007199254740991.0)) {
+          throw ArgumentError(env, "ERR_OUT_OF_RANGE",
+                              "ifMatchMtimeMs must be a positive integer");
+        }
+        r.if_match_mtime_ms = uint64_t(ms);
+      }
       if (op.Has("versioning")) {
         const int v = op.Get("versioning").ToNumber().Int32Value();
         if (v < 0 || v > 2) {

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { TesseraError } from '../../lib/errors';
 import type {
+  EngineDeleteOptions,
   EngineInfo,
   EngineListOptions,
   EngineListPage,
@@ -213,13 +214,27 @@ export class ModelEngine implements StoreEngine {
   async delete(
     bucketName: string,
     key: string,
-    options: { versionId?: string },
+    options: EngineDeleteOptions,
   ): Promise<DeleteResult> {
     const bucket = this.bucketOf(bucketName);
     const versions = bucket.keys.get(key) ?? [];
+    const ifMatch = options.ifMatch;
+    const changed = (info: ObjectInfo) =>
+      ifMatch !== undefined &&
+      (info.etag !== ifMatch.etag ||
+        (ifMatch.lastModifiedMs !== undefined &&
+          info.lastModified.getTime() !== ifMatch.lastModifiedMs));
+    if (ifMatch !== undefined && options.versionId === undefined) {
+      const current = this.current(bucket, key);
+      if (!current) throw new TesseraError('NoSuchKey', 'the object does not exist');
+      if (changed(current.info))
+        throw new TesseraError('PreconditionFailed', 'the version changed since it was read');
+    }
     if (options.versionId !== undefined) {
       const target = versions.find((v) => v.info.versionId === options.versionId);
       if (!target) return { deleteMarker: false };
+      if (changed(target.info))
+        throw new TesseraError('PreconditionFailed', 'the version changed since it was read');
       const rest = versions.filter((v) => v !== target);
       if (rest.length === 0) bucket.keys.delete(key);
       else

@@ -6,6 +6,7 @@
 import type { Operation } from '../request/router';
 import * as buckets from './buckets';
 import type { Handler } from './context';
+import * as lifecycle from './lifecycle';
 import * as listing from './listing';
 import * as multipart from './multipart';
 import * as objects from './objects';
@@ -38,4 +39,7 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   CompleteMultipartUpload: multipart.completeMultipartUpload,
   AbortMultipartUpload: multipart.abortMultipartUpload,
   ListParts: multipart.listParts,
+  PutBucketLifecycleConfiguration: lifecycle.putBucketLifecycle,
+  GetBucketLifecycleConfiguration: lifecycle.getBucketLifecycle,
+  DeleteBucketLifecycle: lifecycle.deleteBucketLifecycle,
 };

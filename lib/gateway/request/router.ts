@@ -41,6 +41,9 @@ export const OPERATIONS = [
   'GetBucketCors',
   'GetBucketAcl',
   'GetObjectAcl',
+  'PutBucketLifecycleConfiguration',
+  'GetBucketLifecycleConfiguration',
+  'DeleteBucketLifecycle',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
@@ -53,7 +56,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'intelligent-tiering',
   'inventory',
   'legal-hold',
-  'lifecycle',
   'logging',
   'metadataConfiguration',
   'metadataTable',
@@ -122,6 +124,12 @@ export function routeOperation(
       if (method === 'GET') return operation;
       throw notImplemented(`${method} on the '${name}' sub-resource`);
     }
+    if (has(query, 'lifecycle')) {
+      if (method === 'PUT') return 'PutBucketLifecycleConfiguration';
+      if (method === 'GET') return 'GetBucketLifecycleConfiguration';
+      if (method === 'DELETE') return 'DeleteBucketLifecycle';
+      throw methodNotAllowed(method, 'lifecycle');
+    }
     if (has(query, 'location')) {
       if (method === 'GET') return 'GetBucketLocation';
       throw methodNotAllowed(method, 'location');
@@ -166,6 +174,7 @@ export function routeOperation(
     }
   }
 
+  if (has(query, 'lifecycle')) throw notImplemented(`The 'lifecycle' sub-resource of an object`);
   if (has(query, 'acl')) {
     if (method === 'GET') return 'GetObjectAcl';
     throw notImplemented(`${method} on the 'acl' sub-resource`);

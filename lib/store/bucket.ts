@@ -12,6 +12,7 @@ import type { InflightTracker } from './inflight';
 import { SINGLE_PUT_BYTES_MAX } from './limits';
 import { decodeToken, encodeToken } from './list_token';
 import { resolveRange, validateRange } from './range';
+import { type MultipartOptions, validateMultipart } from './multipart_layout';
 import { headerEntries, splitStoredMetadata, validateChecksums } from './system_headers';
 import type {
   ByteRange,
@@ -39,6 +40,13 @@ export interface PutOptions {
    * (an aws-chunked trailer); if it rejects, nothing is stored.
    */
   checksums?: ChecksumMap | Promise<ChecksumMap | undefined>;
+  /**
+   * The body is the concatenation of parts (an S3 multipart upload): the
+   * object's ETag becomes `md5(concat(part MD5s))-N` (in head, get and every
+   * listing) and `parts` is returned by head/get. The sizes must add up to
+   * the body's length (else InvalidArgument and nothing is stored).
+   */
+  multipart?: MultipartOptions;
   ifMatch?: string;
   ifNoneMatch?: '*';
   signal?: AbortSignal;
@@ -118,11 +126,25 @@ export class Bucket {
 
   /** Stores `body` under `key`; resolves once it is durable. */
   async put(key: string, body: Body, options: PutOptions = {}): Promise<PutResult> {
+    const multipart = validateMultipart(options.multipart);
     const request: WriteObjectRequest = {
       bucket: this.name,
       key: validateKey(key),
-      metadata: { ...validateMetadata(options.metadata), ...headerEntries(options.headers) },
+      metadata: {
+        ...validateMetadata(options.metadata),
+        ...headerEntries(options.headers),
+        ...multipart?.entry,
+      },
       ...validateConditions(options),
+    };
+    if (multipart !== undefined) request.multipartEtag = multipart.etag;
+    const checkLength = (length: number) => {
+      if (multipart !== undefined && length !== multipart.totalBytes) {
+        throw new TesseraError(
+          'InvalidArgument',
+          `multipart.partSizes add up to ${multipart.totalBytes} bytes but the body has ${length}`,
+        );
+      }
     };
     const given = options.checksums;
     let lateChecksums: Promise<ChecksumMap | undefined> | undefined;
@@ -155,9 +177,13 @@ export class Bucket {
       if (length !== undefined && length <= this.engine.inlineBytesMax) {
         const bytes = await readBody(checked, { signal });
         await bodyEnded();
+        checkLength(bytes.length);
         return raceAbort(this.engine.put(request, bytes), signal);
       }
-      return this.putStreamed(request, checked, signal, bodyEnded);
+      return this.putStreamed(request, checked, signal, async (length) => {
+        await bodyEnded();
+        checkLength(length);
+      });
     });
   }
 
@@ -165,7 +191,7 @@ export class Bucket {
     request: WriteObjectRequest,
     body: Body,
     signal: AbortSignal | undefined,
-    bodyEnded: () => Promise<void>,
+    bodyEnded: (length: number) => Promise<void>,
   ): Promise<PutResult> {
     const upload: EngineUpload = await this.engine.beginUpload(this.name);
     try {
@@ -173,8 +199,12 @@ export class Bucket {
         bodyChunks(body, { signal, maxBytes: SINGLE_PUT_BYTES_MAX }),
         this.engine.uploadPieceBytes,
       );
-      for await (const piece of pieces) await upload.append(piece);
-      await bodyEnded();
+      let length = 0;
+      for await (const piece of pieces) {
+        length += piece.length;
+        await upload.append(piece);
+      }
+      await bodyEnded(length);
       throwIfAborted(signal);
       return await upload.commit(request);
     } catch (error) {
@@ -417,6 +447,10 @@ export class Bucket {
 
 /** The stored record as callers see it: system headers out of `metadata`. */
 function withHeaders(info: ObjectInfo): ObjectInfo {
-  const { metadata, headers } = splitStoredMetadata(info.metadata);
-  return headers === undefined ? info : { ...info, metadata, headers };
+  const { metadata, headers, parts } = splitStoredMetadata(info.metadata);
+  if (metadata === info.metadata) return info;
+  const result: ObjectInfo = { ...info, metadata };
+  if (headers !== undefined) result.headers = headers;
+  if (parts !== undefined) result.parts = parts;
+  return result;
 }

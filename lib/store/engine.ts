@@ -42,6 +42,8 @@ export interface WriteObjectRequest {
   contentType?: string;
   metadata: Record<string, string>;
   checksums?: Partial<Record<ChecksumAlgorithm, string>>;
+  /** `<hex>-<N>`: store this ETag and part count instead of the body's MD5. */
+  multipartEtag?: string;
   ifMatch?: string;
   ifNoneMatch?: '*';
 }

@@ -72,6 +72,7 @@ interface NativeListedVersion {
   deleteMarker: boolean;
   size: number;
   etag: string;
+  partCount: number;
   mtimeMs: number;
 }
 
@@ -93,6 +94,10 @@ interface NativeWrite {
   /** 0 none, 1 ifNoneMatch '*', 2 ifMatch. */
   condition?: 0 | 1 | 2;
   ifMatchEtag?: Buffer;
+  ifMatchPartCount?: number;
+  /** A multipart object's ETag bytes, with its part count. */
+  etag?: Buffer;
+  partCount?: number;
   versioning?: 0 | 1 | 2;
   uploadId?: number;
 }
@@ -285,11 +290,18 @@ function fromPairs(pairs: PairList): Record<string, string> {
   return out;
 }
 
-function etagBytes(etag: string): Buffer {
-  const hex = etag.replace(/^"|"$/g, '');
+/** `<hex>` or `<hex>-<N>` (multipart) as the engine's bytes and part count. */
+function etagBytes(etag: string): { bytes: Buffer; partCount: number } {
+  const m = /^"?([0-9a-f]{32})(?:-([1-9]\d{0,4}))?"?$/i.exec(etag);
   // A malformed ETag matches nothing: all-zero bytes are never an MD5 the
   // engine stores for a non-empty condition to hit by chance in practice.
-  return /^[0-9a-f]{32}$/i.test(hex) ? Buffer.from(hex, 'hex') : Buffer.alloc(16);
+  if (!m) return { bytes: Buffer.alloc(16), partCount: 0 };
+  return { bytes: Buffer.from(m[1]!, 'hex'), partCount: m[2] === undefined ? 0 : Number(m[2]) };
+}
+
+/** The ETag callers see: the MD5, or `<md5 of part md5s>-N` for a multipart object. */
+function etagText(hex: string, partCount: number): string {
+  return partCount > 0 && hex !== '' ? `${hex}-${partCount}` : hex;
 }
 
 function noSuchBucket(name: string): TesseraError {
@@ -441,14 +453,23 @@ export class NativeStoreEngine implements StoreEngine {
       condition: request.ifNoneMatch === '*' ? 1 : request.ifMatch !== undefined ? 2 : 0,
     };
     if (request.contentType !== undefined) write.contentType = request.contentType;
-    if (request.ifMatch !== undefined) write.ifMatchEtag = etagBytes(request.ifMatch);
+    if (request.ifMatch !== undefined) {
+      const { bytes, partCount } = etagBytes(request.ifMatch);
+      write.ifMatchEtag = bytes;
+      write.ifMatchPartCount = partCount;
+    }
+    if (request.multipartEtag !== undefined) {
+      const { bytes, partCount } = etagBytes(request.multipartEtag);
+      write.etag = bytes;
+      write.partCount = partCount;
+    }
     return write;
   }
 
   private async writeObject(write: NativeWrite, size: number): Promise<PutResult> {
     try {
       const r = await this.one(write);
-      return { etag: r.etag, versionId: r.versionId, size };
+      return { etag: etagText(r.etag, write.partCount ?? 0), versionId: r.versionId, size };
     } catch (error) {
       if (isCode(error, 'NoSuchKey')) {
         if (!this.handle.getBucket(write.bucket)) throw noSuchBucket(write.bucket);
@@ -500,7 +521,7 @@ export class NativeStoreEngine implements StoreEngine {
       bucket,
       key,
       versionId: n.versionId,
-      etag: n.etag,
+      etag: etagText(n.etag, n.partCount),
       size: n.size,
       lastModified: new Date(n.mtimeMs),
       metadata: fromPairs(n.metadata),
@@ -570,7 +591,7 @@ export class NativeStoreEngine implements StoreEngine {
       objects: page.objects.map((o) => ({
         key: o.key,
         size: o.size,
-        etag: o.etag,
+        etag: etagText(o.etag, o.partCount),
         lastModified: new Date(o.mtimeMs),
       })),
       commonPrefixes: page.commonPrefixes,
@@ -599,7 +620,7 @@ export class NativeStoreEngine implements StoreEngine {
         isLatest: v.isLatest,
         deleteMarker: v.deleteMarker,
         size: v.size,
-        etag: v.etag,
+        etag: etagText(v.etag, v.partCount),
         lastModified: new Date(v.mtimeMs),
       })),
     };

@@ -116,6 +116,7 @@ Napi::Object MetaToJs(Napi::Env env, const std::string& key,
   o.Set("deleteMarker", m.delete_marker);
   o.Set("size", double(m.size));
   o.Set("etag", m.delete_marker ? std::string() : Hex(m.etag, 16));
+  o.Set("partCount", m.part_count);
   o.Set("mtimeMs", double(m.mtime_ms));
   return o;
 }
@@ -399,6 +400,22 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
                               "ifMatchEtag must be 16 bytes");
         }
         memcpy(r.if_match_etag, b.Data(), 16);
+      }
+      if (op.Has("ifMatchPartCount")) {
+        r.if_match_part_count =
+            uint16_t(op.Get("ifMatchPartCount").ToNumber().Uint32Value());
+      }
+      // A multipart object: its ETag (MD5 of the part MD5s) and part count.
+      Napi::Value etag = op.Get("etag");
+      if (etag.IsBuffer()) {
+        Napi::Buffer<uint8_t> b = etag.As<Napi::Buffer<uint8_t>>();
+        const uint32_t parts = op.Get("partCount").ToNumber().Uint32Value();
+        if (b.Length() != 16 || parts < 1 || parts > 10000) {
+          throw ArgumentError(env, "ERR_INVALID_ARG_VALUE",
+                              "etag must be 16 bytes with partCount 1..10000");
+        }
+        memcpy(r.etag, b.Data(), 16);
+        r.part_count = uint16_t(parts);
       }
       if (op.Has("versioning")) {
         const int v = op.Get("versioning").ToNumber().Int32Value();

@@ -150,7 +150,7 @@ export class ModelEngine implements StoreEngine {
       bucket: request.bucket,
       key: request.key,
       versionId: this.newVersionId(bucket),
-      etag: createHash('md5').update(body).digest('hex'),
+      etag: request.multipartEtag ?? createHash('md5').update(body).digest('hex'),
       size: body.length,
       lastModified: this.now(),
       metadata: { ...request.metadata },

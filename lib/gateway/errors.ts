@@ -18,7 +18,7 @@ export const S3_ERRORS = {
   AccessForbidden: {
     status: 403,
     message:
-      'CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource\'s CORS spec.',
+      "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
   },
   AuthorizationHeaderMalformed: {
     status: 400,

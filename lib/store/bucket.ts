@@ -89,6 +89,8 @@ export interface ListPageOptions {
 
 const LIST_PAGE_MAX = 1000;
 const STREAM_PIECE_BYTES = 1024 * 1024;
+/** head()'s `withBodyUpTo` is for small objects: at most 16 MiB. */
+const HEAD_BODY_BYTES_MAX = 16 * 1024 * 1024;
 
 function optionalString(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -214,21 +216,30 @@ export class Bucket {
     }
   }
 
-  /** Metadata of the current (or given) version; undefined when missing. */
+  /**
+   * Metadata of the current (or given) version; undefined when missing.
+   * With `withBodyUpTo: n`, an object of at most n bytes comes with its
+   * `body`, read in the same engine call (a small GET in one round trip).
+   */
   async head(
     key: string,
-    options: Pick<ReadOptions, 'versionId' | 'signal'> = {},
-  ): Promise<ObjectInfo | undefined> {
+    options: Pick<ReadOptions, 'versionId' | 'signal'> & { withBodyUpTo?: number } = {},
+  ): Promise<(ObjectInfo & { body?: Buffer }) | undefined> {
     validateKey(key);
     const versionId = validateVersionId(options.versionId);
     const signal = validateSignal(options.signal);
+    const bodyBytesMax = validateLimit(
+      'withBodyUpTo',
+      options.withBodyUpTo,
+      HEAD_BODY_BYTES_MAX,
+      0,
+    );
     return this.inflight.run(async () => {
       throwIfAborted(signal);
-      const info = await this.engine.head(
-        this.name,
-        key,
-        versionId === undefined ? {} : { versionId },
-      );
+      const info = await this.engine.head(this.name, key, {
+        ...(versionId === undefined ? {} : { versionId }),
+        ...(bodyBytesMax > 0 ? { bodyBytesMax } : {}),
+      });
       return info === undefined || info.deleteMarker ? undefined : withHeaders(info);
     });
   }

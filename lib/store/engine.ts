@@ -60,7 +60,12 @@ export interface EngineUpload {
 
 export interface EngineReadOptions {
   versionId?: string;
+  /** head(): also return the body of an object of at most this many bytes. */
+  bodyBytesMax?: number;
 }
+
+/** head()'s answer: the record, and the body when `bodyBytesMax` allowed it. */
+export type EngineHead = ObjectInfo & { body?: Buffer };
 
 export interface EngineListOptions {
   prefix: string;
@@ -98,7 +103,7 @@ export interface StoreEngine {
 
   put(request: WriteObjectRequest, body: Buffer): Promise<PutResult>;
   beginUpload(bucket: string): Promise<EngineUpload>;
-  head(bucket: string, key: string, options: EngineReadOptions): Promise<ObjectInfo | undefined>;
+  head(bucket: string, key: string, options: EngineReadOptions): Promise<EngineHead | undefined>;
   /** Reads `length` bytes at `offset` of the version `info` names. */
   read(info: ObjectInfo, offset: number, length: number): Promise<Buffer>;
   delete(bucket: string, key: string, options: EngineReadOptions): Promise<DeleteResult>;

@@ -14,6 +14,7 @@ import { binding } from '../binding';
 import { type NativeScrubHandle, runScrub, type ScrubOptions, type ScrubReport } from './scrub';
 import { TesseraError } from '../errors';
 import type {
+  EngineHead,
   EngineInfo,
   EngineListOptions,
   EngineListPage,
@@ -130,7 +131,12 @@ export interface NativeEngineHandle {
   beginUpload(): number;
   appendUpload(uploadId: number, piece: Buffer): Promise<void>;
   abortUpload(uploadId: number): void;
-  head(bucket: string, key: string, versionId: string): Promise<NativeObjectInfo | null>;
+  head(
+    bucket: string,
+    key: string,
+    versionId: string,
+    bodyBytesMax?: number,
+  ): Promise<(NativeObjectInfo & { body?: Buffer }) | null>;
   read(
     bucket: string,
     key: string,
@@ -537,11 +543,14 @@ export class NativeStoreEngine implements StoreEngine {
   async head(
     bucket: string,
     key: string,
-    options: { versionId?: string },
-  ): Promise<ObjectInfo | undefined> {
+    options: { versionId?: string; bodyBytesMax?: number },
+  ): Promise<EngineHead | undefined> {
     this.requireBucket(bucket);
-    const n = await this.handle.head(bucket, key, options.versionId ?? '');
-    return n ? this.toInfo(bucket, key, n) : undefined;
+    const n = await this.handle.head(bucket, key, options.versionId ?? '', options.bodyBytesMax);
+    if (!n) return undefined;
+    const info: EngineHead = this.toInfo(bucket, key, n);
+    if (n.body !== undefined) info.body = n.body;
+    return info;
   }
 
   async read(info: ObjectInfo, offset: number, length: number): Promise<Buffer> {

@@ -1106,7 +1106,8 @@ void Engine::TakeGroup(std::vector<Pending>* group) {
     Pending& p = queue_.front();
     if (p.etag_job != nullptr) {
       // A put with a part count carries its own (multipart) ETag.
-      if (p.request.part_count == 0) memcpy(p.request.etag, p.etag_job->etag, 16);
+      if (p.request.part_count == 0)
+        memcpy(p.request.etag, p.etag_job->etag, 16);
       p.etag_job.reset();
     }
     const std::string token = ConflictKey(p.request);

@@ -507,19 +507,48 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     std::string bucket = StringArg(info, 0, "bucket");
     std::string key = StringArg(info, 1, "key");
     std::string version = StringArg(info, 2, "versionId");
+    // Optional: also read the body of an object of at most this many bytes,
+    // in the same reader-thread task (one round trip for small GETs).
+    const uint64_t body_max =
+        info.Length() > 3 && info[3].IsNumber()
+            ? uint64_t(info[3].As<Napi::Number>().DoubleValue())
+            : 0;
     Completion* c = Start(env);
     Napi::Promise promise = c->deferred.Promise();
     Engine* e = engine_.get();
-    Status s = e->Post([this, e, c, bucket, key, version] {
+    Status s = e->Post([this, e, c, bucket, key, version, body_max] {
       auto out = std::make_shared<ObjectInfo>();
       Status st = e->Head(bucket, key, version, out.get());
       const bool marker =
           st.code() == StatusCode::kNotFound && out->delete_marker;
       const bool absent = st.code() == StatusCode::kNotFound && !marker;
       c->status = st.ok() || marker || absent ? Status::Ok() : st;
-      c->make = [out, absent](Napi::Env env) -> Napi::Value {
+      std::shared_ptr<std::string> body;
+      if (st.ok() && !out->delete_marker && out->size <= body_max) {
+        body = std::make_shared<std::string>();
+        ObjectInfo same;
+        // The version just found; if it vanished meanwhile, no body (the
+        // caller's read then reports it).
+        if (!e->Get(bucket, key, out->version_id, 0, out->size, &same,
+                    body.get())
+                 .ok()) {
+          body.reset();
+        }
+      }
+      c->make = [out, absent, body](Napi::Env env) -> Napi::Value {
         if (absent) return env.Null();
-        return InfoToJs(env, *out);
+        Napi::Object o = InfoToJs(env, *out);
+        if (body != nullptr) {
+          auto* holder = new std::shared_ptr<std::string>(body);
+          o.Set("body",
+                Napi::Buffer<char>::New(
+                    env, body->empty() ? nullptr : &(*body)[0], body->size(),
+                    [](Napi::Env, char*, std::shared_ptr<std::string>* h) {
+                      delete h;
+                    },
+                    holder));
+        }
+        return o;
       };
       Finish(c);
     });

@@ -116,6 +116,23 @@ export function storeContract(label: string, open: StoreFactory): void {
         assert.equal(etag, '5d41402abc4b2a76b9719d911017c592');
       });
 
+      it('head withBodyUpTo returns the body of small objects only, in the same call', async () => {
+        const photos = store.bucket('photos');
+        const small = pattern(4096, 7);
+        await photos.put('small', small);
+        await photos.put('large', pattern(300_000, 8));
+        await photos.put('empty', Buffer.alloc(0));
+        const head = await photos.head('small', { withBodyUpTo: 4096 });
+        assert.ok(head?.body?.equals(small));
+        assert.equal(head?.etag, createHash('md5').update(small).digest('hex'));
+        assert.equal((await photos.head('small', { withBodyUpTo: 4095 }))?.body, undefined);
+        assert.equal((await photos.head('small'))?.body, undefined);
+        assert.equal((await photos.head('large', { withBodyUpTo: 262_144 }))?.body, undefined);
+        assert.equal((await photos.head('empty', { withBodyUpTo: 1 }))?.body?.length, 0);
+        assert.equal(await photos.head('missing', { withBodyUpTo: 1 }), undefined);
+        await assert.rejects(photos.head('small', { withBodyUpTo: 0 }), code('ERR_OUT_OF_RANGE'));
+      });
+
       it('stores empty objects', async () => {
         const photos = store.bucket('photos');
         const put = await photos.put('empty', Buffer.alloc(0));
@@ -375,7 +392,10 @@ export function storeContract(label: string, open: StoreFactory): void {
           expires: 'x'.repeat(1024),
         };
         const sizes = Array.from({ length: 60 }, (_, i) => 100_000 + i);
-        const body = Buffer.alloc(sizes.reduce((a, b) => a + b, 0), 7);
+        const body = Buffer.alloc(
+          sizes.reduce((a, b) => a + b, 0),
+          7,
+        );
         await photos.put('full', body, {
           metadata,
           headers,

@@ -148,7 +148,11 @@ export async function putObject(ctx: RequestContext): Promise<void> {
 export async function getObject(ctx: RequestContext): Promise<void> {
   const bucket = ctx.store.bucket(ctx.bucket!);
   const version = versionIdParam(ctx);
-  const info = await bucket.head(ctx.key!, version);
+  // A small object's body comes with its record (one engine call); HEAD needs none.
+  const info = await bucket.head(
+    ctx.key!,
+    ctx.method === 'GET' ? { ...version, withBodyUpTo: SMALL_BODY_BYTES_MAX } : version,
+  );
   if (!info) throw missing(ctx, version.versionId !== undefined);
   const etag = objectEtag(info);
   ctx.res.setHeader('etag', quoteEtag(etag));
@@ -201,6 +205,12 @@ export async function getObject(ctx: RequestContext): Promise<void> {
   ctx.res.setHeader('content-length', length);
   if (ctx.method === 'HEAD' || length === 0) {
     ctx.res.end();
+    return;
+  }
+  if (info.body !== undefined) {
+    const bytes = ranged ? info.body.subarray(span.start, span.end + 1) : info.body;
+    ctx.sentBytes += bytes.length;
+    ctx.res.end(bytes);
     return;
   }
   // The head above is the version served: no second lookup.

@@ -545,9 +545,12 @@ export class NativeStoreEngine implements StoreEngine {
     key: string,
     options: { versionId?: string; bodyBytesMax?: number },
   ): Promise<EngineHead | undefined> {
-    this.requireBucket(bucket);
     const n = await this.handle.head(bucket, key, options.versionId ?? '', options.bodyBytesMax);
-    if (!n) return undefined;
+    if (!n) {
+      // The bucket is checked only when nothing was found (one call less per hit).
+      this.requireBucket(bucket);
+      return undefined;
+    }
     const info: EngineHead = this.toInfo(bucket, key, n);
     if (n.body !== undefined) info.body = n.body;
     return info;

@@ -155,12 +155,17 @@ export async function getObject(ctx: RequestContext): Promise<void> {
   );
   if (!info) throw missing(ctx, version.versionId !== undefined);
   const etag = objectEtag(info);
-  ctx.res.setHeader('etag', quoteEtag(etag));
-  ctx.res.setHeader('last-modified', info.lastModified.toUTCString());
-  assertReadConditions(ctx.method, ctx.req.headersDistinct, {
-    etag,
-    lastModified: info.lastModified,
-  });
+  try {
+    assertReadConditions(ctx.method, ctx.req.headersDistinct, {
+      etag,
+      lastModified: info.lastModified,
+    });
+  } catch (error) {
+    // A 304 carries the validators (setObjectHeaders sets them otherwise).
+    ctx.res.setHeader('etag', quoteEtag(etag));
+    ctx.res.setHeader('last-modified', info.lastModified.toUTCString());
+    throw error;
+  }
   const partNumberText = ctx.params.get('partNumber');
   const rangeText = header(ctx, 'range');
   let span = { start: 0, end: info.size - 1 };

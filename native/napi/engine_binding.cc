@@ -518,23 +518,25 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     Engine* e = engine_.get();
     Status s = e->Post([this, e, c, bucket, key, version, body_max] {
       auto out = std::make_shared<ObjectInfo>();
-      Status st = e->Head(bucket, key, version, out.get());
+      std::shared_ptr<std::string> body;
+      Status st;
+      engine::VersionMeta meta;
+      if (body_max > 0 &&
+          e->directory().Lookup(bucket, key, version, &meta).ok() &&
+          !meta.delete_marker && meta.size <= body_max) {
+        // Small: Get reads the record and the body together.
+        body = std::make_shared<std::string>();
+        st = e->Get(bucket, key, version, 0, meta.size, out.get(), body.get());
+        // A version replaced meanwhile by a larger one: no body (the
+        // caller then reads by the info).
+        if (!st.ok() || body->size() != out->size) body.reset();
+      } else {
+        st = e->Head(bucket, key, version, out.get());
+      }
       const bool marker =
           st.code() == StatusCode::kNotFound && out->delete_marker;
       const bool absent = st.code() == StatusCode::kNotFound && !marker;
       c->status = st.ok() || marker || absent ? Status::Ok() : st;
-      std::shared_ptr<std::string> body;
-      if (st.ok() && !out->delete_marker && out->size <= body_max) {
-        body = std::make_shared<std::string>();
-        ObjectInfo same;
-        // The version just found; if it vanished meanwhile, no body (the
-        // caller's read then reports it).
-        if (!e->Get(bucket, key, out->version_id, 0, out->size, &same,
-                    body.get())
-                 .ok()) {
-          body.reset();
-        }
-      }
       c->make = [out, absent, body](Napi::Env env) -> Napi::Value {
         if (absent) return env.Null();
         Napi::Object o = InfoToJs(env, *out);

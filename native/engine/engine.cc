@@ -1050,7 +1050,8 @@ Status Engine::Enqueue(WriteRequest request, WriteDone done,
     meta_bytes += kv.first.size() + kv.second.size();
   }
   if (meta_bytes > log::metadata_bytes_max) {
-    return InvalidArg("user metadata is larger than 2048 bytes");
+    return InvalidArg("the metadata map is larger than " +
+                      std::to_string(log::metadata_bytes_max) + " bytes");
   }
   if (request.content_type.size() > log::content_type_bytes_max) {
     return InvalidArg("content type is longer than 1024 bytes");
@@ -1104,7 +1105,9 @@ void Engine::TakeGroup(std::vector<Pending>* group) {
   while (ready()) {
     Pending& p = queue_.front();
     if (p.etag_job != nullptr) {
-      memcpy(p.request.etag, p.etag_job->etag, 16);
+      // A put with a part count carries its own (multipart) ETag.
+      if (p.request.part_count == 0)
+        memcpy(p.request.etag, p.etag_job->etag, 16);
       p.etag_job.reset();
     }
     const std::string token = ConflictKey(p.request);
@@ -1283,6 +1286,8 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
             Md5 md5 =
                 it->second->md5;  // every piece is hashed (unsettled == 0)
             md5.Final(o.etag);
+            // A multipart object keeps the ETag its writer computed.
+            if (r.part_count != 0) memcpy(o.etag, r.etag, 16);
           }
           for (const log::Extent& e : extents) o.size += e.length;
           log::EncodeExtents(extents, &s.owned_payload);

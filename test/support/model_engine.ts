@@ -151,7 +151,7 @@ export class ModelEngine implements StoreEngine {
       bucket: request.bucket,
       key: request.key,
       versionId: this.newVersionId(bucket),
-      etag: createHash('md5').update(body).digest('hex'),
+      etag: request.multipartEtag ?? createHash('md5').update(body).digest('hex'),
       size: body.length,
       lastModified: this.now(),
       metadata: { ...request.metadata },
@@ -199,10 +199,14 @@ export class ModelEngine implements StoreEngine {
   async head(
     bucketName: string,
     key: string,
-    options: { versionId?: string },
-  ): Promise<ObjectInfo | undefined> {
+    options: { versionId?: string; bodyBytesMax?: number },
+  ): Promise<(ObjectInfo & { body?: Buffer }) | undefined> {
     const found = this.findVersion(this.bucketOf(bucketName), key, options.versionId);
-    return found ? structuredClone(found.info) : undefined;
+    if (!found) return undefined;
+    const info: ObjectInfo & { body?: Buffer } = structuredClone(found.info);
+    if (!info.deleteMarker && info.size <= (options.bodyBytesMax ?? -1))
+      info.body = Buffer.from(found.body);
+    return info;
   }
 
   async read(info: ObjectInfo, offset: number, length: number): Promise<Buffer> {

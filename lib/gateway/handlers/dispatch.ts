@@ -5,6 +5,7 @@
  */
 import type { Operation } from '../request/router';
 import * as buckets from './buckets';
+import * as cors from './cors';
 import type { Handler } from './context';
 import * as lifecycle from './lifecycle';
 import * as listing from './listing';
@@ -20,7 +21,9 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   GetBucketVersioning: buckets.getBucketVersioning,
   PutBucketVersioning: buckets.putBucketVersioning,
   GetBucketPolicy: buckets.getBucketPolicy,
-  GetBucketCors: buckets.getBucketCors,
+  GetBucketCors: cors.getBucketCors,
+  PutBucketCors: cors.putBucketCors,
+  DeleteBucketCors: cors.deleteBucketCors,
   GetBucketAcl: buckets.getAcl,
   GetObjectAcl: buckets.getAcl,
   ListObjects: listing.listObjectsV1,

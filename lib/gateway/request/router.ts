@@ -3,9 +3,9 @@
  * *presence* of query parameters (`?uploads` and `?uploads=` are the same;
  * the SDK's `x-id=PutObject` is ignored). Operations of issue 6 are named;
  * every other S3 sub-resource answers 501 NotImplemented, and methods a
- * resource does not have answer 405 MethodNotAllowed. s3cmd reads `?policy`,
- * `?cors` and `?acl` in `s3cmd info` (ECOSYSTEM.md), so their GETs are
- * operations; writing them is NotImplemented.
+ * resource does not have answer 405 MethodNotAllowed. s3cmd reads `?policy`
+ * and `?acl` in `s3cmd info` (ECOSYSTEM.md), so their GETs are operations;
+ * writing them is NotImplemented. `?cors` is bucket CORS (handlers/cors.ts).
  */
 import type { HeaderValues } from '../auth/canonical';
 import { headerValues } from '../auth/canonical';
@@ -39,6 +39,8 @@ export const OPERATIONS = [
   'ListParts',
   'GetBucketPolicy',
   'GetBucketCors',
+  'PutBucketCors',
+  'DeleteBucketCors',
   'GetBucketAcl',
   'GetObjectAcl',
   'PutBucketLifecycleConfiguration',
@@ -80,7 +82,6 @@ const UNSUPPORTED_SUBRESOURCES = [
 /** Bucket sub-resources answered read-only (s3cmd info asks for them). */
 const BUCKET_READ_ONLY: ReadonlyArray<readonly [string, Operation]> = [
   ['policy', 'GetBucketPolicy'],
-  ['cors', 'GetBucketCors'],
   ['acl', 'GetBucketAcl'],
 ];
 
@@ -108,7 +109,8 @@ export function routeOperation(
   for (const name of UNSUPPORTED_SUBRESOURCES) {
     if (has(query, name)) throw notImplemented(`The '${name}' sub-resource`);
   }
-  if (method === 'OPTIONS') throw notImplemented('CORS (OPTIONS)');
+  // OPTIONS (CORS preflight) is answered before routing, in server.ts.
+  if (method === 'OPTIONS') throw methodNotAllowed(method, 'resource');
 
   if (address.bucket === undefined) {
     if (method === 'GET') return 'ListBuckets';
@@ -118,6 +120,12 @@ export function routeOperation(
   if (address.key === undefined) {
     if (has(query, 'uploadId') || has(query, 'partNumber')) {
       throw new S3Error('InvalidRequest', 'A multipart request needs an object key.');
+    }
+    if (has(query, 'cors')) {
+      if (method === 'GET') return 'GetBucketCors';
+      if (method === 'PUT') return 'PutBucketCors';
+      if (method === 'DELETE') return 'DeleteBucketCors';
+      throw methodNotAllowed(method, 'cors');
     }
     for (const [name, operation] of BUCKET_READ_ONLY) {
       if (!has(query, name)) continue;

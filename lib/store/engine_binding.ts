@@ -574,7 +574,9 @@ export class NativeStoreEngine implements StoreEngine {
     if (options.versionId !== undefined) write.versionId = options.versionId;
     if (options.ifMatch !== undefined) {
       write.condition = 2;
-      write.ifMatchEtag = etagBytes(options.ifMatch.etag);
+      const { bytes, partCount } = etagBytes(options.ifMatch.etag);
+      write.ifMatchEtag = bytes;
+      write.ifMatchPartCount = partCount;
       if (options.ifMatch.lastModifiedMs !== undefined)
         write.ifMatchMtimeMs = options.ifMatch.lastModifiedMs;
     }

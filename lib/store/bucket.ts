@@ -158,7 +158,7 @@ export class Bucket {
         return raceAbort(this.engine.put(request, bytes), signal);
       }
       return this.putStreamed(request, checked, signal, bodyEnded);
-    });
+    }, 'put');
   }
 
   private async putStreamed(
@@ -200,7 +200,7 @@ export class Bucket {
         versionId === undefined ? {} : { versionId },
       );
       return info === undefined || info.deleteMarker ? undefined : withHeaders(info);
-    });
+    }, 'head');
   }
 
   /** The whole object (or a range of it) in one Buffer; undefined when missing. */
@@ -219,7 +219,7 @@ export class Bucket {
       const result: GetResult = { ...info, body };
       if (range) result.range = span;
       return result;
-    });
+    }, 'get');
   }
 
   /**
@@ -252,7 +252,7 @@ export class Bucket {
         options.signal,
       );
       return range ? { ...info, stream, range: span } : { ...info, stream };
-    });
+    }, 'get');
   }
 
   private validateInfo(key: string, info: unknown): ObjectInfo | undefined {
@@ -323,7 +323,7 @@ export class Bucket {
     return this.inflight.run(async () => {
       throwIfAborted(signal);
       return this.engine.delete(this.name, key, versionId === undefined ? {} : { versionId });
-    });
+    }, 'delete');
   }
 
   /** One page of a listing, S3 ListObjectsV2 style. */
@@ -351,7 +351,7 @@ export class Bucket {
       if (page.nextStartAfter !== undefined)
         result.nextContinuationToken = encodeToken(page.nextStartAfter);
       return result;
-    });
+    }, 'list');
   }
 
   /** Every key (and, with a delimiter, common prefix) in byte order. */
@@ -402,12 +402,14 @@ export class Bucket {
     let after: { key: string; versionId: string } | undefined;
     do {
       throwIfAborted(signal);
-      const page = await this.inflight.run(() =>
-        this.engine.listVersions(this.name, {
-          prefix,
-          maxKeys: LIST_PAGE_MAX,
-          ...(after ? { after } : {}),
-        }),
+      const page = await this.inflight.run(
+        () =>
+          this.engine.listVersions(this.name, {
+            prefix,
+            maxKeys: LIST_PAGE_MAX,
+            ...(after ? { after } : {}),
+          }),
+        'list',
       );
       for (const version of page.versions) yield version;
       after = page.next;

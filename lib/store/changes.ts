@@ -9,6 +9,7 @@
  * memory, and reads its way forward when it asks for more.
  */
 import { TesseraError } from '../errors';
+import { isInternalBucket } from './bucket_config';
 
 /** One committed change, in commit order. */
 export interface ChangeEvent {
@@ -59,7 +60,11 @@ export function changesExpired(fromSeq: number, oldestSeq: number): TesseraError
 }
 
 export interface WatchOptions {
-  /** Only events of this bucket. */
+  /**
+   * Only events of this bucket. Without it, every bucket's events except
+   * the store's internal ones (names starting with '.', e.g. the bucket
+   * configuration bucket).
+   */
   bucket?: string;
   /** Only keys starting with this (with or without `bucket`). */
   prefix?: string;
@@ -145,7 +150,8 @@ export async function* watchChanges(
         throw error;
       }
       for (const event of page.events) {
-        if (bucket !== undefined && event.bucket !== bucket) continue;
+        if (bucket !== undefined ? event.bucket !== bucket : isInternalBucket(event.bucket))
+          continue;
         if (prefix !== undefined && !event.key.startsWith(prefix)) continue;
         yield event;
         if (signal?.aborted) return;

@@ -5,6 +5,7 @@
  */
 import { TesseraError } from '../errors';
 import { Bucket } from './bucket';
+import { BucketConfigs, isInternalBucket } from './bucket_config';
 import type { EngineInfo, StoreEngine } from './engine';
 import { type EngineOpenOptions, NativeStoreEngine, validateOpenOptions } from './engine_binding';
 import { InflightTracker } from './inflight';
@@ -37,6 +38,11 @@ export class Store {
    * retention.floor() (docs/events.md, "Retention").
    */
   readonly retention = new RetentionRegistry();
+  /**
+   * Durable per-bucket configuration (lifecycle, replication, notification,
+   * CORS), stored through the engine in a hidden internal bucket.
+   */
+  readonly bucketConfigs: BucketConfigs;
 
   /**
    * Opens the store on `path` (drives `path/drive-<i>`) or on `drives`,
@@ -48,7 +54,9 @@ export class Store {
   }
 
   /** @internal Use Store.open(); tests may wrap another engine with openOnEngine(). */
-  constructor(private readonly engine: StoreEngine) {}
+  constructor(private readonly engine: StoreEngine) {
+    this.bucketConfigs = new BucketConfigs(engine, this.inflight);
+  }
 
   /** What the store runs on: drives, k+m, direct I/O and I/O backend in effect. */
   info(): EngineInfo {
@@ -68,7 +76,12 @@ export class Store {
 
   async deleteBucket(name: string): Promise<void> {
     validateBucketName(name);
-    await this.inflight.run(() => this.engine.deleteBucket(name));
+    await this.inflight.run(async () => {
+      await this.engine.deleteBucket(name);
+      // Only once the bucket is gone; a crash in between leaves configurations
+      // that BucketConfigs ignores (they name the old bucket's creation time).
+      await this.bucketConfigs.dropBucket(name);
+    });
   }
 
   /** Settings of one bucket, or undefined when it does not exist. */
@@ -78,7 +91,8 @@ export class Store {
   }
 
   async listBuckets(): Promise<BucketInfo[]> {
-    return this.inflight.run(() => this.engine.listBuckets());
+    const all = await this.inflight.run(() => this.engine.listBuckets());
+    return all.filter((b) => !isInternalBucket(b.name));
   }
 
   /** Turns versioning on ('Enabled') or pauses it ('Suspended'), as S3 does. */
@@ -153,8 +167,9 @@ export class Store {
 
   /**
    * One page of the change feed: events with seq >= fromSeq (at most
-   * maxEvents, 1..10000), and where to continue. The engine-level reader
-   * under watch(); for consumers that keep their own cursor.
+   * maxEvents, 1..10000; internal buckets' events are read but left out),
+   * and where to continue. The reader under watch(), for consumers that
+   * keep their own cursor.
    */
   async changes(fromSeq: number, maxEvents = 1000): Promise<ChangesPage> {
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) {
@@ -167,7 +182,9 @@ export class Store {
       );
     }
     const native = this.nativeEngine('changes');
-    return this.inflight.run(() => native.changes(fromSeq, maxEvents));
+    const page = await this.inflight.run(() => native.changes(fromSeq, maxEvents));
+    // The store's internal buckets are its own business (as in watch()).
+    return { ...page, events: page.events.filter((e) => !isInternalBucket(e.bucket)) };
   }
 
   /** The newest committed change sequence (0 on an empty store). */

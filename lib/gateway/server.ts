@@ -25,6 +25,8 @@ import { MULTIPART_BUCKET, MultipartStore } from './handlers/multipart_store';
 import { HANDLERS } from './handlers/dispatch';
 import { redactUrl, silentLogger } from './observability/logging';
 import { GatewayMetrics } from './observability/metrics';
+import { registerStoreMetrics } from './observability/store_metrics';
+import { startNotifications, type WebhookNotifierOptions } from './notifications/webhooks';
 import type { AddressOptions } from './request/address';
 import { type ParsedRequest, parseRequest } from './request/parse';
 import { parseQuery, splitTarget } from './request/uri';
@@ -76,6 +78,11 @@ export interface GatewayHandlerOptions {
   limits?: Partial<GatewayLimits>;
   /** Clock for signature checks, ms since the epoch (tests pin it). */
   now?: () => number;
+  /**
+   * Webhook notifications from buckets' 'notification' configurations
+   * (docs/events.md); false: none. Default: on, with default options.
+   */
+  notifications?: WebhookNotifierOptions | false;
 }
 
 export interface GatewayHandler {
@@ -135,6 +142,11 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
   const logger = options.logger ?? silentLogger();
   const metrics = new GatewayMetrics(options.registry);
   const observability = options.observability ?? true;
+  registerStoreMetrics(metrics.registry, store);
+  const notifier =
+    options.notifications === false
+      ? undefined
+      : startNotifications(store, metrics.registry, logger, options.notifications);
   const multipart = new MultipartStore(store);
   let inflight = 0;
   let draining = false;
@@ -332,6 +344,7 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve));
   handler.close = async () => {
     clearInterval(sweep);
+    await notifier?.stop();
   };
   return handler;
 }

@@ -16,6 +16,15 @@ export type { TesseraErrorOptions } from './errors';
 export { ReedSolomon } from './ec/reed_solomon';
 export type { EcBackend, ReedSolomonOptions } from './ec/reed_solomon';
 export { startGateway, createGatewayHandler } from './gateway/server';
+export {
+  setBucketNotification,
+  validateNotificationConfig,
+} from './gateway/notifications/webhooks';
+export type {
+  NotificationConfig,
+  WebhookNotifierOptions,
+  WebhookTarget,
+} from './gateway/notifications/webhooks';
 export type {
   Gateway,
   GatewayOptions,

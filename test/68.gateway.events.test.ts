@@ -11,6 +11,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  GetBucketNotificationConfigurationCommand,
+  PutBucketNotificationConfigurationCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { startGateway } from '../lib/gateway/server';
 import {
   notificationBody,
@@ -150,6 +155,86 @@ describe('68 gateway: webhook notifications', () => {
       assert.match(text, /tessera_notification_deliveries_total\{result="delivered"\} 2/);
       await gw.close();
     } finally {
+      rx.server.close();
+      await store.close();
+    }
+  });
+
+  it('takes the configuration through Put/GetBucketNotificationConfiguration (URL destinations)', async () => {
+    const store = await Store.open({ path: freshDir(), dataShards: 2, parityShards: 1 });
+    const rx = await receiver(0);
+    const gw = await startGateway({ store, credentials, notifications: fast });
+    const s3 = new S3Client({
+      endpoint: gw.url,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: credentials[0]!,
+    });
+    try {
+      await store.createBucket('sdk-hooked');
+      await s3.send(
+        new PutBucketNotificationConfigurationCommand({
+          Bucket: 'sdk-hooked',
+          NotificationConfiguration: {
+            QueueConfigurations: [
+              {
+                Id: 'sdk',
+                QueueArn: rx.url,
+                Events: ['s3:ObjectCreated:*'],
+                Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'in/' }] } },
+              },
+            ],
+          },
+        }),
+      );
+      const got = await s3.send(
+        new GetBucketNotificationConfigurationCommand({ Bucket: 'sdk-hooked' }),
+      );
+      assert.deepEqual(got.QueueConfigurations, [
+        {
+          Id: 'sdk',
+          QueueArn: rx.url,
+          Events: ['s3:ObjectCreated:*'],
+          Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'in/' }] } },
+        },
+      ]);
+      await assert.rejects(
+        s3.send(
+          new PutBucketNotificationConfigurationCommand({
+            Bucket: 'sdk-hooked',
+            NotificationConfiguration: {
+              QueueConfigurations: [
+                { QueueArn: 'arn:aws:sqs:us-east-1:1:q', Events: ['s3:ObjectCreated:*'] },
+              ],
+            },
+          }),
+        ),
+        { name: 'InvalidArgument' },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the poll sees it
+      await store.bucket('sdk-hooked').put('out/no', Buffer.from('1'));
+      await store.bucket('sdk-hooked').delete('in/gone');
+      await store.bucket('sdk-hooked').put('in/yes', Buffer.from('2'));
+      await rx.waitFor(1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(
+        rx.got.map((g) => g.body.Records[0]!.s3.object.key),
+        ['in/yes'],
+      );
+      // An empty configuration removes it.
+      await s3.send(
+        new PutBucketNotificationConfigurationCommand({
+          Bucket: 'sdk-hooked',
+          NotificationConfiguration: {},
+        }),
+      );
+      const none = await s3.send(
+        new GetBucketNotificationConfigurationCommand({ Bucket: 'sdk-hooked' }),
+      );
+      assert.equal(none.QueueConfigurations, undefined);
+    } finally {
+      s3.destroy();
+      await gw.close();
       rx.server.close();
       await store.close();
     }

@@ -8,6 +8,7 @@ import * as buckets from './buckets';
 import type { Handler } from './context';
 import * as listing from './listing';
 import * as multipart from './multipart';
+import * as notification from './notification';
 import * as objects from './objects';
 
 export const HANDLERS: Readonly<Record<Operation, Handler>> = {
@@ -18,6 +19,8 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   GetBucketLocation: buckets.getBucketLocation,
   GetBucketVersioning: buckets.getBucketVersioning,
   PutBucketVersioning: buckets.putBucketVersioning,
+  GetBucketNotificationConfiguration: notification.getBucketNotification,
+  PutBucketNotificationConfiguration: notification.putBucketNotification,
   GetBucketPolicy: buckets.getBucketPolicy,
   GetBucketCors: buckets.getBucketCors,
   GetBucketAcl: buckets.getAcl,

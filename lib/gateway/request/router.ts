@@ -21,6 +21,8 @@ export const OPERATIONS = [
   'GetBucketLocation',
   'GetBucketVersioning',
   'PutBucketVersioning',
+  'GetBucketNotificationConfiguration',
+  'PutBucketNotificationConfiguration',
   'ListObjects',
   'ListObjectsV2',
   'ListObjectVersions',
@@ -58,7 +60,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'metadataConfiguration',
   'metadataTable',
   'metrics',
-  'notification',
   'object-lock',
   'ownershipControls',
   'policyStatus',
@@ -107,6 +108,9 @@ export function routeOperation(
     if (has(query, name)) throw notImplemented(`The '${name}' sub-resource`);
   }
   if (method === 'OPTIONS') throw notImplemented('CORS (OPTIONS)');
+  if (address.key !== undefined && has(query, 'notification')) {
+    throw notImplemented("The 'notification' sub-resource on an object");
+  }
 
   if (address.bucket === undefined) {
     if (method === 'GET') return 'ListBuckets';
@@ -125,6 +129,11 @@ export function routeOperation(
     if (has(query, 'location')) {
       if (method === 'GET') return 'GetBucketLocation';
       throw methodNotAllowed(method, 'location');
+    }
+    if (has(query, 'notification')) {
+      if (method === 'GET') return 'GetBucketNotificationConfiguration';
+      if (method === 'PUT') return 'PutBucketNotificationConfiguration';
+      throw methodNotAllowed(method, 'notification');
     }
     if (has(query, 'versioning')) {
       if (method === 'GET') return 'GetBucketVersioning';

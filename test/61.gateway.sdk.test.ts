@@ -25,6 +25,7 @@ import {
   ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
   ListObjectsCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -587,6 +588,13 @@ for (const { kind, label } of STORES)
         assert.equal(head.ETag, expected);
         assert.equal(head.ContentLength, body.length);
         assert.equal(head.ContentType, 'application/zip');
+        // Listings show the same multipart ETag as HEAD, and no internal metadata leaks.
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'big' }));
+        assert.deepEqual(
+          listed.Contents?.map((o) => [o.Key, o.ETag]),
+          [['big.bin', expected]],
+        );
+        assert.deepEqual(head.Metadata, {});
         assert.deepEqual(await bytesOf(s3, bucket, 'big.bin'), body);
         const part2 = await s3.send(
           new GetObjectCommand({ Bucket: bucket, Key: 'big.bin', PartNumber: 2 }),

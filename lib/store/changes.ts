@@ -23,7 +23,7 @@ export interface ChangeEvent {
   versionId: string;
   /** Body bytes of a created version; 0 for deletions. */
   size: number;
-  /** Hex MD5 of a created version; '' for deletions. */
+  /** ETag of a created version as ObjectInfo.etag gives it (hex MD5, or md5-of-md5s + '-N'); '' for deletions. */
   etag: string;
   /** True when the change is a delete marker (type 'deleted'). */
   deleteMarker: boolean;

@@ -5,7 +5,9 @@
  */
 import type { Operation } from '../request/router';
 import * as buckets from './buckets';
+import * as cors from './cors';
 import type { Handler } from './context';
+import * as lifecycle from './lifecycle';
 import * as listing from './listing';
 import * as multipart from './multipart';
 import * as notification from './notification';
@@ -22,7 +24,9 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   GetBucketNotificationConfiguration: notification.getBucketNotification,
   PutBucketNotificationConfiguration: notification.putBucketNotification,
   GetBucketPolicy: buckets.getBucketPolicy,
-  GetBucketCors: buckets.getBucketCors,
+  GetBucketCors: cors.getBucketCors,
+  PutBucketCors: cors.putBucketCors,
+  DeleteBucketCors: cors.deleteBucketCors,
   GetBucketAcl: buckets.getAcl,
   GetObjectAcl: buckets.getAcl,
   ListObjects: listing.listObjectsV1,
@@ -41,4 +45,7 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   CompleteMultipartUpload: multipart.completeMultipartUpload,
   AbortMultipartUpload: multipart.abortMultipartUpload,
   ListParts: multipart.listParts,
+  PutBucketLifecycleConfiguration: lifecycle.putBucketLifecycle,
+  GetBucketLifecycleConfiguration: lifecycle.getBucketLifecycle,
+  DeleteBucketLifecycle: lifecycle.deleteBucketLifecycle,
 };

@@ -27,6 +27,8 @@ import { HANDLERS } from './handlers/dispatch';
 import { redactUrl, silentLogger } from './observability/logging';
 import { GatewayMetrics } from './observability/metrics';
 import { type AddressOptions, resolveAddress } from './request/address';
+import { registerStoreMetrics } from './observability/store_metrics';
+import { startNotifications, type WebhookNotifierOptions } from './notifications/webhooks';
 import { type ParsedRequest, parseRequest } from './request/parse';
 import { parseQuery, splitTarget } from './request/uri';
 
@@ -77,6 +79,11 @@ export interface GatewayHandlerOptions {
   limits?: Partial<GatewayLimits>;
   /** Clock for signature checks, ms since the epoch (tests pin it). */
   now?: () => number;
+  /**
+   * Webhook notifications from buckets' 'notification' configurations
+   * (docs/events.md); false: none. Default: on, with default options.
+   */
+  notifications?: WebhookNotifierOptions | false;
 }
 
 export interface GatewayHandler {
@@ -142,6 +149,11 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
   const logger = options.logger ?? silentLogger();
   const metrics = new GatewayMetrics(options.registry);
   const observability = options.observability ?? true;
+  registerStoreMetrics(metrics.registry, store);
+  const notifier =
+    options.notifications === false
+      ? undefined
+      : startNotifications(store, metrics.registry, logger, options.notifications);
   const multipart = new MultipartStore(store);
   let inflight = 0;
   let draining = false;
@@ -347,6 +359,7 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve));
   handler.close = async () => {
     clearInterval(sweep);
+    await notifier?.stop();
   };
   return handler;
 }

@@ -21,6 +21,8 @@ export const OPERATIONS = [
   'GetBucketLocation',
   'GetBucketVersioning',
   'PutBucketVersioning',
+  'GetBucketNotificationConfiguration',
+  'PutBucketNotificationConfiguration',
   'ListObjects',
   'ListObjectsV2',
   'ListObjectVersions',
@@ -62,7 +64,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'metadataConfiguration',
   'metadataTable',
   'metrics',
-  'notification',
   'object-lock',
   'ownershipControls',
   'policyStatus',
@@ -111,6 +112,9 @@ export function routeOperation(
   }
   // OPTIONS (CORS preflight) is answered before routing, in server.ts.
   if (method === 'OPTIONS') throw methodNotAllowed(method, 'resource');
+  if (address.key !== undefined && has(query, 'notification')) {
+    throw notImplemented("The 'notification' sub-resource on an object");
+  }
 
   if (address.bucket === undefined) {
     if (method === 'GET') return 'ListBuckets';
@@ -141,6 +145,11 @@ export function routeOperation(
     if (has(query, 'location')) {
       if (method === 'GET') return 'GetBucketLocation';
       throw methodNotAllowed(method, 'location');
+    }
+    if (has(query, 'notification')) {
+      if (method === 'GET') return 'GetBucketNotificationConfiguration';
+      if (method === 'PUT') return 'PutBucketNotificationConfiguration';
+      throw methodNotAllowed(method, 'notification');
     }
     if (has(query, 'versioning')) {
       if (method === 'GET') return 'GetBucketVersioning';

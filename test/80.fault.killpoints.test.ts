@@ -69,7 +69,9 @@ function runChild(
     const report = new KillReport(history);
     child.stdout.on('data', (chunk: Buffer) => report.feed(chunk));
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': 'exit' may come before the last lines the child
+    // wrote are read from the pipe.
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 9) resolve({ acked: report.acked, fired: true });
       else if (signal === 'SIGKILL') resolve({ acked: report.acked, fired: false });

@@ -1822,19 +1822,42 @@ Status Engine::LoadSnapshot(bool* loaded) {
   };
   // Candidates newest first (one body in memory at a time): a copy that
   // fails the index's own verification gives way to the next, then to a
-  // full scan.
+  // full scan. Only each copy's header and log position are read to order
+  // them (not the whole file six times): the position is not yet verified,
+  // but a copy is used only after its CRC passes below, so the copy loaded
+  // is still the valid one with the highest position.
+  auto read_position = [this](const std::string& path, uint64_t* pos) {
+    if (!Exists(fs_, path, nullptr)) return false;
+    int fd = -1;
+    if (!fs_->Open(path, io::kOpenRead, &fd).ok()) return false;
+    io::FileStat st;
+    uint8_t h[52];
+    size_t got = 0;
+    const bool read = fs_->Fstat(fd, &st).ok() &&
+                      fs_->Pread(fd, h, sizeof(h), 0, &got).ok() &&
+                      got == sizeof(h);
+    (void)fs_->Close(fd).ok();
+    if (!read) return false;
+    uint32_t magic = 0, version = 0;
+    uint64_t len = 0, segment = 0, stripe = 0;
+    for (int i = 3; i >= 0; i--) magic = (magic << 8) | h[i];
+    for (int i = 3; i >= 0; i--) version = (version << 8) | h[4 + i];
+    for (int i = 7; i >= 0; i--) len = (len << 8) | h[24 + i];
+    for (int i = 7; i >= 0; i--) segment = (segment << 8) | h[36 + i];
+    for (int i = 7; i >= 0; i--) stripe = (stripe << 8) | h[44 + i];
+    if (magic != kSnapshotMagic || version != kSnapshotVersion ||
+        memcmp(h + 8, store_id_, 16) != 0 || len != st.size_bytes - 36) {
+      return false;
+    }
+    *pos = layout_.StripeAddress(segment, 0) +
+           stripe * layout_.stripe_data_bytes();
+    return true;
+  };
   std::vector<std::pair<uint64_t, std::string>> candidates;  // pos, path
   for (auto& d : drives_) {
     const std::string path = d->dir + "/snapshots/snapshot.dat";
-    std::string body;
-    if (!read_verified(path, &body)) continue;
-    Cursor c{body};
-    const uint64_t snap_segment = c.U64();
-    const uint64_t snap_stripe = c.U64();
-    if (!c.ok) continue;
-    const uint64_t pos = layout_.StripeAddress(snap_segment, 0) +
-                         snap_stripe * layout_.stripe_data_bytes();
-    candidates.emplace_back(pos, path);
+    uint64_t pos = 0;
+    if (read_position(path, &pos)) candidates.emplace_back(pos, path);
   }
   std::stable_sort(candidates.begin(), candidates.end(),
                    [](const std::pair<uint64_t, std::string>& a,

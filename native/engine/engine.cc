@@ -1,11 +1,16 @@
 #include "engine/engine.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <random>
@@ -71,7 +76,7 @@ struct Engine::Staged {
 namespace {
 
 constexpr uint32_t kSnapshotMagic = 0x50534e53;  // "SNSP"
-constexpr uint32_t kSnapshotVersion = 1;
+constexpr uint32_t kSnapshotVersion = 3;
 constexpr uint32_t kReadBatchStripes = 64;
 constexpr uint64_t kZeroChunkBytes = 1u << 20;
 
@@ -829,6 +834,27 @@ Status Engine::ReadRecordHeader(const VersionMeta& meta,
       std::string_view(bytes).substr(log::record_header_fixed_bytes), object);
 }
 
+Status Engine::ReadPayloadBytes(const VersionMeta& meta, uint64_t* out) {
+  TS_ASSERT(out != nullptr);
+  TS_ASSERT(meta.header_bytes >= log::record_header_fixed_bytes);
+  std::string bytes(meta.header_bytes, '\0');
+  TS_RETURN_IF_ERROR(ReadLog(meta.address, meta.header_bytes,
+                             reinterpret_cast<uint8_t*>(&bytes[0])));
+  log::RecordHeader h;
+  size_t needed = 0;
+  Status s =
+      log::DecodeRecordHeader(reinterpret_cast<const uint8_t*>(bytes.data()),
+                              bytes.size(), &h, &needed);
+  if (!s.ok() || h.type != log::RecordType::kObject || h.seq != meta.seq) {
+    return Status(StatusCode::kCorrupt, "object record at " +
+                                            std::to_string(meta.address) +
+                                            " does not verify");
+  }
+  *out = h.payload_bytes;
+  TS_ASSERT(h.header_bytes == meta.header_bytes);
+  return Status::Ok();
+}
+
 namespace {
 void FillInfo(const VersionMeta& meta, const log::ObjectRecord& rec,
               ObjectInfo* out) {
@@ -880,9 +906,13 @@ Status Engine::Get(const std::string& bucket, const std::string& key,
     TS_RETURN_IF_ERROR(ReadLog(payload + offset, length, out));
     return Status::Ok();
   }
-  std::string list(meta.payload_bytes, '\0');
-  TS_RETURN_IF_ERROR(ReadLog(payload, meta.payload_bytes,
-                             reinterpret_cast<uint8_t*>(&list[0])));
+  // The index keeps only the header's size; the extent list's size is in
+  // the record header.
+  uint64_t list_bytes = 0;
+  TS_RETURN_IF_ERROR(ReadPayloadBytes(meta, &list_bytes));
+  std::string list(list_bytes, '\0');
+  TS_RETURN_IF_ERROR(
+      ReadLog(payload, list_bytes, reinterpret_cast<uint8_t*>(&list[0])));
   std::vector<log::Extent> extents;
   TS_RETURN_IF_ERROR(log::DecodeExtents(list, meta.size, &extents));
   uint64_t pos = 0;  // body offset of the current extent
@@ -1030,8 +1060,12 @@ Status Engine::Enqueue(WriteRequest request, WriteDone done,
                        std::shared_ptr<EtagJob> etag_job) {
   TS_ASSERT(done != nullptr);
   using Kind = WriteRequest::Kind;
-  if (request.bucket.empty() || request.bucket.size() > log::bucket_bytes_max) {
-    return InvalidArg("bucket name must be 1..63 bytes");
+  // Fragments belong to no bucket ("-"); every bucket name fits the index
+  // (3..63 bytes, the S3 rule lib/store enforces first).
+  const size_t bucket_min = request.kind == Kind::kFragment ? 1 : 3;
+  if (request.bucket.size() < bucket_min ||
+      request.bucket.size() > log::bucket_bytes_max) {
+    return InvalidArg("bucket name must be 3..63 bytes");
   }
   if (request.key.size() > log::object_key_bytes_max) {
     return InvalidArg("key is longer than 1024 bytes");
@@ -1484,7 +1518,6 @@ void Engine::RunGroup(std::vector<Pending>* group) {
             meta.extents = (s.flags & log::kObjectExtents) != 0;
             meta.address = s.address;
             meta.header_bytes = s.header_bytes;
-            meta.payload_bytes = s.payload_bytes;
             meta.size = s.size;
             if (meta.extents) {
               std::lock_guard<std::mutex> lock(mu_);
@@ -1651,45 +1684,108 @@ Engine::~Engine() {
 
 // ------------------------------------------------------------- snapshot
 //
-// snapshots/snapshot.dat on every drive:
+// snapshots/snapshot.dat on every drive (docs/format.md, "Snapshot"):
 //   magic u32 | version u32 | store_id[16] | body_bytes u64 | crc32c u32 |
 //   body: tail_segment u64, tail_stripe u64, next_seq u64,
-//         next_group_seq u64, buckets..., keys...
-// Written tmp -> fdatasync -> rename -> fsync(dir). A snapshot describes
-// the state after every group before (tail_segment, tail_stripe).
+//         next_group_seq u64, bucket count u64, buckets (name, versioning,
+//         created_ms, version count), index_bytes u64, then the index
+//         snapshot (docs/format.md, "Index snapshot"), which verifies itself.
+// One file holds both so they can never be mixed from two cuts. Written
+// tmp -> fdatasync -> rename -> fsync(dir) through the engine's Fs. A
+// snapshot describes the state after every group before (tail_segment,
+// tail_stripe).
+//
+// The index reads and writes its snapshot by path with plain POSIX calls,
+// while the engine's files go through io::Fs (an in-memory CrashFs in tests),
+// so the index bytes pass through a scratch file: in the first drive's
+// snapshots directory when it exists on the real file system, else in the
+// system temp directory. The scratch file is never trusted across a restart
+// (it is rewritten from snapshot.dat before every load).
+
+namespace {
+
+std::string ScratchPath(const std::string& drive_dir) {
+  static std::atomic<uint64_t> counter{0};
+  std::string dir = drive_dir + "/snapshots";
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    const char* tmp = getenv("TMPDIR");
+    dir = (tmp != nullptr && tmp[0] != '\0') ? tmp : "/tmp";
+  }
+  return dir + "/.index-scratch-" + std::to_string(getpid()) + "-" +
+         std::to_string(counter.fetch_add(1));
+}
+
+bool ReadRealFile(const std::string& path, std::string* out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0;
+  if (ok) {
+    out->resize(size_t(st.st_size));
+    size_t done = 0;
+    while (ok && done < out->size()) {
+      const ssize_t n = ::read(fd, &(*out)[done], out->size() - done);
+      if (n <= 0) {
+        ok = n < 0 && errno == EINTR;
+        if (!ok) break;
+        continue;
+      }
+      done += size_t(n);
+    }
+  }
+  ::close(fd);
+  return ok;
+}
+
+bool WriteRealFile(const std::string& path, const char* p, size_t n) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = true;
+  while (ok && n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    ok = w > 0;
+    if (ok) {
+      p += w;
+      n -= size_t(w);
+    }
+  }
+  return ::close(fd) == 0 && ok;
+}
+
+}  // namespace
 
 Status Engine::WriteSnapshot() {
-  KeyDirectory::Dump dump;
-  directory_.DumpAll(&dump);
+  TS_ASSERT(!drives_.empty());
+  const std::vector<KeyDirectory::BucketState> buckets =
+      directory_.BucketStates();
+  const std::string scratch = ScratchPath(drives_[0]->dir);
+  std::string index_bytes;
+  Status saved = directory_.SaveIndex(scratch);
+  const bool read = saved.ok() && ReadRealFile(scratch, &index_bytes);
+  ::unlink(scratch.c_str());
+  TS_RETURN_IF_ERROR(saved);
+  if (!read) {
+    return Status(StatusCode::kIo, "cannot read back the index snapshot");
+  }
   std::string body;
+  body.reserve(index_bytes.size() + 4096);
   Put64(&body, tail_segment_);
   Put64(&body, tail_stripe_);
   Put64(&body, next_seq_);
   Put64(&body, next_group_seq_);
-  Put64(&body, dump.buckets.size());
-  for (const BucketInfo& b : dump.buckets) {
-    PutStr(&body, b.name);
-    Put64(&body, uint64_t(b.versioning));
-    Put64(&body, b.created_ms);
+  Put64(&body, buckets.size());
+  for (const KeyDirectory::BucketState& b : buckets) {
+    PutStr(&body, b.info.name);
+    Put64(&body, uint64_t(b.info.versioning));
+    Put64(&body, b.info.created_ms);
+    Put64(&body, b.versions);
   }
-  Put64(&body, dump.keys.size());
-  for (const auto& k : dump.keys) {
-    Put64(&body, k.first);
-    PutStr(&body, k.second.first);
-    Put64(&body, k.second.second.size());
-    for (const VersionMeta& v : k.second.second) {
-      Put64(&body, v.seq);
-      Put64(&body, uint64_t(v.null_version) | uint64_t(v.delete_marker) << 1 |
-                       uint64_t(v.extents) << 2);
-      Put64(&body, v.address);
-      Put64(&body, v.header_bytes);
-      Put64(&body, v.payload_bytes);
-      Put64(&body, v.size);
-      Put64(&body, v.mtime_ms);
-      body.append(reinterpret_cast<const char*>(v.etag), 16);
-      Put64(&body, v.part_count);
-    }
-  }
+  Put64(&body, index_bytes.size());
+  body += index_bytes;
+  std::string().swap(index_bytes);
   std::string file;
   uint8_t head[36];
   memset(head, 0, sizeof(head));
@@ -1702,6 +1798,7 @@ Status Engine::WriteSnapshot() {
   uint32_t crc = crc32c::Extend(0, head, 32);
   crc = crc32c::Extend(crc, body.data(), body.size());
   for (int i = 0; i < 4; i++) head[32 + i] = uint8_t(crc >> (8 * i));
+  file.reserve(sizeof(head) + body.size());
   file.assign(reinterpret_cast<const char*>(head), sizeof(head));
   file += body;
   Status first_error;
@@ -1722,14 +1819,15 @@ Status Engine::WriteSnapshot() {
 
 Status Engine::LoadSnapshot(bool* loaded) {
   *loaded = false;
-  std::string best;
-  uint64_t best_pos = 0;
-  for (auto& d : drives_) {
-    const std::string path = d->dir + "/snapshots/snapshot.dat";
-    if (!Exists(fs_, path, nullptr)) continue;
-    std::string file;
-    if (!ReadWholeFile(fs_, path, &file).ok() || file.size() < 36) continue;
-    const uint8_t* h = reinterpret_cast<const uint8_t*>(file.data());
+  // Candidates newest first: a drive whose snapshot fails the index's own
+  // verification gives way to the next one, then to a full scan.
+  // Reads and verifies one drive's file; the body without its header.
+  auto read_verified = [this](const std::string& path, std::string* body) {
+    if (!Exists(fs_, path, nullptr)) return false;
+    if (!ReadWholeFile(fs_, path, body).ok() || body->size() < 36) {
+      return false;
+    }
+    const uint8_t* h = reinterpret_cast<const uint8_t*>(body->data());
     uint32_t magic = 0, version = 0, crc = 0;
     uint64_t len = 0;
     for (int i = 3; i >= 0; i--) magic = (magic << 8) | h[i];
@@ -1737,81 +1835,98 @@ Status Engine::LoadSnapshot(bool* loaded) {
     for (int i = 7; i >= 0; i--) len = (len << 8) | h[24 + i];
     for (int i = 3; i >= 0; i--) crc = (crc << 8) | h[32 + i];
     if (magic != kSnapshotMagic || version != kSnapshotVersion ||
-        memcmp(h + 8, store_id_, 16) != 0 || len != file.size() - 36) {
-      continue;
+        memcmp(h + 8, store_id_, 16) != 0 || len != body->size() - 36) {
+      return false;
     }
     uint32_t want = crc32c::Extend(0, h, 32);
     want = crc32c::Extend(want, h + 36, len);
-    if (want != crc) continue;
-    std::string body = file.substr(36);
+    if (want != crc) return false;
+    body->erase(0, 36);
+    return true;
+  };
+  // Candidates newest first (one body in memory at a time): a copy that
+  // fails the index's own verification gives way to the next, then to a
+  // full scan. Only each copy's header and log position are read to order
+  // them (not the whole file six times): the position is not yet verified,
+  // but a copy is used only after its CRC passes below, so the copy loaded
+  // is still the valid one with the highest position.
+  auto read_position = [this](const std::string& path, uint64_t* pos) {
+    if (!Exists(fs_, path, nullptr)) return false;
+    int fd = -1;
+    if (!fs_->Open(path, io::kOpenRead, &fd).ok()) return false;
+    io::FileStat st;
+    uint8_t h[52];
+    size_t got = 0;
+    const bool read = fs_->Fstat(fd, &st).ok() &&
+                      fs_->Pread(fd, h, sizeof(h), 0, &got).ok() &&
+                      got == sizeof(h);
+    (void)fs_->Close(fd).ok();
+    if (!read) return false;
+    uint32_t magic = 0, version = 0;
+    uint64_t len = 0, segment = 0, stripe = 0;
+    for (int i = 3; i >= 0; i--) magic = (magic << 8) | h[i];
+    for (int i = 3; i >= 0; i--) version = (version << 8) | h[4 + i];
+    for (int i = 7; i >= 0; i--) len = (len << 8) | h[24 + i];
+    for (int i = 7; i >= 0; i--) segment = (segment << 8) | h[36 + i];
+    for (int i = 7; i >= 0; i--) stripe = (stripe << 8) | h[44 + i];
+    if (magic != kSnapshotMagic || version != kSnapshotVersion ||
+        memcmp(h + 8, store_id_, 16) != 0 || len != st.size_bytes - 36) {
+      return false;
+    }
+    *pos = layout_.StripeAddress(segment, 0) +
+           stripe * layout_.stripe_data_bytes();
+    return true;
+  };
+  std::vector<std::pair<uint64_t, std::string>> candidates;  // pos, path
+  for (auto& d : drives_) {
+    const std::string path = d->dir + "/snapshots/snapshot.dat";
+    uint64_t pos = 0;
+    if (read_position(path, &pos)) candidates.emplace_back(pos, path);
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const std::pair<uint64_t, std::string>& a,
+                      const std::pair<uint64_t, std::string>& b) {
+                     return a.first > b.first;
+                   });
+  for (const auto& cand : candidates) {
+    std::string body;
+    if (!read_verified(cand.second, &body)) continue;
     Cursor c{body};
-    const uint64_t snap_segment = c.U64();
-    const uint64_t snap_stripe = c.U64();
-    const uint64_t pos = layout_.StripeAddress(snap_segment, 0) +
-                         snap_stripe * layout_.stripe_data_bytes();
-    if (best.empty() || pos > best_pos) {
-      best = std::move(body);
-      best_pos = pos;
+    const uint64_t seg = c.U64();
+    const uint64_t stripe = c.U64();
+    const uint64_t next_seq = c.U64();
+    const uint64_t next_group_seq = c.U64();
+    std::vector<KeyDirectory::BucketState> buckets;
+    const uint64_t nb = c.U64();
+    for (uint64_t i = 0; c.ok && i < nb && i < (1u << 20); i++) {
+      KeyDirectory::BucketState b;
+      b.info.name = c.Str(log::bucket_bytes_max);
+      const uint64_t v = c.U64();
+      if (v > 2) c.ok = false;
+      b.info.versioning = log::Versioning(v);
+      b.info.created_ms = c.U64();
+      b.versions = c.U64();
+      buckets.push_back(b);
     }
-  }
-  if (best.empty()) return Status::Ok();
-  Cursor c{best};
-  const uint64_t seg = c.U64();
-  const uint64_t stripe = c.U64();
-  const uint64_t next_seq = c.U64();
-  const uint64_t next_group_seq = c.U64();
-  KeyDirectory::Dump dump;
-  const uint64_t nb = c.U64();
-  for (uint64_t i = 0; c.ok && i < nb && i < (1u << 20); i++) {
-    BucketInfo b;
-    b.name = c.Str(log::bucket_bytes_max);
-    const uint64_t v = c.U64();
-    b.versioning = log::Versioning(v > 2 ? 0 : v);
-    b.created_ms = c.U64();
-    dump.buckets.push_back(b);
-  }
-  const uint64_t nk = c.U64();
-  for (uint64_t i = 0; c.ok && i < nk; i++) {
-    const uint64_t bi = c.U64();
-    std::string key = c.Str(log::object_key_bytes_max);
-    const uint64_t nv = c.U64();
-    if (!c.ok || bi >= dump.buckets.size() || nv == 0 || nv > (1u << 24)) {
-      c.ok = false;
-      break;
+    const uint64_t index_bytes = c.U64();
+    if (!c.ok || nb != buckets.size() || index_bytes != body.size() - c.pos ||
+        stripe > layout_.segment_stripes) {
+      continue;
     }
-    std::vector<VersionMeta> versions;
-    for (uint64_t j = 0; c.ok && j < nv; j++) {
-      VersionMeta v;
-      v.seq = c.U64();
-      const uint64_t f = c.U64();
-      v.null_version = f & 1;
-      v.delete_marker = f & 2;
-      v.extents = f & 4;
-      v.address = c.U64();
-      v.header_bytes = uint32_t(c.U64());
-      v.payload_bytes = c.U64();
-      v.size = c.U64();
-      v.mtime_ms = c.U64();
-      if (c.ok && best.size() - c.pos >= 16) {
-        memcpy(v.etag, best.data() + c.pos, 16);
-        c.pos += 16;
-      } else {
-        c.ok = false;
-      }
-      v.part_count = uint16_t(c.U64());
-      versions.push_back(v);
-    }
-    dump.keys.push_back({uint32_t(bi), {std::move(key), std::move(versions)}});
+    const std::string scratch = ScratchPath(drives_[0]->dir);
+    const bool staged =
+        WriteRealFile(scratch, body.data() + c.pos, size_t(index_bytes));
+    Status s = staged ? directory_.LoadIndex(scratch, buckets)
+                      : Status(StatusCode::kIo, "cannot stage snapshot");
+    ::unlink(scratch.c_str());
+    if (!s.ok()) continue;  // try an older copy, then a full scan
+    tail_segment_ = seg;
+    tail_stripe_ = uint32_t(stripe);
+    next_seq_ = next_seq;
+    next_group_seq_ = next_group_seq;
+    *loaded = true;
+    break;
   }
-  if (!c.ok || c.pos != best.size() || stripe > layout_.segment_stripes) {
-    return Status::Ok();  // unusable: recover by a full scan
-  }
-  directory_.LoadAll(dump);
-  tail_segment_ = seg;
-  tail_stripe_ = uint32_t(stripe);
-  next_seq_ = next_seq;
-  next_group_seq_ = next_group_seq;
-  *loaded = true;
   return Status::Ok();
 }
 
@@ -2054,7 +2169,6 @@ Status Engine::Recover() {
             meta.extents = (h.flags & log::kObjectExtents) != 0;
             meta.address = addr + pos;
             meta.header_bytes = h.header_bytes;
-            meta.payload_bytes = h.payload_bytes;
             meta.size = o.size;
             meta.mtime_ms = o.mtime_ms;
             memcpy(meta.etag, o.etag, 16);

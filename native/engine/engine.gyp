@@ -12,7 +12,8 @@
         "../checksum/checksum.gyp:tessera_checksum",
         "../io/io.gyp:tessera_io",
         "../ec/ec.gyp:tessera_ec",
-        "../log/log.gyp:tessera_log"
+        "../log/log.gyp:tessera_log",
+        "../index/index.gyp:tessera_index"
       ],
       "cflags": ["-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra"],
       "cflags_cc": ["-std=c++17", "-fvisibility=hidden"],

@@ -333,6 +333,8 @@ class Engine {
   // Reads [address, address + len) of the logical log, verifying every
   // chunk and reconstructing from parity when one is bad.
   Status ReadLog(uint64_t address, uint64_t len, uint8_t* out);
+  // The payload size of the OBJECT record `meta` names, from its header.
+  Status ReadPayloadBytes(const VersionMeta& meta, uint64_t* out);
   Status ReadStripe(uint64_t segment, uint32_t stripe, uint32_t count,
                     std::vector<std::vector<uint8_t>>* data,
                     std::vector<log::ChunkTrailer>* trailers,

@@ -3,7 +3,6 @@
 #include <string>
 #include <vector>
 
-#include "index/crc32c.h"
 #include "index/index.h"
 #include "index/test_util.h"
 
@@ -18,27 +17,6 @@ std::vector<std::string> Keys(const ListPage& p) {
   std::vector<std::string> out;
   for (const auto& e : p.entries) out.push_back(e.key);
   return out;
-}
-
-TEST(Crc32c, KnownVectors) {
-  const char* s = "123456789";
-  EXPECT_EQ(Crc32c(s, 9), 0xE3069283u);
-  EXPECT_EQ(Crc32cPortable(s, 9), 0xE3069283u);
-  std::string zeros(32, '\0');
-  EXPECT_EQ(Crc32c(zeros.data(), 32), 0x8A9136AAu);
-  // Incremental equals one-shot, and the SSE4.2 path equals the portable one
-  // on every length and misalignment.
-  std::string data;
-  for (int i = 0; i < 300; ++i) data.push_back(static_cast<char>(i * 7 + 3));
-  for (size_t off = 0; off < 9; ++off) {
-    for (size_t n = 0; n + off <= data.size(); n += 13) {
-      const uint32_t a = Crc32c(data.data() + off, n);
-      EXPECT_EQ(a, Crc32cPortable(data.data() + off, n));
-      EXPECT_EQ(Crc32c(data.data() + off + n / 2, n - n / 2,
-                       Crc32c(data.data() + off, n / 2)),
-                a);
-    }
-  }
 }
 
 TEST(Index, PutGetOverwriteRemove) {

@@ -6,7 +6,7 @@
 // acknowledged ("A <key> <op>"), until the parent kills it with SIGKILL.
 'use strict';
 const nodeGypBuild = require('node-gyp-build');
-const { seededRandom, submitRandomWrite } = require('./kill_workload.js');
+const { report, seededRandom, submitRandomWrite } = require('./kill_workload.js');
 
 const [, , root, dir, seedText, startText] = process.argv;
 const binding = nodeGypBuild(root);
@@ -19,7 +19,7 @@ async function main() {
   } catch {
     // exists from an earlier cycle
   }
-  process.stdout.write('R\n');
+  report('R');
   let op = Number(startText);
   const counter = { inflight: 0 };
   for (;;) {

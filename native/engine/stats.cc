@@ -1,7 +1,8 @@
 // Engine::Census: counts of the index and the log for store.stats()
 // (docs/metrics.md). It walks the KeyDirectory page by page (a shared lock
 // per page, so writers are never held up for long) and probes segment ids;
-// it reads no log data.
+// it reads no log data except the record header of objects stored as
+// extent lists (large bodies: one header per object of several MiB).
 #include <string>
 
 #include "core/ts_assert.h"
@@ -12,11 +13,6 @@ namespace engine {
 namespace {
 
 constexpr uint32_t kCensusPageKeys = 1000;
-// The index-memory estimate: per key, a std::map node (~64 bytes with the
-// red-black links), a std::string and a std::vector header (~56 bytes) plus
-// the key bytes; per version, one VersionMeta. It is a model of the
-// allocations, not an allocator measurement.
-constexpr uint64_t kKeyOverheadBytes = 64 + 32 + 24;
 constexpr uint64_t kFragmentRecordBytes = log::record_header_fixed_bytes + 16;
 
 }  // namespace
@@ -48,12 +44,18 @@ Status Engine::Census(EngineCensus* out) {
           out->current_bytes += m.size;
         }
         out->logical_bytes += m.size;
-        uint64_t record = m.header_bytes + m.payload_bytes;
+        uint64_t payload_bytes = m.size;
+        if (m.extents) {
+          // The index keeps no payload length for extent lists; the record
+          // header has it.
+          TS_RETURN_IF_ERROR(ReadPayloadBytes(m, &payload_bytes));
+        }
+        uint64_t record = m.header_bytes + payload_bytes;
         if (m.extents) {
           // The FRAGMENT records the extent list names: their bodies and
           // headers.
           record += m.size +
-                    m.payload_bytes / log::extent_bytes * kFragmentRecordBytes;
+                    payload_bytes / log::extent_bytes * kFragmentRecordBytes;
         }
         out->live_log_bytes += record;
       }
@@ -62,8 +64,10 @@ Status Engine::Census(EngineCensus* out) {
       version_marker = page.next_version_id_marker;
     }
   }
-  out->index_memory_bytes = out->keys * kKeyOverheadBytes + out->key_bytes +
-                            out->versions * sizeof(VersionMeta);
+  // The index's own accounting: record arena, hash table and tree nodes.
+  const index::IndexMemory memory = directory_.IndexMemoryUse();
+  out->index_memory_bytes =
+      memory.arena_reserved + memory.hash_bytes + memory.tree_bytes;
   out->log_bytes = stats().next_address;
   const uint64_t last = out->log_bytes / layout_.segment_data_bytes();
   for (uint64_t id = 0; id <= last; id++) {

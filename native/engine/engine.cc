@@ -15,6 +15,7 @@
 #include "core/ts_assert.h"
 #include "ec/reed_solomon.h"
 #include "engine/kill_points.h"
+#include "engine/segment.h"
 #include "io/aligned_buffer.h"
 
 namespace tessera {
@@ -27,12 +28,7 @@ struct Engine::Drive {
   int lock_fd = -1;
 };
 
-struct Engine::Segment {
-  uint64_t id = 0;
-  std::vector<int> fds;            // -1 where the file is missing
-  std::vector<uint32_t> io_files;  // IoEngine ids, when writable
-  bool writable = false;           // every drive has it with a valid header
-};
+// Engine::Segment is in engine/segment.h (shared with degraded.cc).
 
 // An upload in progress: its fragments (published as they become durable)
 // and the running MD5 of its pieces. Pieces wait in `pending` and are
@@ -196,6 +192,15 @@ struct Cursor {
 
 }  // namespace
 
+// For degraded.cc.
+Status DurableFileWrite(io::Fs* fs, const std::string& dir,
+                        const std::string& name, const std::string& bytes) {
+  return WriteFileDurably(fs, dir, name, bytes);
+}
+Status ReadFileBytes(io::Fs* fs, const std::string& path, std::string* out) {
+  return ReadWholeFile(fs, path, out);
+}
+
 // ---------------------------------------------------------------- open
 
 Status Engine::Open(const EngineOptions& options,
@@ -221,6 +226,9 @@ Status Engine::Open(const EngineOptions& options,
   }
   e->started_ = true;
   e->committer_ = std::thread([raw = e.get()] { raw->CommitterLoop(); });
+  if (options.auto_heal) {
+    e->healer_ = std::thread([raw = e.get()] { raw->HealLoop(); });
+  }
   const uint32_t readers = std::max<uint32_t>(1, options.reader_threads);
   for (uint32_t i = 0; i < readers; i++) {
     e->readers_.emplace_back([raw = e.get()] { raw->ReaderLoop(); });
@@ -462,6 +470,17 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   info_.direct_io = use_direct_;
   info_.record_bytes_max = options_.group_bytes_max - log::group_record_bytes -
                            log::record_header_bytes_max;
+  {
+    const uint32_t k = layout_.data_shards, n = layout_.shards();
+    const uint32_t q =
+        options.write_quorum ? options.write_quorum : std::min(k + 1, n);
+    if (q < k || q > n) {
+      return InvalidArg("writeQuorum must be in " + std::to_string(k) + ".." +
+                        std::to_string(n) + " (dataShards..drives), got " +
+                        std::to_string(q));
+    }
+    info_.write_quorum = q;
+  }
   TS_ASSERT(drives_.size() == layout_.shards());
   TS_ASSERT(layout_.Valid());
   return Status::Ok();
@@ -473,30 +492,35 @@ Status Engine::CreateSegment(uint64_t id) {
   TS_ASSERT(layout_.Valid());
   auto seg = std::make_unique<Segment>();
   seg->id = id;
+  seg->Init(layout_.shards());
   io::AlignedBuffer header;
   TS_RETURN_IF_ERROR(
       io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
   const int flags = io::kOpenRead | io::kOpenWrite | io::kOpenCreate |
                     io::kOpenExclusive | (use_direct_ ? io::kOpenDirect : 0);
   io::AlignedBuffer zeros;
-  Status status;
-  for (uint32_t d = 0; d < layout_.shards() && status.ok(); d++) {
+  // Every drive is tried (a down drive too: this is also how it comes
+  // back); the segment takes writes when a write quorum of drives has it.
+  uint32_t ok_count = 0;
+  Status first_error;
+  for (uint32_t d = 0; d < layout_.shards(); d++) {
     const std::string dir = drives_[d]->dir + "/segments";
     int fd = -1;
-    status = fs_->Open(dir + "/" + SegmentName(id), flags, &fd);
-    if (!status.ok()) break;
-    seg->fds.push_back(fd);
+    Status status = fs_->Open(dir + "/" + SegmentName(id), flags, &fd);
+    if (!status.ok()) {
+      if (first_error.ok()) first_error = status;
+      continue;
+    }
+    seg->fds[d].store(fd);
     status = fs_->Fallocate(fd, 0, layout_.segment_file_bytes());
-    if (!status.ok()) break;
-    KILL_POINT("segment.after_allocate");
-    if (options_.zero_segments) {
+    if (status.ok()) KILL_POINT("segment.after_allocate");
+    if (status.ok() && options_.zero_segments) {
       // Fallocated extents are "unwritten": the first write into each one
       // converts it, a metadata change that makes every commit's fdatasync
       // a journal commit. Writing zeros once here makes later commits
       // plain overwrites, so their fdatasync only flushes data.
       if (zeros.empty()) {
         status = io::AlignedBuffer::Allocate(kZeroChunkBytes, &zeros);
-        if (!status.ok()) break;
       }
       for (uint64_t off = 0; status.ok() && off < layout_.segment_file_bytes();
            off += kZeroChunkBytes) {
@@ -504,14 +528,13 @@ Status Engine::CreateSegment(uint64_t id) {
             kZeroChunkBytes, layout_.segment_file_bytes() - off);
         status = fs_->Pwrite(fd, zeros.data(), n, off);
       }
-      if (!status.ok()) break;
     }
     log::SegmentHeader h;
     h.segment_id = id;
     h.drive_index = d;
     memcpy(h.store_id, store_id_, 16);
     log::EncodeSegmentHeader(h, header.data());
-    status = fs_->Pwrite(fd, header.data(), header.size(), 0);
+    if (status.ok()) status = fs_->Pwrite(fd, header.data(), header.size(), 0);
     if (status.ok()) status = fs_->Fdatasync(fd);
     if (status.ok()) KILL_POINT("segment.before_dir_sync");
     if (status.ok()) status = fs_->FsyncDir(dir);
@@ -519,16 +542,33 @@ Status Engine::CreateSegment(uint64_t id) {
     if (status.ok()) {
       status = io_.AddFile(fd, dir + "/" + SegmentName(id), &file_id);
     }
-    seg->io_files.push_back(file_id);
+    if (!status.ok()) {
+      // This drive is down for the segment; its chunks count as missing.
+      if (first_error.ok()) first_error = status;
+      (void)fs_->Close(fd).ok();
+      seg->fds[d].store(-1);
+      continue;
+    }
+    seg->io_files[d] = file_id;
+    seg->drive_ok[d] = true;
+    ok_count++;
   }
-  if (!status.ok()) {
-    for (int fd : seg->fds) (void)fs_->Close(fd).ok();
-    return status;
-  }
-  seg->writable = true;
+  seg->writable = ok_count >= Quorum();
+  // The id is used either way (never reused), so the next roll takes the
+  // next one.
   std::lock_guard<std::mutex> lock(segments_mu_);
   segments_[id] = std::move(seg);
   TS_ASSERT(segments_.count(id) == 1);
+  if (ok_count < Quorum()) {
+    return Status(StatusCode::kQuorum,
+                  "segment " + SegmentName(id) + " could be created on " +
+                      std::to_string(ok_count) +
+                      " drives, the write quorum "
+                      "is " +
+                      std::to_string(Quorum()) +
+                      (first_error.ok() ? "" : ": " + first_error.message()),
+                  first_error.sys_errno());
+  }
   return Status::Ok();
 }
 
@@ -547,7 +587,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
   }
   auto seg = std::make_unique<Segment>();
   seg->id = id;
-  seg->fds.assign(layout_.shards(), -1);
+  seg->Init(layout_.shards());
   io::AlignedBuffer header;
   TS_RETURN_IF_ERROR(
       io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
@@ -560,7 +600,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
     int fd = -1;
     Status s = fs_->Open(path, flags, &fd);
     if (!s.ok()) continue;  // unreadable: its chunks count as missing
-    seg->fds[d] = fd;
+    seg->fds[d].store(fd);
     present++;
     size_t got = 0;
     s = fs_->Pread(fd, header.data(), header.size(), 0, &got);
@@ -570,6 +610,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
         h.segment_id == id && h.drive_index == d &&
         memcmp(h.store_id, store_id_, 16) == 0) {
       healthy++;
+      seg->drive_ok[d] = true;  // registered with the IoEngine if the tail
     }
   }
   if (present == 0) {
@@ -579,7 +620,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
     }
     return Status::Ok();
   }
-  seg->writable = healthy == layout_.shards();
+  seg->writable = healthy >= Quorum();
   std::lock_guard<std::mutex> lock(segments_mu_);
   Segment* raw = seg.get();
   segments_[id] = std::move(seg);
@@ -1300,7 +1341,8 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
 // tail, encodes parity, writes one buffer per drive and waits until every
 // drive's fdatasync returned.
 Status Engine::WriteGroupBytes(const std::string& records,
-                               uint64_t* group_start) {
+                               uint64_t* group_start, bool* wrote) {
+  *wrote = false;
   const uint64_t used = log::group_record_bytes + records.size();
   const uint32_t stripes = uint32_t((used + layout_.stripe_data_bytes() - 1) /
                                     layout_.stripe_data_bytes());
@@ -1310,15 +1352,35 @@ Status Engine::WriteGroupBytes(const std::string& records,
     std::lock_guard<std::mutex> lock(segments_mu_);
     seg = segments_[tail_segment_].get();
   }
-  if (seg == nullptr || !seg->writable ||
-      tail_stripe_ + stripes > layout_.segment_stripes) {
-    TS_RETURN_IF_ERROR(CreateSegment(tail_segment_ + 1));
+  // Down drives are tried again (at most every drive_probe_interval_ms); a
+  // segment left without a write quorum is given up only then, so a store
+  // with too few drives fails writes fast instead of creating segments.
+  const bool probed = seg != nullptr && ProbeDownDrives(seg);
+  const bool full = seg != nullptr && seg->writable &&
+                    tail_stripe_ + stripes > layout_.segment_stripes;
+  if (seg != nullptr && !seg->writable && !probed) {
+    return Status(StatusCode::kQuorum, "fewer than the write quorum of " +
+                                           std::to_string(Quorum()) +
+                                           " drives are up");
+  }
+  if (seg == nullptr || !seg->writable || full) {
+    Status created = CreateSegment(tail_segment_ + 1);
     tail_segment_++;
     tail_stripe_ = 0;
     std::lock_guard<std::mutex> lock(segments_mu_);
     seg = segments_[tail_segment_].get();
+    TS_ASSERT(seg != nullptr);
+    if (!created.ok()) {
+      std::lock_guard<std::mutex> slock(stats_mu_);
+      stats_.next_address = layout_.StripeAddress(tail_segment_, 0);
+      return created;  // no stripe used
+    }
   }
   const uint64_t start = layout_.StripeAddress(tail_segment_, tail_stripe_);
+  // Drives that went down or came back since the last group: the missed
+  // ranges open or close here (persisted by RunGroup before any write of
+  // this group is acknowledged).
+  (void)NoteDriveTransitions(DownMaskOf(*seg), start);
   log::GroupRecord g;
   g.group_seq = next_group_seq_++;
   g.segment_id = tail_segment_;
@@ -1371,32 +1433,83 @@ Status Engine::WriteGroupBytes(const std::string& records,
       log::SealChunk(t, ptrs[d], c);
     }
   }
-  std::vector<io::IoOp> ops;
+  // One write request per drive that is up, all queued together: each
+  // drive's write and fdatasync succeed or fail on their own, and the group
+  // is durable when a write quorum of them succeeded.
+  std::vector<std::vector<io::IoOp>> requests;
+  std::vector<uint32_t> request_drive;
   for (uint32_t d = 0; d < n; d++) {
-    ops.push_back(io::IoOp{seg->io_files[d],
-                           layout_.StripeFileOffset(tail_stripe_),
-                           bufs[d].data(), bufs[d].size()});
+    if (!seg->drive_ok[d]) continue;
+    requests.push_back(
+        {io::IoOp{seg->io_files[d], layout_.StripeFileOffset(tail_stripe_),
+                  bufs[d].data(), bufs[d].size()}});
+    request_drive.push_back(d);
   }
-  std::promise<Status> promise;
-  std::future<Status> future = promise.get_future();
+  TS_ASSERT(requests.size() >= Quorum());
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t pending = 0;
+    std::vector<Status> status;
+  } outcome;
+  outcome.pending = requests.size();
+  outcome.status.resize(requests.size());
+  std::vector<io::IoEngine::WriteDone> dones;
+  for (size_t i = 0; i < requests.size(); i++) {
+    dones.push_back([&outcome, i](const Status& s) {
+      std::lock_guard<std::mutex> lock(outcome.mu);
+      outcome.status[i] = s;
+      if (--outcome.pending == 0) outcome.cv.notify_all();
+    });
+  }
   KILL_POINT("group.before_write");
-  Status submitted = io_.SubmitWrite(
-      std::move(ops), [&promise](const Status& s) { promise.set_value(s); });
-  Status result = submitted.ok() ? future.get() : submitted;
+  Status submitted = io_.SubmitWrites(std::move(requests), std::move(dones));
+  if (submitted.ok()) {
+    std::unique_lock<std::mutex> lock(outcome.mu);
+    outcome.cv.wait(lock, [&] { return outcome.pending == 0; });
+  } else {
+    for (Status& s : outcome.status) s = submitted;
+  }
+  *wrote = true;
+  uint32_t durable = 0;
+  Status first_error;
+  for (size_t i = 0; i < outcome.status.size(); i++) {
+    if (outcome.status[i].ok()) {
+      durable++;
+      continue;
+    }
+    // Its file is sealed (never fdatasync'd again): the drive is down and
+    // its chunks of this group count as missing.
+    if (first_error.ok()) first_error = outcome.status[i];
+    seg->drive_ok[request_drive[i]] = false;
+  }
+  Status result;
+  if (durable < Quorum()) {
+    result =
+        Status(StatusCode::kQuorum,
+               "the commit is durable on " + std::to_string(durable) + " of " +
+                   std::to_string(n) + " drives, the write quorum is " +
+                   std::to_string(Quorum()) + ": " + first_error.message(),
+               first_error.sys_errno());
+  }
+  uint32_t ok_drives = 0;
+  for (uint32_t d = 0; d < n; d++) ok_drives += seg->drive_ok[d] ? 1 : 0;
+  if (ok_drives < Quorum()) seg->writable = false;  // the next group rolls
+  (void)NoteDriveTransitions(DownMaskOf(*seg), start);
   // Whatever happened, these stripes are used: never written again.
   tail_stripe_ += stripes;
   *group_start = start;
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_.groups++;
+    if (result.ok() && durable < n) stats_.groups_degraded++;
     stats_.next_address = layout_.StripeAddress(tail_segment_, tail_stripe_);
   }
   if (result.ok()) {
     void_start_ = void_end_ = 0;  // the void is durable now
   } else {
-    // The segment is sealed (the IoEngine never syncs its files again); the
-    // next group goes to a new segment and carries a void over this one.
-    seg->writable = false;
+    // The next group carries a void over this one (and RunGroup records it
+    // in degraded.dat first).
     const uint64_t end = layout_.StripeAddress(tail_segment_, tail_stripe_);
     if (void_end_ == 0) void_start_ = start;
     void_end_ = end;
@@ -1432,7 +1545,21 @@ void Engine::RunGroup(std::vector<Pending>* group) {
       records.append(reinterpret_cast<const char*>(s.payload), s.payload_bytes);
     }
     uint64_t start = 0;
-    Status w = WriteGroupBytes(records, &start);
+    bool wrote = false;
+    Status w = WriteGroupBytes(records, &start, &wrote);
+    const uint64_t group_end = stats().next_address;
+    // Degraded bookkeeping first: a group a drive missed is acknowledged
+    // only once degraded.dat says so on enough drives.
+    if (w.ok()) {
+      Status p = PersistDegraded();
+      if (!p.ok()) {
+        w = Status(p.code(),
+                   "the commit is durable but its degraded bookkeeping is "
+                   "not: " +
+                       p.message(),
+                   p.sys_errno());
+      }
+    }
     if (w.ok()) KILL_POINT("group.after_sync");
     if (w.ok()) {
       for (size_t i = 0; i < staged.size(); i++) {
@@ -1498,11 +1625,19 @@ void Engine::RunGroup(std::vector<Pending>* group) {
         if (r.kind == WriteRequest::Kind::kFragment) AbortUpload(r.upload_id);
       }
     }
-    if (!w.ok()) {
+    if (!w.ok() && wrote) {
       // Make the failed group's void durable now, so a restart can never
-      // resurrect what was reported as failed.
+      // resurrect what was reported as failed: in degraded.dat (m+1 copies
+      // outlive any group that k chunks can still rebuild), else as an
+      // empty group in the log.
+      {
+        std::lock_guard<std::mutex> lock(degraded_mu_);
+        degraded_.voids.push_back({start, group_end});
+      }
+      Status v = PersistDegraded();
       uint64_t ignored = 0;
-      Status v = WriteGroupBytes(std::string(), &ignored);
+      bool ignored_wrote = false;
+      if (!v.ok()) v = WriteGroupBytes(std::string(), &ignored, &ignored_wrote);
       if (!v.ok()) {
         failed_ = true;
         failure_ = Status(
@@ -1565,8 +1700,16 @@ Status Engine::Post(std::function<void()> task) {
 }
 
 EngineStats Engine::stats() const {
-  std::lock_guard<std::mutex> lock(stats_mu_);
-  return stats_;
+  EngineStats s;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    s = stats_;
+  }
+  s.heal_queue = HealQueueStripes(s.next_address);
+  std::lock_guard<std::mutex> lock(degraded_mu_);
+  s.degraded_drive_mask = down_mask_;
+  s.degraded_drives = uint32_t(__builtin_popcountll(down_mask_));
+  return s;
 }
 
 Status Engine::Close() {
@@ -1579,6 +1722,13 @@ Status Engine::Close() {
   }
   queue_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    heal_stopping_ = true;
+  }
+  heal_cv_.notify_all();
+  if (healer_.joinable()) healer_.join();
+  if (!failed_) (void)PersistDegraded().ok();  // the heal's progress
   {
     std::lock_guard<std::mutex> lock(read_mu_);
     read_stopping_ = true;
@@ -1594,6 +1744,7 @@ Status Engine::Close() {
       for (int fd : kv.second->fds) {
         if (fd >= 0) (void)fs_->Close(fd).ok();
       }
+      for (int fd : kv.second->extra_fds) (void)fs_->Close(fd).ok();
     }
     segments_.clear();
   }
@@ -1803,8 +1954,11 @@ struct ChainGroup {
 
 Status Engine::Recover() {
   bool from_snapshot = false;
-  TS_RETURN_IF_ERROR(LoadSnapshot(&from_snapshot));
+  if (!options_.ignore_snapshot) {
+    TS_RETURN_IF_ERROR(LoadSnapshot(&from_snapshot));
+  }
   info_.recovered_from_snapshot = from_snapshot;
+  TS_RETURN_IF_ERROR(LoadDegraded());
   const uint64_t start_segment = tail_segment_;
   const uint32_t start_stripe = tail_stripe_;
   // Segments that exist, from the start on (ids are consecutive).
@@ -1829,6 +1983,11 @@ Status Engine::Recover() {
   // anything at all was written (junk included).
   std::vector<ChainGroup> chain;
   std::vector<std::pair<uint64_t, uint64_t>> voids;
+  {
+    // Failed groups whose void went to degraded.dat.
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    voids = degraded_.voids;
+  }
   uint64_t written_end = layout_.StripeAddress(start_segment, start_stripe);
   auto try_group_start = [&](uint64_t seg, uint32_t stripe, ChainGroup* out,
                              bool* any_valid) -> Status {
@@ -2082,15 +2241,38 @@ Status Engine::Recover() {
   Segment* tail = nullptr;
   TS_RETURN_IF_ERROR(OpenSegment(tail_segment_, false, &tail));
   if (tail == nullptr) {
-    TS_RETURN_IF_ERROR(CreateSegment(tail_segment_));
-  } else if (tail->writable) {
+    Status c = CreateSegment(tail_segment_);
+    // Too few drives for writes: open for reads; writes fail with kQuorum.
+    if (!c.ok() && c.code() != StatusCode::kQuorum) return c;
+    std::lock_guard<std::mutex> lock(segments_mu_);
+    tail = segments_[tail_segment_].get();
+  } else {
     for (uint32_t d = 0; d < layout_.shards(); d++) {
+      if (!tail->drive_ok[d]) continue;
       uint32_t file_id = 0;
       TS_RETURN_IF_ERROR(io_.AddFile(
           tail->fds[d], drives_[d]->dir + "/segments/" + SegmentName(tail->id),
           &file_id));
-      tail->io_files.push_back(file_id);
+      tail->io_files[d] = file_id;
     }
+  }
+  // Drives that were down and are back: what they missed is complete now
+  // (heal rebuilds it); drives still down keep their ranges open.
+  // Drives recorded as down are tried again now (only those: a drive with a
+  // rotten segment header is left for scrub to report and heal to fix).
+  if (tail != nullptr) {
+    uint64_t recorded = 0;
+    {
+      std::lock_guard<std::mutex> lock(degraded_mu_);
+      for (const MissedRange& r : degraded_.missed) {
+        if (r.end == kOpenEnd) recorded |= uint64_t{1} << r.drive;
+      }
+    }
+    (void)ProbeDownDrives(tail, recorded);
+  }
+  if (tail != nullptr && tail->writable) {
+    CloseRangesOfUpDrives(DownMaskOf(*tail),
+                          layout_.StripeAddress(tail_segment_, tail_stripe_));
   }
   // A non-writable tail makes the first group roll to a new segment.
   {

@@ -102,9 +102,9 @@ describe('fault: snapshot against the log', () => {
   it('finds the snapshot equal to a full scan, and reports a difference', async () => {
     const path = freshDir();
     const store = await Store.open({ path });
-    await store.createBucket('v', { versioning: true });
-    for (let i = 0; i < 20; i++) await store.bucket('v').put(`k${i % 7}`, body(i, 100 * i));
-    await store.bucket('v').delete('k3');
+    await store.createBucket('ver', { versioning: true });
+    for (let i = 0; i < 20; i++) await store.bucket('ver').put(`k${i % 7}`, body(i, 100 * i));
+    await store.bucket('ver').delete('k3');
     await store.close();
     const ok = await checkSnapshotAgainstLog(path);
     assert.equal(ok.snapshotLoaded, true);

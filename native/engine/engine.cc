@@ -1736,7 +1736,9 @@ Status Engine::Close() {
   read_cv_.notify_all();
   for (std::thread& t : readers_) t.join();
   readers_.clear();
-  Status s = failed_ ? Status::Ok() : WriteSnapshot();
+  // An open that ignored the snapshots (verify) leaves them as they are.
+  Status s =
+      failed_ || options_.ignore_snapshot ? Status::Ok() : WriteSnapshot();
   io_.Stop();
   {
     std::lock_guard<std::mutex> lock(segments_mu_);

@@ -83,7 +83,8 @@ struct EngineOptions {
   uint64_t heal_rate_bytes_per_sec = 64u << 20;
   // How often a down drive is tried again by the committer (0: every group).
   uint32_t drive_probe_interval_ms = 1000;
-  // Recover by scanning the whole log, ignoring snapshots (verify).
+  // Recover by scanning the whole log, ignoring snapshots, and write none
+  // at close (verify compares the two).
   bool ignore_snapshot = false;
 };
 

@@ -16,6 +16,7 @@
 #include "checksum/crc.h"
 #include "core/ts_assert.h"
 #include "engine/engine.h"
+#include "engine/kill_points.h"
 #include "engine/segment.h"
 #include "io/aligned_buffer.h"
 
@@ -175,6 +176,7 @@ Status Engine::ProbeDrive(Segment* seg, uint32_t d) {
   if (s.ok()) s = fs_->Fstat(fd, &st);
   if (s.ok() && st.size_bytes < layout_.segment_file_bytes()) {
     s = fs_->Fallocate(fd, 0, layout_.segment_file_bytes());
+    if (s.ok()) KILL_POINT("segment.after_allocate");
   }
   if (s.ok()) {
     log::SegmentHeader h;
@@ -185,6 +187,8 @@ Status Engine::ProbeDrive(Segment* seg, uint32_t d) {
     s = fs_->Pwrite(fd, header.data(), header.size(), 0);
   }
   if (s.ok()) s = fs_->Fdatasync(fd);
+  // The same window as creating a segment: header durable, name not yet.
+  if (s.ok()) KILL_POINT("segment.before_dir_sync");
   if (s.ok()) s = fs_->FsyncDir(dir);
   uint32_t file_id = 0;
   if (s.ok()) s = io_.AddFile(fd, path, &file_id);

@@ -135,6 +135,9 @@ export interface NativeEngineHandle {
     recoveredFromSnapshot: boolean;
     recoveryGroupsReplayed: number;
     recoveryVoidBytes: number;
+    drivesReplaced: number;
+    /** Drives a commit must be durable on (issue 7). */
+    writeQuorum: number;
   };
   /**
    * Counters; among them (issue 7) degradedDrives (drives down now),

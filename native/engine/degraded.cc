@@ -164,6 +164,10 @@ bool Engine::ProbeDownDrives(Segment* seg, uint64_t only_mask) {
 // sealed in the IoEngine and is never synced again.
 Status Engine::ProbeDrive(Segment* seg, uint32_t d) {
   TS_ASSERT(!seg->drive_ok[d]);
+  if (DriveAbsent(d)) {
+    return Status(StatusCode::kQuorum,
+                  "drive " + DriveDir(d) + " was missing at open");
+  }
   const std::string dir = DriveDir(d) + "/segments";
   const std::string path = dir + "/" + SegmentFile(seg->id);
   const int flags = io::kOpenRead | io::kOpenWrite | io::kOpenCreate |
@@ -265,7 +269,7 @@ Status Engine::PersistDegraded() {
   uint32_t written = 0;
   Status first_error;
   for (uint32_t d = 0; d < n; d++) {
-    if (mask & (uint64_t{1} << d)) continue;
+    if ((mask & (uint64_t{1} << d)) || DriveAbsent(d)) continue;
     Status s = DurableFileWrite(fs_, DriveDir(d), kDegradedFile, bytes);
     if (s.ok()) {
       written++;

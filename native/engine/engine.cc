@@ -26,6 +26,10 @@ using log::Layout;
 struct Engine::Drive {
   std::string dir;
   int lock_fd = -1;
+  // The directory did not exist at open (a drive that is gone): down for
+  // this whole open, never written, not locked; used again after a reopen
+  // that finds it with its FORMAT.
+  bool absent = false;
 };
 
 // Engine::Segment is in engine/segment.h (shared with degraded.cc).
@@ -254,13 +258,21 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   // Read every FORMAT that exists; the geometry comes from disk on reopen.
   std::vector<log::FormatInfo> formats;
   std::vector<bool> has_format;
+  std::vector<bool> absent;  // reopen: drive directories that are gone
   uint32_t count = uint32_t(dirs.size());
   if (!explicit_drives) {
     // Default layout: drive-0..; how many comes from drive-0's FORMAT or
     // the options.
     std::string bytes;
     log::FormatInfo f0;
-    const std::string p0 = options.path + "/drive-0/FORMAT";
+    std::string p0 = options.path + "/drive-0/FORMAT";
+    // Drive 0 may be the one that is gone: any drive's FORMAT tells.
+    for (uint32_t i = 1; i < log::shards_max && !Exists(fs_, p0, nullptr);
+         i++) {
+      const std::string p = options.path + "/drive-" + std::to_string(i);
+      if (!Exists(fs_, p, nullptr)) break;
+      p0 = p + "/FORMAT";
+    }
     if (Exists(fs_, p0, nullptr)) {
       TS_RETURN_IF_ERROR(ReadWholeFile(fs_, p0, &bytes));
       Status s = log::DecodeFormat(
@@ -376,7 +388,17 @@ Status Engine::OpenDrives(const EngineOptions& options) {
     size_t first = 0;
     while (!has_format[first]) first++;
     const log::FormatInfo& ref = formats[first];
+    absent.assign(count, false);
+    uint32_t absent_count = 0;
     for (uint32_t i = 0; i < count; i++) {
+      if (!has_format[i] && !options.replace_empty_drives &&
+          !Exists(fs_, dirs[i], nullptr)) {
+        // Gone (not an empty directory, which may be a new disk and waits
+        // for the operator's word): the store opens degraded without it.
+        absent[i] = true;
+        absent_count++;
+        continue;
+      }
       if (!has_format[i] && options.replace_empty_drives) {
         TS_RETURN_IF_ERROR(FormatReplacement(dirs[i], i, ref, &formats[i]));
         has_format[i] = true;
@@ -411,6 +433,13 @@ Status Engine::OpenDrives(const EngineOptions& options) {
                           " (swapped with " + other + "?)");
       }
     }
+    if (count - absent_count < ref.data_shards) {
+      return Status(StatusCode::kQuorum,
+                    std::to_string(absent_count) + " of " +
+                        std::to_string(count) +
+                        " drive directories are missing; at least " +
+                        std::to_string(ref.data_shards) + " are needed");
+    }
     if (ref.data_shards + ref.parity_shards != count) {
       return InvalidArg("the store has " +
                         std::to_string(ref.data_shards + ref.parity_shards) +
@@ -434,12 +463,19 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   for (uint32_t i = 0; i < count; i++) {
     auto d = std::make_unique<Drive>();
     d->dir = dirs[i];
+    if (!absent.empty() && absent[i]) {
+      d->absent = true;
+      drives_.push_back(std::move(d));
+      continue;
+    }
     TS_RETURN_IF_ERROR(fs_->Open(
         d->dir + "/LOCK", io::kOpenWrite | io::kOpenCreate, &d->lock_fd));
     Status s = fs_->Flock(d->lock_fd);
     if (!s.ok()) {
       (void)fs_->Close(d->lock_fd).ok();
-      for (auto& held : drives_) (void)fs_->Close(held->lock_fd).ok();
+      for (auto& held : drives_) {
+        if (held->lock_fd >= 0) (void)fs_->Close(held->lock_fd).ok();
+      }
       drives_.clear();
       if (s.code() == StatusCode::kLocked) {
         return Status(StatusCode::kLocked,
@@ -451,9 +487,13 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   }
   // O_DIRECT: probed on the first drive, applied to all.
   io::DirectIoProbe probe;
-  TS_RETURN_IF_ERROR(io::ProbeDirectIo(fs_, dirs[0], &probe));
-  TS_RETURN_IF_ERROR(
-      io::ResolveDirectIo(options.direct_io, dirs[0], probe, &use_direct_));
+  size_t probe_drive = 0;
+  while (probe_drive + 1 < drives_.size() && drives_[probe_drive]->absent) {
+    probe_drive++;
+  }
+  TS_RETURN_IF_ERROR(io::ProbeDirectIo(fs_, dirs[probe_drive], &probe));
+  TS_RETURN_IF_ERROR(io::ResolveDirectIo(options.direct_io, dirs[probe_drive],
+                                         probe, &use_direct_));
   TS_RETURN_IF_ERROR(ec::ReedSolomonCodec::Create(
       int(layout_.data_shards), int(layout_.parity_shards),
       ec::EcBackend::kBuiltin, nullptr, &codec_));
@@ -504,6 +544,7 @@ Status Engine::CreateSegment(uint64_t id) {
   uint32_t ok_count = 0;
   Status first_error;
   for (uint32_t d = 0; d < layout_.shards(); d++) {
+    if (drives_[d]->absent) continue;  // down for this whole open
     const std::string dir = drives_[d]->dir + "/segments";
     int fd = -1;
     Status status = fs_->Open(dir + "/" + SegmentName(id), flags, &fd);
@@ -1750,7 +1791,9 @@ Status Engine::Close() {
     }
     segments_.clear();
   }
-  for (auto& d : drives_) (void)fs_->Close(d->lock_fd).ok();
+  for (auto& d : drives_) {
+    if (d->lock_fd >= 0) (void)fs_->Close(d->lock_fd).ok();
+  }
   drives_.clear();
   std::lock_guard<std::mutex> lock(mu_);
   closed_ = true;
@@ -1775,7 +1818,9 @@ Engine::~Engine() {
       if (fd >= 0) (void)fs_->Close(fd).ok();
     }
   }
-  for (auto& d : drives_) (void)fs_->Close(d->lock_fd).ok();
+  for (auto& d : drives_) {
+    if (d->lock_fd >= 0) (void)fs_->Close(d->lock_fd).ok();
+  }
 }
 
 // ------------------------------------------------------------- snapshot
@@ -1836,6 +1881,7 @@ Status Engine::WriteSnapshot() {
   Status first_error;
   uint32_t written = 0;
   for (auto& d : drives_) {
+    if (d->absent) continue;
     Status s =
         WriteFileDurably(fs_, d->dir + "/snapshots", "snapshot.dat", file);
     if (s.ok()) {
@@ -2314,6 +2360,11 @@ Status Engine::FormatReplacement(const std::string& dir, uint32_t index,
   *out = f;
   info_.drives_replaced++;
   return Status::Ok();
+}
+
+bool Engine::DriveAbsent(uint32_t drive) const {
+  TS_ASSERT(drive < drives_.size());
+  return drives_[drive]->absent;
 }
 
 const std::string& Engine::DriveDir(uint32_t drive) const {

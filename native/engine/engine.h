@@ -320,6 +320,7 @@ class Engine {
   uint64_t NowMs() const;
   void ReaderLoop();
   const std::string& DriveDir(uint32_t drive) const;
+  bool DriveAbsent(uint32_t drive) const;  // gone at open: never written
   Status FormatReplacement(const std::string& dir, uint32_t index,
                            const log::FormatInfo& ref, log::FormatInfo* out);
   void NoteDamage(uint64_t segment, uint32_t stripe);

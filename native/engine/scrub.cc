@@ -254,8 +254,8 @@ Status Engine::ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
   for (uint32_t d = 0; d < n && options.heal; d++) {
     const bool fix_header = !header_ok[d] && first_batch;
     if (!rewrite[d] && !fix_header) continue;
-    if (options.heal_drive_mask != 0 &&
-        !(options.heal_drive_mask & (uint64_t{1} << d))) {
+    if (DriveAbsent(d) || (options.heal_drive_mask != 0 &&
+                           !(options.heal_drive_mask & (uint64_t{1} << d)))) {
       continue;  // a drive that is down: healed when it is back
     }
     const std::string dir = DriveDir(d) + "/segments";

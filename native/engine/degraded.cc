@@ -242,8 +242,36 @@ bool Engine::NoteDriveTransitions(uint64_t down_mask, uint64_t at) {
   return changed;
 }
 
+// At open: drives recorded as down that are up now get their ranges
+// closed; nothing new is opened here (a tail segment whose creation a
+// crash cut short lacks headers on some drives, and the first write rolls
+// past it), the first group decides that.
 void Engine::CloseRangesOfUpDrives(uint64_t down_mask, uint64_t at) {
-  if (NoteDriveTransitions(down_mask, at)) (void)PersistDegraded().ok();
+  bool changed = false;
+  {
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    uint64_t still_down = 0;
+    for (auto it = degraded_.missed.begin(); it != degraded_.missed.end();) {
+      if (it->end == kOpenEnd) {
+        if (down_mask & (uint64_t{1} << it->drive)) {
+          still_down |= uint64_t{1} << it->drive;
+        } else {
+          it->end = at;
+          changed = true;
+          if (it->end <= it->start) {
+            it = degraded_.missed.erase(it);
+            continue;
+          }
+        }
+      }
+      ++it;
+    }
+    down_mask_ = still_down;
+    if (changed) degraded_changes_++;
+  }
+  if (!changed) return;
+  heal_cv_.notify_all();
+  (void)PersistDegraded().ok();
 }
 
 // --------------------------------------------------------- persistence

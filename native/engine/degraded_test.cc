@@ -420,7 +420,11 @@ TEST(DegradedWrites, HealResumesAfterPowerLoss) {
     Status s = Engine::Open(o, &e);
     ASSERT_TRUE(s.ok()) << s.message();
     ASSERT_TRUE(e->WaitHealIdle(30000));
-    EXPECT_TRUE(e->Degraded().missed.empty());
+    for (const MissedRange& m : e->Degraded().missed) {
+      ADD_FAILURE() << "left: drive " << m.drive << " [" << m.start << ", "
+                    << m.end << ") down mask " << e->stats().degraded_drive_mask
+                    << " next " << e->stats().next_address;
+    }
     e.reset();
     fs.AddRule(SegmentsUnreadable(0));
     fs.AddRule(SegmentsUnreadable(1));

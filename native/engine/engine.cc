@@ -2318,7 +2318,9 @@ Status Engine::Recover() {
     }
     (void)ProbeDownDrives(tail, recorded);
   }
-  if (tail != nullptr && tail->writable) {
+  // (Also when the tail takes no writes, e.g. a segment whose creation a
+  // crash cut short: the drive's own probe decides.)
+  if (tail != nullptr) {
     CloseRangesOfUpDrives(DownMaskOf(*tail),
                           layout_.StripeAddress(tail_segment_, tail_stripe_));
   }

@@ -7,6 +7,14 @@
  * (test/support/model_engine.ts); every observable result must agree.
  * 1000 sequences in npm test (10,000 with TESSERA_LONG=1); the seed prints
  * and TESSERA_SEED replays it, fast-check shrinks a failure.
+ *
+ * I/O faults (issue 7): the native store runs over a fault injector
+ * (testFaults); `fail` makes one drive's segment writes or fdatasyncs fail
+ * from then on, `restore` ends every fault. Expected: with at most one of
+ * the 4+2 drives failing, every write succeeds (write quorum 5) and agrees
+ * with the model; with two or more, every write that passes its conditions
+ * fails with ERR_STORE_QUORUM and changes nothing (the model does not see
+ * it); reads always return the model's bytes (reads are not failed here).
  */
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { TesseraError } from '../lib/errors';
+import type { NativeStoreEngine } from '../lib/store/engine_binding';
 import { Store } from '../lib/store/store';
 import { ModelEngine } from './support/model_engine';
 
@@ -24,7 +33,9 @@ type Op =
   | { op: 'delete'; key: string }
   | { op: 'list'; prefix: string; delimiter: string | undefined; maxKeys: number }
   | { op: 'versions' }
-  | { op: 'reopen' };
+  | { op: 'reopen' }
+  | { op: 'fail'; drive: number; kind: 'write' | 'sync' }
+  | { op: 'restore' };
 
 const KEYS = ['a', 'a/b', 'a/c', 'a/b/c', 'b', 'b/x', 'z'];
 // Around the chunk payload (4064), a stripe (4 x 4064 = 16256) and 0/1.
@@ -73,7 +84,22 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.constant({ op: 'versions' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'reopen' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('fail' as const),
+      drive: fc.integer({ min: 0, max: 5 }),
+      kind: fc.constantFrom('write' as const, 'sync' as const),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ op: 'restore' as const }) },
 );
+
+const OPEN = { testFaults: true, driveProbeIntervalMs: 0, healRateBytesPerSec: 0 } as const;
+
+function nativeOf(store: Store) {
+  return (store as unknown as { engine: NativeStoreEngine }).engine.native;
+}
 
 function body(size: number, fill: number): Buffer {
   const b = Buffer.alloc(size);
@@ -98,7 +124,7 @@ describe('native engine: model-based sequences against the reference model', fun
   let sequence = 0;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tessera-model-'));
-    store = await Store.open({ path: dir });
+    store = await Store.open({ path: dir, ...OPEN });
   });
   after(async () => {
     await store.close().catch(() => undefined);
@@ -115,6 +141,10 @@ describe('native engine: model-based sequences against the reference model', fun
         fc.array(opArb, { minLength: 1, maxLength: 25 }),
         async (versioned, ops) => {
           const name = `seq-${sequence++}`;
+          nativeOf(store).testClearFaults();
+          const failing = new Set<number>();
+          // Writes that pass their conditions fail below the quorum.
+          const belowQuorum = () => failing.size >= 2;
           const model = new Store(
             new ModelEngine({ inlineBytesMax: 16384, uploadPieceBytes: 8192 }),
           );
@@ -134,6 +164,13 @@ describe('native engine: model-based sequences against the reference model', fun
                       : {};
                 const data = body(op.size, op.fill);
                 const a = await outcome(() => real.put(op.key, data, options));
+                if ('code' in a && a.code === 'ERR_STORE_QUORUM') {
+                  assert.ok(
+                    belowQuorum(),
+                    `put ${op.key}: quorum error with ${failing.size} failing`,
+                  );
+                  break;
+                }
                 const b = await outcome(() => ref.put(op.key, data, options));
                 if ('ok' in a && 'ok' in b) {
                   assert.equal(a.ok.etag, b.ok.etag);
@@ -170,7 +207,15 @@ describe('native engine: model-based sequences against the reference model', fun
                 break;
               }
               case 'delete': {
-                const a = await real.delete(op.key);
+                const d = await outcome(() => real.delete(op.key));
+                if ('code' in d) {
+                  assert.ok(
+                    d.code === 'ERR_STORE_QUORUM' && belowQuorum(),
+                    `delete ${op.key}: ${d.code} with ${failing.size} failing`,
+                  );
+                  break;
+                }
+                const a = d.ok;
                 const b = await ref.delete(op.key);
                 assert.equal(a.deleteMarker, b.deleteMarker, `delete ${op.key}`);
                 break;
@@ -219,7 +264,18 @@ describe('native engine: model-based sequences against the reference model', fun
               }
               case 'reopen': {
                 await store.close();
-                store = await Store.open({ path: dir });
+                store = await Store.open({ path: dir, ...OPEN });
+                failing.clear(); // a new fault injector
+                break;
+              }
+              case 'fail': {
+                nativeOf(store).testFailDrive(op.drive, op.kind, true);
+                failing.add(op.drive);
+                break;
+              }
+              case 'restore': {
+                nativeOf(store).testClearFaults();
+                failing.clear();
                 break;
               }
             }

@@ -52,6 +52,22 @@ export interface EngineOpenOptions {
    * ERR_STORE_QUORUM.
    */
   replaceEmptyDrives?: boolean;
+  /**
+   * Drives that must hold a commit durably before it is acknowledged
+   * (k..k+m; default k+1). With fewer drives up, writes fail with
+   * ERR_STORE_QUORUM; reads go on while k are readable.
+   */
+  writeQuorum?: number;
+  /** Heal what a drive missed once it is back (default true). */
+  autoHeal?: boolean;
+  /** The automatic heal's rate limit (default 64 MiB/s; 0: unlimited). */
+  healRateBytesPerSec?: number;
+  /** How often a down drive is tried again, ms (default 1000; 0: every commit). */
+  driveProbeIntervalMs?: number;
+  /** Recover from a full log scan, ignoring snapshots (verify). */
+  ignoreSnapshot?: boolean;
+  /** Tests only: route I/O through a fault injector (testFailDrive). */
+  testFaults?: boolean;
 }
 
 type PairList = [string, string][];
@@ -131,8 +147,21 @@ export interface NativeEngineHandle {
     recoveredFromSnapshot: boolean;
     recoveryGroupsReplayed: number;
     recoveryVoidBytes: number;
+    drivesReplaced: number;
+    /** Drives a commit must be durable on (issue 7). */
+    writeQuorum: number;
   };
+  /**
+   * Counters; among them (issue 7) degradedDrives (drives down now),
+   * degradedDriveMask (bit d: drive d), healQueue (stripes waiting for the
+   * automatic heal), groupsDegraded, stripesAutoHealed, chunksAutoHealed.
+   */
   stats(): Record<string, number>;
+  /** Resolves true once the automatic heal has nothing left it can do now. */
+  waitHealIdle(timeoutMs: number): Promise<boolean>;
+  /** Tests only (testFaults): drive `drive`'s segment files fail `op`. */
+  testFailDrive(drive: number, op: 'write' | 'sync' | 'read', persistent: boolean): void;
+  testClearFaults(): void;
   submit(writes: NativeWrite[]): Promise<NativeWriteResult>[];
   beginUpload(): number;
   appendUpload(uploadId: number, piece: Buffer): Promise<void>;
@@ -320,6 +349,25 @@ export function validateOpenOptions(options: unknown): EngineOpenOptions {
   if (o.replaceEmptyDrives !== undefined && typeof o.replaceEmptyDrives !== 'boolean') {
     throw new TesseraError('ERR_INVALID_ARG_TYPE', 'replaceEmptyDrives must be a boolean');
   }
+  for (const name of ['autoHeal', 'ignoreSnapshot', 'testFaults'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'boolean') {
+      throw new TesseraError('ERR_INVALID_ARG_TYPE', `${name} must be a boolean`);
+    }
+  }
+  if (o.writeQuorum !== undefined && !isInteger(o.writeQuorum, 1, 255)) {
+    throw new TesseraError(
+      'ERR_OUT_OF_RANGE',
+      `writeQuorum must be an integer in 1..255, got ${String(o.writeQuorum)}`,
+    );
+  }
+  for (const name of ['healRateBytesPerSec', 'driveProbeIntervalMs'] as const) {
+    if (o[name] !== undefined && !isInteger(o[name], 0, Number.MAX_SAFE_INTEGER)) {
+      throw new TesseraError(
+        'ERR_OUT_OF_RANGE',
+        `${name} must be a non-negative integer, got ${String(o[name])}`,
+      );
+    }
+  }
   for (const name of ['groupCommitDelayUs', 'readerThreads'] as const) {
     const lo = name === 'readerThreads' ? 1 : 0;
     const hi = name === 'readerThreads' ? 64 : 100000;
@@ -398,6 +446,16 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     if (options.readerThreads !== undefined) native.readerThreads = options.readerThreads;
     if (options.replaceEmptyDrives !== undefined)
       native.replaceEmptyDrives = options.replaceEmptyDrives;
+    for (const name of [
+      'writeQuorum',
+      'autoHeal',
+      'healRateBytesPerSec',
+      'driveProbeIntervalMs',
+      'ignoreSnapshot',
+      'testFaults',
+    ] as const) {
+      if (options[name] !== undefined) native[name] = options[name];
+    }
     const handle = await engineBinding.engineOpen(native);
     const info = handle.info();
     const drives =

@@ -320,6 +320,20 @@ Status Engine::ReadChanges(uint64_t from_seq, uint32_t max_events,
   out->committed_seq = committed;
   out->next_seq = from_seq;
   if (from_seq > committed || max_events == 0) return Status::Ok();
+  // Failed groups whose void went to degraded.dat instead of the next
+  // group's void range. Copied after `limit`: a failed group's void is
+  // recorded before any later group is published.
+  std::vector<std::pair<uint64_t, uint64_t>> degraded_voids;
+  {
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    degraded_voids = degraded_.voids;
+  }
+  auto in_degraded_void = [&](uint64_t address) {
+    for (const auto& v : degraded_voids) {
+      if (address >= v.first && address < v.second) return true;
+    }
+    return false;
+  };
 
   uint64_t address = 0;
   bool hinted = false;
@@ -345,10 +359,11 @@ Status Engine::ReadChanges(uint64_t from_seq, uint32_t max_events,
                                                layout_.stripe_data_bytes();
     TS_RETURN_IF_ERROR(FindGroup(cur_end, limit, &next, &have_next));
     // A failed or torn group is voided by the next group in the chain.
-    const bool voided = have_next &&
-                        next.group.void_end > next.group.void_start &&
-                        cur.address >= next.group.void_start &&
-                        cur.address < next.group.void_end;
+    const bool voided =
+        (have_next && next.group.void_end > next.group.void_start &&
+         cur.address >= next.group.void_start &&
+         cur.address < next.group.void_end) ||
+        in_degraded_void(cur.address);
     if (!voided) {
       Status failure;
       bool damaged = false;

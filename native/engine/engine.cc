@@ -20,6 +20,7 @@
 #include "core/ts_assert.h"
 #include "ec/reed_solomon.h"
 #include "engine/kill_points.h"
+#include "engine/segment.h"
 #include "io/aligned_buffer.h"
 
 namespace tessera {
@@ -30,14 +31,13 @@ using log::Layout;
 struct Engine::Drive {
   std::string dir;
   int lock_fd = -1;
+  // The directory did not exist at open (a drive that is gone): down for
+  // this whole open, never written, not locked; used again after a reopen
+  // that finds it with its FORMAT.
+  bool absent = false;
 };
 
-struct Engine::Segment {
-  uint64_t id = 0;
-  std::vector<int> fds;            // -1 where the file is missing
-  std::vector<uint32_t> io_files;  // IoEngine ids, when writable
-  bool writable = false;           // every drive has it with a valid header
-};
+// Engine::Segment is in engine/segment.h (shared with degraded.cc).
 
 // An upload in progress: its fragments (published as they become durable)
 // and the running MD5 of its pieces. Pieces wait in `pending` and are
@@ -201,6 +201,15 @@ struct Cursor {
 
 }  // namespace
 
+// For degraded.cc.
+Status DurableFileWrite(io::Fs* fs, const std::string& dir,
+                        const std::string& name, const std::string& bytes) {
+  return WriteFileDurably(fs, dir, name, bytes);
+}
+Status ReadFileBytes(io::Fs* fs, const std::string& path, std::string* out) {
+  return ReadWholeFile(fs, path, out);
+}
+
 // ---------------------------------------------------------------- open
 
 Status Engine::Open(const EngineOptions& options,
@@ -226,6 +235,9 @@ Status Engine::Open(const EngineOptions& options,
   }
   e->started_ = true;
   e->committer_ = std::thread([raw = e.get()] { raw->CommitterLoop(); });
+  if (options.auto_heal) {
+    e->healer_ = std::thread([raw = e.get()] { raw->HealLoop(); });
+  }
   const uint32_t readers = std::max<uint32_t>(1, options.reader_threads);
   for (uint32_t i = 0; i < readers; i++) {
     e->readers_.emplace_back([raw = e.get()] { raw->ReaderLoop(); });
@@ -251,13 +263,21 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   // Read every FORMAT that exists; the geometry comes from disk on reopen.
   std::vector<log::FormatInfo> formats;
   std::vector<bool> has_format;
+  std::vector<bool> absent;  // reopen: drive directories that are gone
   uint32_t count = uint32_t(dirs.size());
   if (!explicit_drives) {
     // Default layout: drive-0..; how many comes from drive-0's FORMAT or
     // the options.
     std::string bytes;
     log::FormatInfo f0;
-    const std::string p0 = options.path + "/drive-0/FORMAT";
+    std::string p0 = options.path + "/drive-0/FORMAT";
+    // Drive 0 may be the one that is gone: any drive's FORMAT tells.
+    for (uint32_t i = 1; i < log::shards_max && !Exists(fs_, p0, nullptr);
+         i++) {
+      const std::string p = options.path + "/drive-" + std::to_string(i);
+      if (!Exists(fs_, p, nullptr)) break;
+      p0 = p + "/FORMAT";
+    }
     if (Exists(fs_, p0, nullptr)) {
       TS_RETURN_IF_ERROR(ReadWholeFile(fs_, p0, &bytes));
       Status s = log::DecodeFormat(
@@ -373,7 +393,17 @@ Status Engine::OpenDrives(const EngineOptions& options) {
     size_t first = 0;
     while (!has_format[first]) first++;
     const log::FormatInfo& ref = formats[first];
+    absent.assign(count, false);
+    uint32_t absent_count = 0;
     for (uint32_t i = 0; i < count; i++) {
+      if (!has_format[i] && !options.replace_empty_drives &&
+          !Exists(fs_, dirs[i], nullptr)) {
+        // Gone (not an empty directory, which may be a new disk and waits
+        // for the operator's word): the store opens degraded without it.
+        absent[i] = true;
+        absent_count++;
+        continue;
+      }
       if (!has_format[i] && options.replace_empty_drives) {
         TS_RETURN_IF_ERROR(FormatReplacement(dirs[i], i, ref, &formats[i]));
         has_format[i] = true;
@@ -408,6 +438,13 @@ Status Engine::OpenDrives(const EngineOptions& options) {
                           " (swapped with " + other + "?)");
       }
     }
+    if (count - absent_count < ref.data_shards) {
+      return Status(StatusCode::kQuorum,
+                    std::to_string(absent_count) + " of " +
+                        std::to_string(count) +
+                        " drive directories are missing; at least " +
+                        std::to_string(ref.data_shards) + " are needed");
+    }
     if (ref.data_shards + ref.parity_shards != count) {
       return InvalidArg("the store has " +
                         std::to_string(ref.data_shards + ref.parity_shards) +
@@ -431,12 +468,19 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   for (uint32_t i = 0; i < count; i++) {
     auto d = std::make_unique<Drive>();
     d->dir = dirs[i];
+    if (!absent.empty() && absent[i]) {
+      d->absent = true;
+      drives_.push_back(std::move(d));
+      continue;
+    }
     TS_RETURN_IF_ERROR(fs_->Open(
         d->dir + "/LOCK", io::kOpenWrite | io::kOpenCreate, &d->lock_fd));
     Status s = fs_->Flock(d->lock_fd);
     if (!s.ok()) {
       (void)fs_->Close(d->lock_fd).ok();
-      for (auto& held : drives_) (void)fs_->Close(held->lock_fd).ok();
+      for (auto& held : drives_) {
+        if (held->lock_fd >= 0) (void)fs_->Close(held->lock_fd).ok();
+      }
       drives_.clear();
       if (s.code() == StatusCode::kLocked) {
         return Status(StatusCode::kLocked,
@@ -448,9 +492,13 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   }
   // O_DIRECT: probed on the first drive, applied to all.
   io::DirectIoProbe probe;
-  TS_RETURN_IF_ERROR(io::ProbeDirectIo(fs_, dirs[0], &probe));
-  TS_RETURN_IF_ERROR(
-      io::ResolveDirectIo(options.direct_io, dirs[0], probe, &use_direct_));
+  size_t probe_drive = 0;
+  while (probe_drive + 1 < drives_.size() && drives_[probe_drive]->absent) {
+    probe_drive++;
+  }
+  TS_RETURN_IF_ERROR(io::ProbeDirectIo(fs_, dirs[probe_drive], &probe));
+  TS_RETURN_IF_ERROR(io::ResolveDirectIo(options.direct_io, dirs[probe_drive],
+                                         probe, &use_direct_));
   TS_RETURN_IF_ERROR(ec::ReedSolomonCodec::Create(
       int(layout_.data_shards), int(layout_.parity_shards),
       ec::EcBackend::kBuiltin, nullptr, &codec_));
@@ -467,6 +515,17 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   info_.direct_io = use_direct_;
   info_.record_bytes_max = options_.group_bytes_max - log::group_record_bytes -
                            log::record_header_bytes_max;
+  {
+    const uint32_t k = layout_.data_shards, n = layout_.shards();
+    const uint32_t q =
+        options.write_quorum ? options.write_quorum : std::min(k + 1, n);
+    if (q < k || q > n) {
+      return InvalidArg("writeQuorum must be in " + std::to_string(k) + ".." +
+                        std::to_string(n) + " (dataShards..drives), got " +
+                        std::to_string(q));
+    }
+    info_.write_quorum = q;
+  }
   TS_ASSERT(drives_.size() == layout_.shards());
   TS_ASSERT(layout_.Valid());
   return Status::Ok();
@@ -478,30 +537,36 @@ Status Engine::CreateSegment(uint64_t id) {
   TS_ASSERT(layout_.Valid());
   auto seg = std::make_unique<Segment>();
   seg->id = id;
+  seg->Init(layout_.shards());
   io::AlignedBuffer header;
   TS_RETURN_IF_ERROR(
       io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
   const int flags = io::kOpenRead | io::kOpenWrite | io::kOpenCreate |
                     io::kOpenExclusive | (use_direct_ ? io::kOpenDirect : 0);
   io::AlignedBuffer zeros;
-  Status status;
-  for (uint32_t d = 0; d < layout_.shards() && status.ok(); d++) {
+  // Every drive is tried (a down drive too: this is also how it comes
+  // back); the segment takes writes when a write quorum of drives has it.
+  uint32_t ok_count = 0;
+  Status first_error;
+  for (uint32_t d = 0; d < layout_.shards(); d++) {
+    if (drives_[d]->absent) continue;  // down for this whole open
     const std::string dir = drives_[d]->dir + "/segments";
     int fd = -1;
-    status = fs_->Open(dir + "/" + SegmentName(id), flags, &fd);
-    if (!status.ok()) break;
-    seg->fds.push_back(fd);
+    Status status = fs_->Open(dir + "/" + SegmentName(id), flags, &fd);
+    if (!status.ok()) {
+      if (first_error.ok()) first_error = status;
+      continue;
+    }
+    seg->fds[d].store(fd);
     status = fs_->Fallocate(fd, 0, layout_.segment_file_bytes());
-    if (!status.ok()) break;
-    KILL_POINT("segment.after_allocate");
-    if (options_.zero_segments) {
+    if (status.ok()) KILL_POINT("segment.after_allocate");
+    if (status.ok() && options_.zero_segments) {
       // Fallocated extents are "unwritten": the first write into each one
       // converts it, a metadata change that makes every commit's fdatasync
       // a journal commit. Writing zeros once here makes later commits
       // plain overwrites, so their fdatasync only flushes data.
       if (zeros.empty()) {
         status = io::AlignedBuffer::Allocate(kZeroChunkBytes, &zeros);
-        if (!status.ok()) break;
       }
       for (uint64_t off = 0; status.ok() && off < layout_.segment_file_bytes();
            off += kZeroChunkBytes) {
@@ -509,14 +574,13 @@ Status Engine::CreateSegment(uint64_t id) {
             kZeroChunkBytes, layout_.segment_file_bytes() - off);
         status = fs_->Pwrite(fd, zeros.data(), n, off);
       }
-      if (!status.ok()) break;
     }
     log::SegmentHeader h;
     h.segment_id = id;
     h.drive_index = d;
     memcpy(h.store_id, store_id_, 16);
     log::EncodeSegmentHeader(h, header.data());
-    status = fs_->Pwrite(fd, header.data(), header.size(), 0);
+    if (status.ok()) status = fs_->Pwrite(fd, header.data(), header.size(), 0);
     if (status.ok()) status = fs_->Fdatasync(fd);
     if (status.ok()) KILL_POINT("segment.before_dir_sync");
     if (status.ok()) status = fs_->FsyncDir(dir);
@@ -524,16 +588,33 @@ Status Engine::CreateSegment(uint64_t id) {
     if (status.ok()) {
       status = io_.AddFile(fd, dir + "/" + SegmentName(id), &file_id);
     }
-    seg->io_files.push_back(file_id);
+    if (!status.ok()) {
+      // This drive is down for the segment; its chunks count as missing.
+      if (first_error.ok()) first_error = status;
+      (void)fs_->Close(fd).ok();
+      seg->fds[d].store(-1);
+      continue;
+    }
+    seg->io_files[d] = file_id;
+    seg->drive_ok[d] = true;
+    ok_count++;
   }
-  if (!status.ok()) {
-    for (int fd : seg->fds) (void)fs_->Close(fd).ok();
-    return status;
-  }
-  seg->writable = true;
+  seg->writable = ok_count >= Quorum();
+  // The id is used either way (never reused), so the next roll takes the
+  // next one.
   std::lock_guard<std::mutex> lock(segments_mu_);
   segments_[id] = std::move(seg);
   TS_ASSERT(segments_.count(id) == 1);
+  if (ok_count < Quorum()) {
+    return Status(StatusCode::kQuorum,
+                  "segment " + SegmentName(id) + " could be created on " +
+                      std::to_string(ok_count) +
+                      " drives, the write quorum "
+                      "is " +
+                      std::to_string(Quorum()) +
+                      (first_error.ok() ? "" : ": " + first_error.message()),
+                  first_error.sys_errno());
+  }
   return Status::Ok();
 }
 
@@ -552,7 +633,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
   }
   auto seg = std::make_unique<Segment>();
   seg->id = id;
-  seg->fds.assign(layout_.shards(), -1);
+  seg->Init(layout_.shards());
   io::AlignedBuffer header;
   TS_RETURN_IF_ERROR(
       io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
@@ -565,7 +646,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
     int fd = -1;
     Status s = fs_->Open(path, flags, &fd);
     if (!s.ok()) continue;  // unreadable: its chunks count as missing
-    seg->fds[d] = fd;
+    seg->fds[d].store(fd);
     present++;
     size_t got = 0;
     s = fs_->Pread(fd, header.data(), header.size(), 0, &got);
@@ -575,6 +656,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
         h.segment_id == id && h.drive_index == d &&
         memcmp(h.store_id, store_id_, 16) == 0) {
       healthy++;
+      seg->drive_ok[d] = true;  // registered with the IoEngine if the tail
     }
   }
   if (present == 0) {
@@ -584,7 +666,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
     }
     return Status::Ok();
   }
-  seg->writable = healthy == layout_.shards();
+  seg->writable = healthy >= Quorum();
   std::lock_guard<std::mutex> lock(segments_mu_);
   Segment* raw = seg.get();
   segments_[id] = std::move(seg);
@@ -1351,7 +1433,8 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
 // tail, encodes parity, writes one buffer per drive and waits until every
 // drive's fdatasync returned.
 Status Engine::WriteGroupBytes(const std::string& records,
-                               uint64_t* group_start) {
+                               uint64_t* group_start, bool* wrote) {
+  *wrote = false;
   const uint64_t used = log::group_record_bytes + records.size();
   const uint32_t stripes = uint32_t((used + layout_.stripe_data_bytes() - 1) /
                                     layout_.stripe_data_bytes());
@@ -1361,15 +1444,35 @@ Status Engine::WriteGroupBytes(const std::string& records,
     std::lock_guard<std::mutex> lock(segments_mu_);
     seg = segments_[tail_segment_].get();
   }
-  if (seg == nullptr || !seg->writable ||
-      tail_stripe_ + stripes > layout_.segment_stripes) {
-    TS_RETURN_IF_ERROR(CreateSegment(tail_segment_ + 1));
+  // Down drives are tried again (at most every drive_probe_interval_ms); a
+  // segment left without a write quorum is given up only then, so a store
+  // with too few drives fails writes fast instead of creating segments.
+  const bool probed = seg != nullptr && ProbeDownDrives(seg);
+  const bool full = seg != nullptr && seg->writable &&
+                    tail_stripe_ + stripes > layout_.segment_stripes;
+  if (seg != nullptr && !seg->writable && !probed) {
+    return Status(StatusCode::kQuorum, "fewer than the write quorum of " +
+                                           std::to_string(Quorum()) +
+                                           " drives are up");
+  }
+  if (seg == nullptr || !seg->writable || full) {
+    Status created = CreateSegment(tail_segment_ + 1);
     tail_segment_++;
     tail_stripe_ = 0;
     std::lock_guard<std::mutex> lock(segments_mu_);
     seg = segments_[tail_segment_].get();
+    TS_ASSERT(seg != nullptr);
+    if (!created.ok()) {
+      std::lock_guard<std::mutex> slock(stats_mu_);
+      stats_.next_address = layout_.StripeAddress(tail_segment_, 0);
+      return created;  // no stripe used
+    }
   }
   const uint64_t start = layout_.StripeAddress(tail_segment_, tail_stripe_);
+  // Drives that went down or came back since the last group: the missed
+  // ranges open or close here (persisted by RunGroup before any write of
+  // this group is acknowledged).
+  (void)NoteDriveTransitions(DownMaskOf(*seg), start);
   log::GroupRecord g;
   g.group_seq = next_group_seq_++;
   g.segment_id = tail_segment_;
@@ -1422,32 +1525,83 @@ Status Engine::WriteGroupBytes(const std::string& records,
       log::SealChunk(t, ptrs[d], c);
     }
   }
-  std::vector<io::IoOp> ops;
+  // One write request per drive that is up, all queued together: each
+  // drive's write and fdatasync succeed or fail on their own, and the group
+  // is durable when a write quorum of them succeeded.
+  std::vector<std::vector<io::IoOp>> requests;
+  std::vector<uint32_t> request_drive;
   for (uint32_t d = 0; d < n; d++) {
-    ops.push_back(io::IoOp{seg->io_files[d],
-                           layout_.StripeFileOffset(tail_stripe_),
-                           bufs[d].data(), bufs[d].size()});
+    if (!seg->drive_ok[d]) continue;
+    requests.push_back(
+        {io::IoOp{seg->io_files[d], layout_.StripeFileOffset(tail_stripe_),
+                  bufs[d].data(), bufs[d].size()}});
+    request_drive.push_back(d);
   }
-  std::promise<Status> promise;
-  std::future<Status> future = promise.get_future();
+  TS_ASSERT(requests.size() >= Quorum());
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t pending = 0;
+    std::vector<Status> status;
+  } outcome;
+  outcome.pending = requests.size();
+  outcome.status.resize(requests.size());
+  std::vector<io::IoEngine::WriteDone> dones;
+  for (size_t i = 0; i < requests.size(); i++) {
+    dones.push_back([&outcome, i](const Status& s) {
+      std::lock_guard<std::mutex> lock(outcome.mu);
+      outcome.status[i] = s;
+      if (--outcome.pending == 0) outcome.cv.notify_all();
+    });
+  }
   KILL_POINT("group.before_write");
-  Status submitted = io_.SubmitWrite(
-      std::move(ops), [&promise](const Status& s) { promise.set_value(s); });
-  Status result = submitted.ok() ? future.get() : submitted;
+  Status submitted = io_.SubmitWrites(std::move(requests), std::move(dones));
+  if (submitted.ok()) {
+    std::unique_lock<std::mutex> lock(outcome.mu);
+    outcome.cv.wait(lock, [&] { return outcome.pending == 0; });
+  } else {
+    for (Status& s : outcome.status) s = submitted;
+  }
+  *wrote = true;
+  uint32_t durable = 0;
+  Status first_error;
+  for (size_t i = 0; i < outcome.status.size(); i++) {
+    if (outcome.status[i].ok()) {
+      durable++;
+      continue;
+    }
+    // Its file is sealed (never fdatasync'd again): the drive is down and
+    // its chunks of this group count as missing.
+    if (first_error.ok()) first_error = outcome.status[i];
+    seg->drive_ok[request_drive[i]] = false;
+  }
+  Status result;
+  if (durable < Quorum()) {
+    result =
+        Status(StatusCode::kQuorum,
+               "the commit is durable on " + std::to_string(durable) + " of " +
+                   std::to_string(n) + " drives, the write quorum is " +
+                   std::to_string(Quorum()) + ": " + first_error.message(),
+               first_error.sys_errno());
+  }
+  uint32_t ok_drives = 0;
+  for (uint32_t d = 0; d < n; d++) ok_drives += seg->drive_ok[d] ? 1 : 0;
+  if (ok_drives < Quorum()) seg->writable = false;  // the next group rolls
+  (void)NoteDriveTransitions(DownMaskOf(*seg), start);
   // Whatever happened, these stripes are used: never written again.
   tail_stripe_ += stripes;
   *group_start = start;
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_.groups++;
+    if (result.ok() && durable < n) stats_.groups_degraded++;
     stats_.next_address = layout_.StripeAddress(tail_segment_, tail_stripe_);
   }
   if (result.ok()) {
     void_start_ = void_end_ = 0;  // the void is durable now
   } else {
-    // The segment is sealed (the IoEngine never syncs its files again); the
-    // next group goes to a new segment and carries a void over this one.
-    seg->writable = false;
+    // The next group carries a void over this one (and RunGroup records it
+    // in degraded.dat first).
     const uint64_t end = layout_.StripeAddress(tail_segment_, tail_stripe_);
     if (void_end_ == 0) void_start_ = start;
     void_end_ = end;
@@ -1483,7 +1637,21 @@ void Engine::RunGroup(std::vector<Pending>* group) {
       records.append(reinterpret_cast<const char*>(s.payload), s.payload_bytes);
     }
     uint64_t start = 0;
-    Status w = WriteGroupBytes(records, &start);
+    bool wrote = false;
+    Status w = WriteGroupBytes(records, &start, &wrote);
+    const uint64_t group_end = stats().next_address;
+    // Degraded bookkeeping first: a group a drive missed is acknowledged
+    // only once degraded.dat says so on enough drives.
+    if (w.ok()) {
+      Status p = PersistDegraded();
+      if (!p.ok()) {
+        w = Status(p.code(),
+                   "the commit is durable but its degraded bookkeeping is "
+                   "not: " +
+                       p.message(),
+                   p.sys_errno());
+      }
+    }
     if (w.ok()) KILL_POINT("group.after_sync");
     if (w.ok()) {
       for (size_t i = 0; i < staged.size(); i++) {
@@ -1556,10 +1724,20 @@ void Engine::RunGroup(std::vector<Pending>* group) {
       // again, so committed records keep consecutive seqs (the change feed
       // tells lost records from gaps by that; docs/events.md).
       next_seq_ = staged.front().seq;
+    }
+    if (!w.ok() && wrote) {
       // Make the failed group's void durable now, so a restart can never
-      // resurrect what was reported as failed.
+      // resurrect what was reported as failed: in degraded.dat (m+1 copies
+      // outlive any group that k chunks can still rebuild), else as an
+      // empty group in the log.
+      {
+        std::lock_guard<std::mutex> lock(degraded_mu_);
+        degraded_.voids.push_back({start, group_end});
+      }
+      Status v = PersistDegraded();
       uint64_t ignored = 0;
-      Status v = WriteGroupBytes(std::string(), &ignored);
+      bool ignored_wrote = false;
+      if (!v.ok()) v = WriteGroupBytes(std::string(), &ignored, &ignored_wrote);
       if (!v.ok()) {
         failed_ = true;
         failure_ = Status(
@@ -1622,8 +1800,16 @@ Status Engine::Post(std::function<void()> task) {
 }
 
 EngineStats Engine::stats() const {
-  std::lock_guard<std::mutex> lock(stats_mu_);
-  return stats_;
+  EngineStats s;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    s = stats_;
+  }
+  s.heal_queue = HealQueueStripes(s.next_address);
+  std::lock_guard<std::mutex> lock(degraded_mu_);
+  s.degraded_drive_mask = down_mask_;
+  s.degraded_drives = uint32_t(__builtin_popcountll(down_mask_));
+  return s;
 }
 
 Status Engine::Close() {
@@ -1637,13 +1823,22 @@ Status Engine::Close() {
   queue_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
   {
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    heal_stopping_ = true;
+  }
+  heal_cv_.notify_all();
+  if (healer_.joinable()) healer_.join();
+  if (!failed_) (void)PersistDegraded().ok();  // the heal's progress
+  {
     std::lock_guard<std::mutex> lock(read_mu_);
     read_stopping_ = true;
   }
   read_cv_.notify_all();
   for (std::thread& t : readers_) t.join();
   readers_.clear();
-  Status s = failed_ ? Status::Ok() : WriteSnapshot();
+  // An open that ignored the snapshots (verify) leaves them as they are.
+  Status s =
+      failed_ || options_.ignore_snapshot ? Status::Ok() : WriteSnapshot();
   io_.Stop();
   {
     std::lock_guard<std::mutex> lock(segments_mu_);
@@ -1651,10 +1846,13 @@ Status Engine::Close() {
       for (int fd : kv.second->fds) {
         if (fd >= 0) (void)fs_->Close(fd).ok();
       }
+      for (int fd : kv.second->extra_fds) (void)fs_->Close(fd).ok();
     }
     segments_.clear();
   }
-  for (auto& d : drives_) (void)fs_->Close(d->lock_fd).ok();
+  for (auto& d : drives_) {
+    if (d->lock_fd >= 0) (void)fs_->Close(d->lock_fd).ok();
+  }
   drives_.clear();
   std::lock_guard<std::mutex> lock(mu_);
   closed_ = true;
@@ -1679,7 +1877,9 @@ Engine::~Engine() {
       if (fd >= 0) (void)fs_->Close(fd).ok();
     }
   }
-  for (auto& d : drives_) (void)fs_->Close(d->lock_fd).ok();
+  for (auto& d : drives_) {
+    if (d->lock_fd >= 0) (void)fs_->Close(d->lock_fd).ok();
+  }
 }
 
 // ------------------------------------------------------------- snapshot
@@ -1804,6 +2004,7 @@ Status Engine::WriteSnapshot() {
   Status first_error;
   uint32_t written = 0;
   for (auto& d : drives_) {
+    if (d->absent) continue;
     Status s =
         WriteFileDurably(fs_, d->dir + "/snapshots", "snapshot.dat", file);
     if (s.ok()) {
@@ -1942,8 +2143,11 @@ struct ChainGroup {
 
 Status Engine::Recover() {
   bool from_snapshot = false;
-  TS_RETURN_IF_ERROR(LoadSnapshot(&from_snapshot));
+  if (!options_.ignore_snapshot) {
+    TS_RETURN_IF_ERROR(LoadSnapshot(&from_snapshot));
+  }
   info_.recovered_from_snapshot = from_snapshot;
+  TS_RETURN_IF_ERROR(LoadDegraded());
   const uint64_t start_segment = tail_segment_;
   const uint32_t start_stripe = tail_stripe_;
   // Segments that exist, from the start on (ids are consecutive).
@@ -1970,6 +2174,11 @@ Status Engine::Recover() {
   // anything at all was written (junk included).
   std::vector<ChainGroup> chain;
   std::vector<std::pair<uint64_t, uint64_t>> voids;
+  {
+    // Failed groups whose void went to degraded.dat.
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    voids = degraded_.voids;
+  }
   uint64_t written_end = layout_.StripeAddress(start_segment, start_stripe);
   auto try_group_start = [&](uint64_t seg, uint32_t stripe, ChainGroup* out,
                              bool* any_valid) -> Status {
@@ -2222,15 +2431,40 @@ Status Engine::Recover() {
   Segment* tail = nullptr;
   TS_RETURN_IF_ERROR(OpenSegment(tail_segment_, false, &tail));
   if (tail == nullptr) {
-    TS_RETURN_IF_ERROR(CreateSegment(tail_segment_));
-  } else if (tail->writable) {
+    Status c = CreateSegment(tail_segment_);
+    // Too few drives for writes: open for reads; writes fail with kQuorum.
+    if (!c.ok() && c.code() != StatusCode::kQuorum) return c;
+    std::lock_guard<std::mutex> lock(segments_mu_);
+    tail = segments_[tail_segment_].get();
+  } else {
     for (uint32_t d = 0; d < layout_.shards(); d++) {
+      if (!tail->drive_ok[d]) continue;
       uint32_t file_id = 0;
       TS_RETURN_IF_ERROR(io_.AddFile(
           tail->fds[d], drives_[d]->dir + "/segments/" + SegmentName(tail->id),
           &file_id));
-      tail->io_files.push_back(file_id);
+      tail->io_files[d] = file_id;
     }
+  }
+  // Drives that were down and are back: what they missed is complete now
+  // (heal rebuilds it); drives still down keep their ranges open.
+  // Drives recorded as down are tried again now (only those: a drive with a
+  // rotten segment header is left for scrub to report and heal to fix).
+  if (tail != nullptr) {
+    uint64_t recorded = 0;
+    {
+      std::lock_guard<std::mutex> lock(degraded_mu_);
+      for (const MissedRange& r : degraded_.missed) {
+        if (r.end == kOpenEnd) recorded |= uint64_t{1} << r.drive;
+      }
+    }
+    (void)ProbeDownDrives(tail, recorded);
+  }
+  // (Also when the tail takes no writes, e.g. a segment whose creation a
+  // crash cut short: the drive's own probe decides.)
+  if (tail != nullptr) {
+    CloseRangesOfUpDrives(DownMaskOf(*tail),
+                          layout_.StripeAddress(tail_segment_, tail_stripe_));
   }
   // A non-writable tail makes the first group roll to a new segment.
   {
@@ -2272,6 +2506,11 @@ Status Engine::FormatReplacement(const std::string& dir, uint32_t index,
   *out = f;
   info_.drives_replaced++;
   return Status::Ok();
+}
+
+bool Engine::DriveAbsent(uint32_t drive) const {
+  TS_ASSERT(drive < drives_.size());
+  return drives_[drive]->absent;
 }
 
 const std::string& Engine::DriveDir(uint32_t drive) const {

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "engine/degraded.h"
 #include "engine/key_directory.h"
 #include "engine/md5.h"
 #include "io/fs.h"
@@ -73,6 +74,18 @@ struct EngineOptions {
   // Format an empty directory found where a drive lost its FORMAT as that
   // drive (issue 7, drive replacement); heal then rebuilds its chunks.
   bool replace_empty_drives = false;
+  // Degraded writes (issue 7, degraded.cc): a commit group is acknowledged
+  // once this many drives hold it durably (0: k+1, at most k+m; k..k+m).
+  uint32_t write_quorum = 0;
+  // Missed stripes are healed in the background when their drive is back
+  // (and stripes reads had to rebuild), at most this fast (0: unlimited).
+  bool auto_heal = true;
+  uint64_t heal_rate_bytes_per_sec = 64u << 20;
+  // How often a down drive is tried again by the committer (0: every group).
+  uint32_t drive_probe_interval_ms = 1000;
+  // Recover by scanning the whole log, ignoring snapshots, and write none
+  // at close (verify compares the two).
+  bool ignore_snapshot = false;
 };
 
 struct EngineInfo {
@@ -89,6 +102,7 @@ struct EngineInfo {
   uint64_t recovery_groups_replayed = 0;
   uint64_t recovery_void_bytes = 0;  // junk skipped at the torn tail
   uint32_t drives_replaced = 0;      // formatted by replace_empty_drives
+  uint32_t write_quorum = 0;
 };
 
 struct EngineStats {
@@ -99,6 +113,13 @@ struct EngineStats {
   uint64_t chunks_bad = 0;  // failed trailer checks on read
   uint64_t stripes_reconstructed = 0;
   uint64_t next_address = 0;
+  // Degraded writes (degraded.cc).
+  uint32_t degraded_drives = 0;      // drives down now (not written to)
+  uint64_t degraded_drive_mask = 0;  // bit d: drive d is down
+  uint64_t heal_queue = 0;           // stripes waiting for the auto heal
+  uint64_t groups_degraded = 0;      // acknowledged with a drive missing
+  uint64_t stripes_auto_healed = 0;  // stripes the auto heal went through
+  uint64_t chunks_auto_healed = 0;   // chunks it rewrote
 };
 
 // Scrub and heal (scrub.cc): read every chunk of the log written so far,
@@ -108,6 +129,12 @@ struct ScrubOptions {
   uint64_t start_address = 0;       // resume here (a cursor from a report)
   uint64_t rate_bytes_per_sec = 0;  // 0: unlimited
   const std::atomic<bool>* cancel = nullptr;  // set: stop after this batch
+  uint64_t heal_drive_mask = 0;  // heal: rewrite only these drives (0: all)
+  // heal: rewrite (and fdatasync) every chunk of these drives in the range
+  // from the stripe's agreed content, even one that verifies: a chunk whose
+  // write or fdatasync failed may read back fine from the page cache and
+  // still not be durable (degraded.cc).
+  uint64_t force_drive_mask = 0;
   // Called after every batch of stripes (on the scrubbing thread).
   std::function<void(uint64_t cursor, uint64_t end)> progress;
 };
@@ -122,6 +149,7 @@ struct ScrubReport {
   uint64_t chunks_bad = 0;   // missing, torn, corrupt, misplaced, stale
   uint64_t headers_bad = 0;  // segment file headers missing or corrupt
   uint64_t chunks_healed = 0;
+  uint64_t chunks_written = 0;  // chunks written back (healed or forced)
   uint64_t headers_healed = 0;
   uint64_t stripes_unrecoverable = 0;  // fewer than k agreeing chunks
   uint64_t stripes_empty = 0;       // no valid chunk at all (torn tail or lost)
@@ -294,6 +322,12 @@ class Engine {
   Status Census(EngineCensus* out);
   // The newest seq whose group is durable and published (0: none).
   uint64_t CommittedSeq() const { return committed_seq_.load(); }
+  // Degraded bookkeeping as persisted (tests, tools).
+  DegradedState Degraded() const;
+  // Blocks until the auto heal has nothing left it can do now (every
+  // missed range of a drive that is up healed) or `timeout_ms` passed;
+  // false on timeout.
+  bool WaitHealIdle(uint64_t timeout_ms);
 
  private:
   struct Drive;
@@ -327,7 +361,10 @@ class Engine {
   void CommitterLoop();
   void TakeGroup(std::vector<Pending>* group);
   void RunGroup(std::vector<Pending>* group);
-  Status WriteGroupBytes(const std::string& log_bytes, uint64_t* group_start);
+  // *wrote: stripes were used (false: refused before any I/O, e.g. too few
+  // drives up for the quorum; then nothing needs voiding).
+  Status WriteGroupBytes(const std::string& log_bytes, uint64_t* group_start,
+                         bool* wrote);
   Status Decide(const Pending& p, std::vector<Staged>* staged, uint64_t seq);
 
   // Reads [address, address + len) of the logical log, verifying every
@@ -343,6 +380,7 @@ class Engine {
   uint64_t NowMs() const;
   void ReaderLoop();
   const std::string& DriveDir(uint32_t drive) const;
+  bool DriveAbsent(uint32_t drive) const;  // gone at open: never written
   Status FormatReplacement(const std::string& dir, uint32_t index,
                            const log::FormatInfo& ref, log::FormatInfo* out);
   void NoteDamage(uint64_t segment, uint32_t stripe);
@@ -362,6 +400,24 @@ class Engine {
                           const std::function<bool(const log::RecordHeader&,
                                                    std::string_view)>& each,
                           bool* damaged);
+
+  // Degraded writes (degraded.cc).
+  uint32_t Quorum() const { return info_.write_quorum; }
+  uint64_t DownMaskOf(const Segment& seg) const;
+  Status ProbeDrive(Segment* seg, uint32_t drive);
+  // Tries the segment's down drives again when the probe interval has
+  // passed (true then, whatever the outcome).
+  bool ProbeDownDrives(Segment* seg, uint64_t only_mask = ~uint64_t{0});
+  // Opens/closes missed ranges for drives that went down / came back at
+  // log address `at`; true when the state changed.
+  bool NoteDriveTransitions(uint64_t down_mask, uint64_t at);
+  Status PersistDegraded();
+  Status LoadDegraded();
+  void CloseRangesOfUpDrives(uint64_t down_mask, uint64_t at);
+  void HealLoop();
+  bool HealStep();  // one batch; false when nothing can be done now
+  uint64_t HealQueueStripes(uint64_t log_end) const;
+  bool HealWorkLocked() const;  // degraded_mu_ held
 
   EngineOptions options_;
   EngineInfo info_;
@@ -420,6 +476,20 @@ class Engine {
   EngineStats stats_;  // guarded by stats_mu_
   // (segment, stripe) found damaged by reads; guarded by stats_mu_.
   std::set<std::pair<uint64_t, uint32_t>> damaged_stripes_;
+
+  // Degraded writes (degraded.cc).
+  mutable std::mutex degraded_mu_;
+  std::condition_variable heal_cv_;
+  DegradedState degraded_;             // guarded by degraded_mu_
+  uint64_t down_mask_ = 0;             // guarded by degraded_mu_
+  bool heal_stopping_ = false;         // guarded by degraded_mu_
+  bool heal_busy_ = false;             // guarded by degraded_mu_
+  std::mutex persist_mu_;              // one degraded.dat writer at a time
+  uint64_t degraded_changes_ = 0;      // guarded by degraded_mu_
+  uint64_t persisted_changes_ = 0;     // guarded by degraded_mu_
+  uint64_t last_probe_ms_ = 0;         // committer
+  uint64_t last_heal_persist_ms_ = 0;  // healer
+  std::thread healer_;
 };
 
 }  // namespace engine

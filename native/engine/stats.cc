@@ -54,8 +54,8 @@ Status Engine::Census(EngineCensus* out) {
         if (m.extents) {
           // The FRAGMENT records the extent list names: their bodies and
           // headers.
-          record += m.size +
-                    payload_bytes / log::extent_bytes * kFragmentRecordBytes;
+          record +=
+              m.size + payload_bytes / log::extent_bytes * kFragmentRecordBytes;
         }
         out->live_log_bytes += record;
       }

@@ -12,6 +12,7 @@
 // process alive.
 #include <napi.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <functional>
@@ -22,6 +23,7 @@
 
 #include "core/ts_assert.h"
 #include "engine/engine.h"
+#include "io/fault_fs.h"
 #include "napi/addon_data.h"
 #include "napi/errors.h"
 #include "napi/promise_worker.h"
@@ -166,6 +168,9 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
             InstanceMethod("changes", &NativeEngine::Changes),
             InstanceMethod("committedSeq", &NativeEngine::CommittedSeq),
             InstanceMethod("census", &NativeEngine::Census),
+            InstanceMethod("waitHealIdle", &NativeEngine::WaitHealIdle),
+            InstanceMethod("testFailDrive", &NativeEngine::TestFailDrive),
+            InstanceMethod("testClearFaults", &NativeEngine::TestClearFaults),
         });
   }
 
@@ -187,7 +192,11 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     if (!released_) tsfn_.Release();
   }
 
-  void Adopt(std::unique_ptr<Engine> engine) { engine_ = std::move(engine); }
+  void Adopt(std::unique_ptr<Engine> engine,
+             std::unique_ptr<io::FaultFs> fault_fs) {
+    fault_fs_ = std::move(fault_fs);
+    engine_ = std::move(engine);
+  }
 
  private:
   // ---- plumbing ----
@@ -247,6 +256,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("recoveryGroupsReplayed", double(i.recovery_groups_replayed));
     o.Set("recoveryVoidBytes", double(i.recovery_void_bytes));
     o.Set("drivesReplaced", i.drives_replaced);
+    o.Set("writeQuorum", i.write_quorum);
     return o;
   }
 
@@ -262,6 +272,13 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("chunksBad", double(s.chunks_bad));
     o.Set("stripesReconstructed", double(s.stripes_reconstructed));
     o.Set("objectVersions", double(engine_->directory().object_versions()));
+    // Degraded writes (issue 7).
+    o.Set("degradedDrives", s.degraded_drives);  // drives down now
+    o.Set("degradedDriveMask", double(s.degraded_drive_mask));  // bit d
+    o.Set("healQueue", double(s.heal_queue));
+    o.Set("groupsDegraded", double(s.groups_degraded));
+    o.Set("stripesAutoHealed", double(s.stripes_auto_healed));
+    o.Set("chunksAutoHealed", double(s.chunks_auto_healed));
     return o;
   }
 
@@ -797,6 +814,76 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return Napi::Number::New(env, double(engine_->DamagedStripes().size()));
   }
 
+  // ---- degraded writes (issue 7) ----
+
+  class HealIdleWorker : public PromiseWorker {
+   public:
+    HealIdleWorker(Napi::Env env, Engine* engine, uint64_t timeout_ms)
+        : PromiseWorker(env, "tessera.engine.healIdle"),
+          engine_(engine),
+          timeout_ms_(timeout_ms) {}
+    Status Run() override {
+      idle_ = engine_->WaitHealIdle(timeout_ms_);
+      return Status::Ok();
+    }
+    Napi::Value Result(Napi::Env env) override {
+      return Napi::Boolean::New(env, idle_);
+    }
+
+   private:
+    Engine* engine_;
+    uint64_t timeout_ms_;
+    bool idle_ = false;
+  };
+
+  // waitHealIdle(timeoutMs) -> Promise<boolean>: the auto heal has nothing
+  // left it can do now (false: timed out). Bounded by the timeout (at most
+  // 60 s), so it holds a libuv pool thread briefly.
+  Napi::Value WaitHealIdle(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    const double t = NumberArg(info, 0, "timeoutMs");
+    auto* worker = new HealIdleWorker(
+        env, engine_.get(), uint64_t(std::min(60000.0, std::max(0.0, t))));
+    worker->Keep(Value());
+    return worker->QueueAndPromise();
+  }
+
+  // Test-only (engineOpen({ testFaults: true })): testFailDrive(drive, op,
+  // persistent) makes drive `drive`'s segment files fail `op` ('write',
+  // 'sync' or 'read') with EIO; testClearFaults() ends every rule.
+  Napi::Value TestFailDrive(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (fault_fs_ == nullptr) {
+      throw ArgumentError(env, "ERR_INVALID_ARG_VALUE",
+                          "the store was not opened with testFaults");
+    }
+    const uint32_t drive = uint32_t(NumberArg(info, 0, "drive"));
+    const std::string op = StringArg(info, 1, "op");
+    io::FaultRule r;
+    if (op == "write") {
+      r.op = io::FaultOp::kPwrite;
+    } else if (op == "sync") {
+      r.op = io::FaultOp::kFdatasync;
+    } else if (op == "read") {
+      r.op = io::FaultOp::kPread;
+    } else {
+      throw ArgumentError(env, "ERR_INVALID_ARG_VALUE",
+                          "op must be 'write', 'sync' or 'read'");
+    }
+    r.nth = 1;
+    r.persistent = info.Length() > 2 && info[2].ToBoolean().Value();
+    r.path_substring = "/drive-" + std::to_string(drive) + "/segments/";
+    fault_fs_->AddRule(r);
+    return env.Undefined();
+  }
+
+  Napi::Value TestClearFaults(const Napi::CallbackInfo& info) {
+    if (fault_fs_ != nullptr) fault_fs_->ClearRules();
+    return info.Env().Undefined();
+  }
+
   // Any thread except the scrub's own: cancels and waits for it.
   void StopScrub() {
     scrub_cancel_.store(true);
@@ -836,6 +923,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return worker->QueueAndPromise();
   }
 
+  std::unique_ptr<io::FaultFs> fault_fs_;  // outlives engine_ (declared first)
   std::unique_ptr<Engine> engine_;
   Napi::ThreadSafeFunction tsfn_;
   uint64_t inflight_ = 0;  // JS thread only
@@ -851,18 +939,25 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 // engineOpen(options) -> Promise<NativeEngine>
 class OpenWorker : public PromiseWorker {
  public:
-  OpenWorker(Napi::Env env, engine::EngineOptions options)
+  OpenWorker(Napi::Env env, engine::EngineOptions options, bool test_faults)
       : PromiseWorker(env, "tessera.engine.open"),
-        options_(std::move(options)) {}
+        options_(std::move(options)) {
+    if (test_faults) {
+      fault_fs_ = std::make_unique<io::FaultFs>(io::DefaultFs());
+      options_.fs = fault_fs_.get();
+    }
+  }
   Status Run() override { return Engine::Open(options_, &engine_); }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object handle = GetAddonData(env)->engine_constructor.New({});
-    NativeEngine::Unwrap(handle)->Adopt(std::move(engine_));
+    NativeEngine::Unwrap(handle)->Adopt(std::move(engine_),
+                                        std::move(fault_fs_));
     return handle;
   }
 
  private:
   engine::EngineOptions options_;
+  std::unique_ptr<io::FaultFs> fault_fs_;
   std::unique_ptr<Engine> engine_;
 };
 
@@ -919,7 +1014,23 @@ Napi::Value EngineOpen(const Napi::CallbackInfo& info) {
                           "ioBackend must be 'auto', 'io_uring' or 'pwrite'");
     }
   }
-  auto* worker = new OpenWorker(env, std::move(options));
+  // Degraded writes (issue 7).
+  u32("writeQuorum", &options.write_quorum);
+  u32("driveProbeIntervalMs", &options.drive_probe_interval_ms);
+  if (o.Get("autoHeal").IsBoolean()) {
+    options.auto_heal = o.Get("autoHeal").As<Napi::Boolean>().Value();
+  }
+  if (o.Get("healRateBytesPerSec").IsNumber()) {
+    options.heal_rate_bytes_per_sec =
+        uint64_t(o.Get("healRateBytesPerSec").As<Napi::Number>().DoubleValue());
+  }
+  if (o.Get("ignoreSnapshot").IsBoolean()) {
+    options.ignore_snapshot =
+        o.Get("ignoreSnapshot").As<Napi::Boolean>().Value();
+  }
+  const bool test_faults = o.Get("testFaults").IsBoolean() &&
+                           o.Get("testFaults").As<Napi::Boolean>().Value();
+  auto* worker = new OpenWorker(env, std::move(options), test_faults);
   return worker->QueueAndPromise();
 }
 

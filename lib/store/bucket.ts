@@ -207,6 +207,20 @@ export class Bucket {
   async get(key: string, options: ReadOptions = {}): Promise<GetResult | undefined> {
     const range = validateRange(options.range);
     const known = this.validateInfo(key, options.info);
+    if (known === undefined && this.engine.getCached && !this.inflight.isClosing) {
+      // A hot small object straight from the read cache: memory only, no
+      // round trip to a reader thread. A miss falls through to head + read.
+      validateKey(key);
+      const versionId = validateVersionId(options.versionId);
+      throwIfAborted(validateSignal(options.signal));
+      const hit = this.engine.getCached(this.name, key, versionId);
+      if (hit) {
+        const info = withHeaders(hit.info);
+        if (!range) return { ...info, body: hit.body };
+        const span = resolveRange(range, info.size);
+        return { ...info, body: hit.body.subarray(span.start, span.end + 1), range: span };
+      }
+    }
     return this.inflight.run(async () => {
       const info = known ?? (await this.head(key, options));
       if (!info) return undefined;

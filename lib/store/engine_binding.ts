@@ -43,6 +43,11 @@ export interface EngineOpenOptions {
   /** Threads that read from disk (default 2). */
   readerThreads?: number;
   /**
+   * Bytes of memory for the read cache of small objects (bodies up to
+   * 64 KiB), W-TinyLFU admission; 0 disables it. Default 64 MiB.
+   */
+  cacheBytes?: number;
+  /**
    * Format an empty directory found in place of a lost drive as that drive
    * (then `store.heal()` rebuilds its chunks). Default false: refused with
    * ERR_STORE_QUORUM.
@@ -126,6 +131,12 @@ export interface NativeEngineHandle {
   appendUpload(uploadId: number, piece: Buffer): Promise<void>;
   abortUpload(uploadId: number): void;
   head(bucket: string, key: string, versionId: string): Promise<NativeObjectInfo | null>;
+  /** Memory only: a cached small object, or null (then head + read). */
+  getCached(
+    bucket: string,
+    key: string,
+    versionId: string,
+  ): (NativeObjectInfo & { body: Buffer }) | null;
   read(
     bucket: string,
     key: string,
@@ -265,6 +276,15 @@ export function validateOpenOptions(options: unknown): EngineOpenOptions {
       );
     }
   }
+  if (
+    o.cacheBytes !== undefined &&
+    (typeof o.cacheBytes !== 'number' || !Number.isSafeInteger(o.cacheBytes) || o.cacheBytes < 0)
+  ) {
+    throw new TesseraError(
+      'ERR_OUT_OF_RANGE',
+      `cacheBytes must be a non-negative integer, got ${String(o.cacheBytes)}`,
+    );
+  }
   return o as EngineOpenOptions;
 }
 
@@ -324,6 +344,7 @@ export class NativeStoreEngine implements StoreEngine {
     if (options.groupCommitDelayUs !== undefined)
       native.groupCommitDelayUs = options.groupCommitDelayUs;
     if (options.readerThreads !== undefined) native.readerThreads = options.readerThreads;
+    if (options.cacheBytes !== undefined) native.cacheBytes = options.cacheBytes;
     if (options.replaceEmptyDrives !== undefined)
       native.replaceEmptyDrives = options.replaceEmptyDrives;
     const handle = await engineBinding.engineOpen(native);
@@ -521,6 +542,19 @@ export class NativeStoreEngine implements StoreEngine {
     this.requireBucket(bucket);
     const n = await this.handle.head(bucket, key, options.versionId ?? '');
     return n ? this.toInfo(bucket, key, n) : undefined;
+  }
+
+  /**
+   * A get answered from memory (the read cache), synchronously, or
+   * undefined: never touches disk, so it may run on the JS thread.
+   */
+  getCached(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+  ): { info: ObjectInfo; body: Buffer } | undefined {
+    const n = this.handle.getCached(bucket, key, versionId ?? '');
+    return n === null ? undefined : { info: this.toInfo(bucket, key, n), body: n.body };
   }
 
   async read(info: ObjectInfo, offset: number, length: number): Promise<Buffer> {

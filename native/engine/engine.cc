@@ -204,6 +204,9 @@ Status Engine::Open(const EngineOptions& options,
   std::unique_ptr<Engine> e(new Engine());
   e->options_ = options;
   e->fs_ = options.fs ? options.fs : io::DefaultFs();
+  if (options.cache_bytes > 0) {
+    e->cache_ = std::make_unique<ReadCache>(options.cache_bytes);
+  }
   TS_RETURN_IF_ERROR(e->OpenDrives(options));
 
   io::IoEngineOptions io_options;
@@ -810,8 +813,120 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
   return Status::Ok();
 }
 
+namespace {
+void FillInfo(const VersionMeta& meta, const log::ObjectRecord& rec,
+              ObjectInfo* out) {
+  out->version_id = VersionIdString(meta);
+  out->delete_marker = meta.delete_marker;
+  out->size = meta.size;
+  out->mtime_ms = meta.mtime_ms;
+  memcpy(out->etag, meta.etag, 16);
+  out->part_count = meta.part_count;
+  out->content_type = rec.content_type;
+  out->metadata = rec.metadata;
+  out->checksums = rec.checksums;
+}
+}  // namespace
+
+// ------------------------------------------------------------ read cache
+//
+// Entries are keyed by the log address of the version's OBJECT record and
+// hold that record's bytes exactly as read (every chunk CRC-verified, the
+// record header's CRC and the payload CRC checked before insertion).
+// docs/engine.md ("Read cache") argues why no stale byte is reachable:
+// lookups always go through the KeyDirectory first, and an address names
+// one immutable record for ever.
+
+bool Engine::Cacheable(const VersionMeta& meta) const {
+  return cache_ != nullptr && !meta.extents && !meta.delete_marker &&
+         meta.size <= options_.cache_object_bytes_max;
+}
+
+namespace {
+bool Matches(const CachedRecord& r, const VersionMeta& meta) {
+  return r.seq == meta.seq && r.header_bytes == meta.header_bytes &&
+         r.bytes.size() == meta.header_bytes + meta.payload_bytes;
+}
+}  // namespace
+
+Status Engine::ReadRecordCached(const VersionMeta& meta,
+                                std::shared_ptr<const CachedRecord>* out) {
+  TS_ASSERT(Cacheable(meta));
+  if (std::shared_ptr<const CachedRecord> hit = cache_->Lookup(meta.address)) {
+    if (Matches(*hit, meta)) {
+      *out = std::move(hit);
+      return Status::Ok();
+    }
+    cache_->Erase(meta.address);  // cannot happen (addresses are unique)
+  }
+  auto rec = std::make_shared<CachedRecord>();
+  rec->seq = meta.seq;
+  rec->header_bytes = meta.header_bytes;
+  rec->bytes.assign(meta.header_bytes + meta.payload_bytes, '\0');
+  uint8_t* data = reinterpret_cast<uint8_t*>(&rec->bytes[0]);
+  TS_RETURN_IF_ERROR(ReadLog(meta.address, rec->bytes.size(), data));
+  log::RecordHeader h;
+  size_t needed = 0;
+  Status s = log::DecodeRecordHeader(data, rec->bytes.size(), &h, &needed);
+  if (!s.ok() || h.type != log::RecordType::kObject || h.seq != meta.seq ||
+      h.header_bytes != meta.header_bytes ||
+      h.payload_bytes != meta.payload_bytes ||
+      crc32c::Extend(0, data + h.header_bytes, h.payload_bytes) !=
+          h.payload_crc32c) {
+    return Status(StatusCode::kCorrupt, "object record at " +
+                                            std::to_string(meta.address) +
+                                            " does not verify");
+  }
+  cache_->Insert(meta.address, rec);
+  *out = std::move(rec);
+  return Status::Ok();
+}
+
+bool Engine::GetCached(const std::string& bucket, const std::string& key,
+                       const std::string& version_id, ObjectInfo* info,
+                       std::shared_ptr<const CachedRecord>* record) {
+  TS_ASSERT(info != nullptr && record != nullptr);
+  if (cache_ == nullptr) return false;
+  VersionMeta meta;
+  if (!directory_.Lookup(bucket, key, version_id, &meta).ok()) return false;
+  if (!Cacheable(meta)) return false;
+  std::shared_ptr<const CachedRecord> hit =
+      cache_->Lookup(meta.address, /*count_miss=*/false);
+  if (hit == nullptr || !Matches(*hit, meta)) return false;
+  log::ObjectRecord rec;
+  if (!log::DecodeObjectVar(
+           std::string_view(hit->bytes)
+               .substr(log::record_header_fixed_bytes,
+                       hit->header_bytes - log::record_header_fixed_bytes),
+           &rec)
+           .ok()) {
+    return false;
+  }
+  FillInfo(meta, rec, info);
+  if (version_id.empty()) {
+    info->is_latest = true;
+  } else {
+    VersionMeta current;
+    info->is_latest = directory_.Lookup(bucket, key, "", &current).ok() &&
+                      current.seq == meta.seq;
+  }
+  *record = std::move(hit);
+  return true;
+}
+
 Status Engine::ReadRecordHeader(const VersionMeta& meta,
                                 log::ObjectRecord* object) {
+  if (Cacheable(meta)) {
+    // One read of the whole small record: the body read that follows a
+    // head is then a cache hit.
+    std::shared_ptr<const CachedRecord> rec;
+    TS_RETURN_IF_ERROR(ReadRecordCached(meta, &rec));
+    return log::DecodeObjectVar(
+        std::string_view(rec->bytes)
+            .substr(log::record_header_fixed_bytes,
+                    rec->header_bytes - log::record_header_fixed_bytes),
+        object);
+  }
   std::string bytes(meta.header_bytes, '\0');
   TS_RETURN_IF_ERROR(ReadLog(meta.address, meta.header_bytes,
                              reinterpret_cast<uint8_t*>(&bytes[0])));
@@ -829,26 +944,17 @@ Status Engine::ReadRecordHeader(const VersionMeta& meta,
       std::string_view(bytes).substr(log::record_header_fixed_bytes), object);
 }
 
-namespace {
-void FillInfo(const VersionMeta& meta, const log::ObjectRecord& rec,
-              ObjectInfo* out) {
-  out->version_id = VersionIdString(meta);
-  out->delete_marker = meta.delete_marker;
-  out->size = meta.size;
-  out->mtime_ms = meta.mtime_ms;
-  memcpy(out->etag, meta.etag, 16);
-  out->part_count = meta.part_count;
-  out->content_type = rec.content_type;
-  out->metadata = rec.metadata;
-  out->checksums = rec.checksums;
-}
-}  // namespace
-
 Status Engine::Head(const std::string& bucket, const std::string& key,
                     const std::string& version_id, ObjectInfo* out) {
   TS_ASSERT(out != nullptr);
-  VersionMeta meta, current;
+  VersionMeta meta;
   TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
+  return HeadOf(bucket, key, meta, out);
+}
+
+Status Engine::HeadOf(const std::string& bucket, const std::string& key,
+                      const VersionMeta& meta, ObjectInfo* out) {
+  VersionMeta current;
   TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, "", &current));
   log::ObjectRecord rec;
   TS_RETURN_IF_ERROR(ReadRecordHeader(meta, &rec));
@@ -864,9 +970,12 @@ Status Engine::Get(const std::string& bucket, const std::string& key,
                    const std::string& version_id, uint64_t offset,
                    uint64_t length, ObjectInfo* info, std::string* body) {
   TS_ASSERT(info != nullptr && body != nullptr);
-  TS_RETURN_IF_ERROR(Head(bucket, key, version_id, info));
+  // One lookup for both the info and the body: a second lookup could see a
+  // newer version committed in between, and info and body must belong
+  // together.
   VersionMeta meta;
   TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
+  TS_RETURN_IF_ERROR(HeadOf(bucket, key, meta, info));
   if (offset > meta.size) offset = meta.size;
   length = std::min(length, meta.size - offset);
   body->assign(length, '\0');
@@ -876,6 +985,12 @@ Status Engine::Get(const std::string& bucket, const std::string& key,
   if (!meta.extents) {
     // Every byte served passed its chunk's CRC32C; a whole-object read also
     // checks the record's payload CRC.
+    if (Cacheable(meta)) {
+      std::shared_ptr<const CachedRecord> rec;
+      TS_RETURN_IF_ERROR(ReadRecordCached(meta, &rec));
+      memcpy(out, rec->bytes.data() + rec->header_bytes + offset, length);
+      return Status::Ok();
+    }
     TS_RETURN_IF_ERROR(ReadLog(payload + offset, length, out));
     return Status::Ok();
   }
@@ -1565,8 +1680,20 @@ Status Engine::Post(std::function<void()> task) {
 }
 
 EngineStats Engine::stats() const {
-  std::lock_guard<std::mutex> lock(stats_mu_);
-  return stats_;
+  EngineStats out;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    out = stats_;
+  }
+  if (cache_ != nullptr) {
+    const ReadCacheStats c = cache_->stats();
+    out.cache_hits = c.hits;
+    out.cache_misses = c.misses;
+    out.cache_bytes = c.bytes;
+    out.cache_entries = c.entries;
+    out.cache_rejected = c.rejected;
+  }
+  return out;
 }
 
 Status Engine::Close() {

@@ -39,6 +39,7 @@
 #include "core/status.h"
 #include "engine/key_directory.h"
 #include "engine/md5.h"
+#include "engine/read_cache.h"
 #include "io/fs.h"
 #include "io/io_engine.h"
 #include "io/probe.h"
@@ -73,6 +74,11 @@ struct EngineOptions {
   // Format an empty directory found where a drive lost its FORMAT as that
   // drive (issue 7, drive replacement); heal then rebuilds its chunks.
   bool replace_empty_drives = false;
+  // Read cache (read_cache.h, docs/engine.md "Read cache"): bytes of
+  // memory for whole records of small objects; 0 disables it. Objects up
+  // to cache_object_bytes_max body bytes are cached.
+  uint64_t cache_bytes = 64ull << 20;
+  uint64_t cache_object_bytes_max = 64u << 10;
 };
 
 struct EngineInfo {
@@ -99,6 +105,11 @@ struct EngineStats {
   uint64_t chunks_bad = 0;  // failed trailer checks on read
   uint64_t stripes_reconstructed = 0;
   uint64_t next_address = 0;
+  uint64_t cache_hits = 0;  // reads served from the read cache
+  uint64_t cache_misses = 0;
+  uint64_t cache_bytes = 0;  // charged bytes held by the cache now
+  uint64_t cache_entries = 0;
+  uint64_t cache_rejected = 0;  // candidates refused by W-TinyLFU admission
 };
 
 // Scrub and heal (scrub.cc): read every chunk of the log written so far,
@@ -224,6 +235,14 @@ class Engine {
              const std::string& version_id, uint64_t offset, uint64_t length,
              ObjectInfo* info, std::string* body);
   const KeyDirectory& directory() const { return directory_; }
+  // A read served from memory only (never touches disk; any thread, the JS
+  // thread included): true and *info / *record when the version is a
+  // cached small object (not a delete marker); false otherwise, and the
+  // caller reads with Get. The body is record->bytes from
+  // record->header_bytes on.
+  bool GetCached(const std::string& bucket, const std::string& key,
+                 const std::string& version_id, ObjectInfo* info,
+                 std::shared_ptr<const CachedRecord>* record);
 
   // Scrub (and heal, with options.heal) the log from options.start_address
   // to the end written when it starts; runs on the caller's thread,
@@ -279,6 +298,13 @@ class Engine {
                     std::vector<log::ChunkTrailer>* trailers,
                     std::vector<bool>* valid);
   Status ReadRecordHeader(const VersionMeta& meta, log::ObjectRecord* object);
+  Status HeadOf(const std::string& bucket, const std::string& key,
+                const VersionMeta& meta, ObjectInfo* out);
+  // The read cache's side of reads: whether a version's record is cached,
+  // and its verified bytes (from the cache, or read, checked and inserted).
+  bool Cacheable(const VersionMeta& meta) const;
+  Status ReadRecordCached(const VersionMeta& meta,
+                          std::shared_ptr<const CachedRecord>* out);
   uint64_t NowMs() const;
   void ReaderLoop();
   const std::string& DriveDir(uint32_t drive) const;
@@ -298,6 +324,7 @@ class Engine {
   std::unique_ptr<ec::ReedSolomonCodec> codec_;
   io::IoEngine io_;
   KeyDirectory directory_;
+  std::unique_ptr<ReadCache> cache_;  // null when cache_bytes == 0
 
   std::mutex segments_mu_;
   std::map<uint64_t, std::unique_ptr<Segment>> segments_;  // segments_mu_

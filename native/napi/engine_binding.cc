@@ -151,6 +151,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
             InstanceMethod("abortUpload", &NativeEngine::AbortUpload),
             InstanceMethod("head", &NativeEngine::Head),
             InstanceMethod("read", &NativeEngine::Read),
+            InstanceMethod("getCached", &NativeEngine::GetCached),
             InstanceMethod("list", &NativeEngine::List),
             InstanceMethod("listVersions", &NativeEngine::ListVersions),
             InstanceMethod("getBucket", &NativeEngine::GetBucket),
@@ -256,6 +257,11 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("chunksBad", double(s.chunks_bad));
     o.Set("stripesReconstructed", double(s.stripes_reconstructed));
     o.Set("objectVersions", double(engine_->directory().object_versions()));
+    o.Set("cacheHits", double(s.cache_hits));
+    o.Set("cacheMisses", double(s.cache_misses));
+    o.Set("cacheBytes", double(s.cache_bytes));
+    o.Set("cacheEntries", double(s.cache_entries));
+    o.Set("cacheRejected", double(s.cache_rejected));
     return o;
   }
 
@@ -513,6 +519,28 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return promise;
   }
 
+  // getCached(bucket, key, versionId) -> (object info & { body }) | null:
+  // synchronous, memory only (the KeyDirectory and the read cache; never
+  // disk): a hit on a cached small object, or null and the caller reads.
+  Napi::Value GetCached(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    ObjectInfo out;
+    std::shared_ptr<const engine::CachedRecord> rec;
+    if (!engine_->GetCached(StringArg(info, 0, "bucket"),
+                            StringArg(info, 1, "key"),
+                            StringArg(info, 2, "versionId"), &out, &rec)) {
+      return env.Null();
+    }
+    Napi::Object o = InfoToJs(env, out);
+    o.Set("body", Napi::Buffer<uint8_t>::Copy(
+                      env,
+                      reinterpret_cast<const uint8_t*>(rec->bytes.data()) +
+                          rec->header_bytes,
+                      rec->bytes.size() - rec->header_bytes));
+    return o;
+  }
+
   // read(bucket, key, versionId, offset, length) -> Promise<Buffer>
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -729,6 +757,10 @@ Napi::Value EngineOpen(const Napi::CallbackInfo& info) {
   u32("segmentStripes", &options.segment_stripes);
   u32("groupCommitDelayUs", &options.group_commit_delay_us);
   u32("readerThreads", &options.reader_threads);
+  if (o.Get("cacheBytes").IsNumber()) {
+    const double v = o.Get("cacheBytes").As<Napi::Number>().DoubleValue();
+    options.cache_bytes = v > 0 ? uint64_t(v) : 0;
+  }
   if (o.Get("create").IsBoolean()) {
     options.create = o.Get("create").As<Napi::Boolean>().Value();
   }

@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import { binding } from '../binding';
+import { ByteBudget } from './byte_budget';
 import { type NativeScrubHandle, runScrub, type ScrubOptions, type ScrubReport } from './scrub';
 import { TesseraError } from '../errors';
 import type {
@@ -292,6 +293,8 @@ const VERSIONING: readonly BucketInfo['versioning'][] = ['Disabled', 'Enabled', 
 
 /** Pieces of a streamed body; under the engine's record limit. */
 const UPLOAD_PIECE_BYTES = 4 * 1024 * 1024;
+/** Body bytes in flight to the engine (its queue refuses beyond 256 MiB). */
+const WRITE_BYTES_IN_FLIGHT_MAX = 128 * 1024 * 1024;
 /** Bodies up to this size go down in one call. */
 const INLINE_BYTES_MAX = 4 * 1024 * 1024;
 
@@ -323,6 +326,12 @@ function isCode(error: unknown, code: string): boolean {
 export class NativeStoreEngine implements StoreEngine {
   readonly inlineBytesMax = INLINE_BYTES_MAX;
   readonly uploadPieceBytes = UPLOAD_PIECE_BYTES;
+  /**
+   * Body bytes submitted and not yet settled, kept under half the engine's
+   * queue limit (256 MiB): more concurrent writes wait here, in order,
+   * instead of failing with "the write queue is full".
+   */
+  private readonly budget = new ByteBudget(WRITE_BYTES_IN_FLIGHT_MAX);
 
   private constructor(
     private readonly handle: NativeEngineHandle,
@@ -489,7 +498,13 @@ export class NativeStoreEngine implements StoreEngine {
   async put(request: WriteObjectRequest, body: Buffer): Promise<PutResult> {
     const write = this.objectWrite(request, 'put');
     write.body = body;
-    return this.writeObject(write, body.length);
+    const wait = this.budget.acquire(body.length);
+    if (wait) await wait;
+    try {
+      return await this.writeObject(write, body.length);
+    } finally {
+      this.budget.release(body.length);
+    }
   }
 
   async beginUpload(bucket: string): Promise<EngineUpload> {
@@ -501,7 +516,13 @@ export class NativeStoreEngine implements StoreEngine {
       append: async (piece: Buffer) => {
         if (finished) throw new TesseraError('ERR_STORE_INTERNAL', 'upload already finished');
         size += piece.length;
-        await this.handle.appendUpload(id, piece);
+        const wait = this.budget.acquire(piece.length);
+        if (wait) await wait;
+        try {
+          await this.handle.appendUpload(id, piece);
+        } finally {
+          this.budget.release(piece.length);
+        }
       },
       commit: async (request: WriteObjectRequest) => {
         finished = true;

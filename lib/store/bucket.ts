@@ -215,10 +215,16 @@ export class Bucket {
       throwIfAborted(validateSignal(options.signal));
       const hit = this.engine.getCached(this.name, key, versionId);
       if (hit) {
-        const info = withHeaders(hit.info);
-        if (!range) return { ...info, body: hit.body };
-        const span = resolveRange(range, info.size);
-        return { ...info, body: hit.body.subarray(span.start, span.end + 1), range: span };
+        // hit.info is a fresh object: grow it into the result (no copy).
+        const result = withHeaders(hit.info) as GetResult;
+        if (!range) {
+          result.body = hit.body;
+          return result;
+        }
+        const span = resolveRange(range, result.size);
+        result.body = hit.body.subarray(span.start, span.end + 1);
+        result.range = span;
+        return result;
       }
     }
     return this.inflight.run(async () => {
@@ -431,6 +437,12 @@ export class Bucket {
 
 /** The stored record as callers see it: system headers out of `metadata`. */
 function withHeaders(info: ObjectInfo): ObjectInfo {
+  let any = false;
+  for (const _ in info.metadata) {
+    any = true;
+    break;
+  }
+  if (!any) return info; // nothing stored, no system headers to split out
   const { metadata, headers } = splitStoredMetadata(info.metadata);
   return headers === undefined ? info : { ...info, metadata, headers };
 }

@@ -137,7 +137,10 @@ export interface NativeEngineHandle {
     bucket: string,
     key: string,
     versionId: string,
-  ): (NativeObjectInfo & { body: Buffer }) | null;
+    scratch: Buffer,
+    slab: Buffer,
+    slabOffset: number,
+  ): number;
   read(
     bucket: string,
     key: string,
@@ -295,6 +298,11 @@ const VERSIONING: readonly BucketInfo['versioning'][] = ['Disabled', 'Enabled', 
 const UPLOAD_PIECE_BYTES = 4 * 1024 * 1024;
 /** Body bytes in flight to the engine (its queue refuses beyond 256 MiB). */
 const WRITE_BYTES_IN_FLIGHT_MAX = 128 * 1024 * 1024;
+/** The engine caches bodies up to 64 KiB (EngineOptions::cache_object_bytes_max). */
+const CACHED_BODY_MAX = 64 * 1024;
+const SLAB_BYTES = 512 * 1024;
+/** 'null' as a little-endian u32. */
+const NULL_VERSION_LE = Buffer.from('null').readUInt32LE(0);
 /** Bodies up to this size go down in one call. */
 const INLINE_BYTES_MAX = 4 * 1024 * 1024;
 
@@ -332,6 +340,16 @@ export class NativeStoreEngine implements StoreEngine {
    * instead of failing with "the write queue is full".
    */
   private readonly budget = new ByteBudget(WRITE_BYTES_IN_FLIGHT_MAX);
+  /** Where getCached encodes an object's info (metadata is under 2 KiB). */
+  private readonly scratch = Buffer.allocUnsafeSlow(64 * 1024);
+  /**
+   * Cached bodies are copied into this slab and returned as views of it
+   * (like Node's Buffer pool for small allocations, so a hot get allocates
+   * no ArrayBuffer); a new slab starts when less than the largest cached
+   * body is left.
+   */
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private slabUsed = 0;
 
   private constructor(
     private readonly handle: NativeEngineHandle,
@@ -574,8 +592,56 @@ export class NativeStoreEngine implements StoreEngine {
     key: string,
     versionId: string | undefined,
   ): { info: ObjectInfo; body: Buffer } | undefined {
-    const n = this.handle.getCached(bucket, key, versionId ?? '');
-    return n === null ? undefined : { info: this.toInfo(bucket, key, n), body: n.body };
+    const s = this.scratch;
+    if (this.slab.length - this.slabUsed < CACHED_BODY_MAX) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const bodyBytes = this.handle.getCached(
+      bucket,
+      key,
+      versionId ?? '',
+      s,
+      this.slab,
+      this.slabUsed,
+    );
+    if (bodyBytes < 0) return undefined;
+    const body = Buffer.from(this.slab.buffer, this.slab.byteOffset + this.slabUsed, bodyBytes);
+    this.slabUsed += (bodyBytes + 7) & ~7;
+    // The layout is written by GetCached in native/napi/engine_binding.cc.
+    let at = 48;
+    const str = (): string => {
+      const n = s.readUInt32LE(at);
+      at += 4 + n;
+      return n === 0 ? '' : s.toString('utf8', at - n, at);
+    };
+    // Unversioned objects (the common case) have version 'null': no decode.
+    const version =
+      s.readUInt32LE(48) === 4 && s.readUInt32LE(52) === NULL_VERSION_LE
+        ? ((at += 8), 'null')
+        : str();
+    const contentType = str();
+    const metadata: Record<string, string> = {};
+    for (let i = s.readUInt32LE(40); i > 0; i--) metadata[str()] = str();
+    const info: ObjectInfo = {
+      bucket,
+      key,
+      versionId: version,
+      etag: s.toString('hex', 24, 40),
+      size: s.readDoubleLE(0),
+      lastModified: new Date(s.readDoubleLE(8)),
+      metadata,
+      deleteMarker: false,
+      isLatest: s[22] === 1,
+    };
+    if (contentType !== '') info.contentType = contentType;
+    const checksumPairs = s.readUInt32LE(44);
+    if (checksumPairs > 0) {
+      const checksums: Record<string, string> = {};
+      for (let i = checksumPairs; i > 0; i--) checksums[str()] = str();
+      info.checksums = checksums as Partial<Record<ChecksumAlgorithm, string>>;
+    }
+    return { info, body };
   }
 
   async read(info: ObjectInfo, offset: number, length: number): Promise<Buffer> {

@@ -877,6 +877,14 @@ Status Engine::ReadRecordCached(const VersionMeta& meta,
                                             std::to_string(meta.address) +
                                             " does not verify");
   }
+  TS_RETURN_IF_ERROR(log::DecodeObjectVar(
+      std::string_view(rec->bytes)
+          .substr(log::record_header_fixed_bytes,
+                  h.header_bytes - log::record_header_fixed_bytes),
+      &rec->object));
+  rec->object.bucket.clear();
+  rec->object.key.clear();
+  rec->object.version_id.clear();
   cache_->Insert(meta.address, rec);
   *out = std::move(rec);
   return Status::Ok();
@@ -893,16 +901,7 @@ bool Engine::GetCached(const std::string& bucket, const std::string& key,
   std::shared_ptr<const CachedRecord> hit =
       cache_->Lookup(meta.address, /*count_miss=*/false);
   if (hit == nullptr || !Matches(*hit, meta)) return false;
-  log::ObjectRecord rec;
-  if (!log::DecodeObjectVar(
-           std::string_view(hit->bytes)
-               .substr(log::record_header_fixed_bytes,
-                       hit->header_bytes - log::record_header_fixed_bytes),
-           &rec)
-           .ok()) {
-    return false;
-  }
-  FillInfo(meta, rec, info);
+  FillInfo(meta, hit->object, info);
   if (version_id.empty()) {
     info->is_latest = true;
   } else {
@@ -921,11 +920,8 @@ Status Engine::ReadRecordHeader(const VersionMeta& meta,
     // head is then a cache hit.
     std::shared_ptr<const CachedRecord> rec;
     TS_RETURN_IF_ERROR(ReadRecordCached(meta, &rec));
-    return log::DecodeObjectVar(
-        std::string_view(rec->bytes)
-            .substr(log::record_header_fixed_bytes,
-                    rec->header_bytes - log::record_header_fixed_bytes),
-        object);
+    *object = rec->object;
+    return Status::Ok();
   }
   std::string bytes(meta.header_bytes, '\0');
   TS_RETURN_IF_ERROR(ReadLog(meta.address, meta.header_bytes,

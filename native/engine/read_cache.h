@@ -38,6 +38,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "log/codec.h"
+
 namespace tessera {
 namespace engine {
 
@@ -72,6 +74,9 @@ struct CachedRecord {
   uint64_t seq = 0;
   uint32_t header_bytes = 0;
   std::string bytes;  // header_bytes + payload
+  // The header's variable part, decoded once when the entry is made (the
+  // bucket, key and version strings are left empty: the reader has them).
+  log::ObjectRecord object;
 };
 
 struct ReadCacheStats {

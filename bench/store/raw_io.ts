@@ -3,7 +3,7 @@
  * trials: sequential 1 MiB writes and reads with several in flight, and
  * random 4 KiB reads. node:fs cannot ask for aligned memory, so an aligned
  * view is found by probing: a Buffer a little larger than needed is sliced
- * at 512-byte steps until the kernel accepts an O_DIRECT transfer (EINVAL
+ * at 16-byte steps (malloc alignment) until the kernel accepts an O_DIRECT transfer (EINVAL
  * means misaligned). Large Buffers are page-aligned mmaps in practice.
  */
 import { constants, type PathLike } from 'node:fs';
@@ -15,7 +15,7 @@ export const MiB = 1024 * 1024;
 /** A view of `size` bytes that O_DIRECT accepts for `fh`. */
 export async function alignedView(fh: FileHandle, size: number): Promise<Buffer> {
   const backing = Buffer.allocUnsafeSlow(size + 8192);
-  for (let off = 0; off <= 4096; off += 512) {
+  for (let off = 0; off <= 4096; off += 16) {
     const view = backing.subarray(off, off + size);
     try {
       await fh.read(view, 0, 4096, 0);
@@ -46,7 +46,7 @@ export async function rawSequentialWrite(
   // The file is empty: probe alignment with a 4 KiB write instead of a read.
   const backing = Buffer.allocUnsafeSlow(MiB + 8192);
   let view: Buffer | undefined;
-  for (let off = 0; off <= 4096 && !view; off += 512) {
+  for (let off = 0; off <= 4096 && !view; off += 16) {
     const v = backing.subarray(off, off + MiB);
     try {
       await fh.write(v, 0, 4096, 0);

@@ -27,6 +27,11 @@ import type {
 } from './types';
 import { validateConditions, validateKey, validateMetadata, validateSystemValue } from './validate';
 
+/** A get of more than two of these is read as parallel pieces. */
+const PARALLEL_READ_PIECE_BYTES = 4 * 1024 * 1024;
+/** Upload pieces a streamed put keeps in flight to the engine. */
+const UPLOAD_PIECES_IN_FLIGHT = 4;
+
 export interface PutOptions {
   contentType?: string;
   metadata?: Record<string, string>;
@@ -168,17 +173,28 @@ export class Bucket {
     bodyEnded: () => Promise<void>,
   ): Promise<PutResult> {
     const upload: EngineUpload = await this.engine.beginUpload(this.name);
+    // Pieces in flight (the engine hashes and writes them in order): the
+    // next piece is hashed while the previous one commits. Memory stays
+    // bounded by UPLOAD_PIECES_IN_FLIGHT pieces.
+    const pending: Promise<void>[] = [];
     try {
       const pieces = rechunk(
         bodyChunks(body, { signal, maxBytes: SINGLE_PUT_BYTES_MAX }),
         this.engine.uploadPieceBytes,
       );
-      for await (const piece of pieces) await upload.append(piece);
+      for await (const piece of pieces) {
+        const appended = upload.append(piece);
+        appended.catch(() => undefined); // awaited below, in order
+        pending.push(appended);
+        if (pending.length >= UPLOAD_PIECES_IN_FLIGHT) await pending.shift();
+      }
+      while (pending.length > 0) await pending.shift();
       await bodyEnded();
       throwIfAborted(signal);
       return await upload.commit(request);
     } catch (error) {
       // Nothing of an aborted or failed put may become visible.
+      await Promise.allSettled(pending);
       await upload.abort().catch(() => undefined);
       throw error;
     }
@@ -235,11 +251,25 @@ export class Bucket {
       const body =
         length === 0
           ? Buffer.alloc(0)
-          : await raceAbort(this.engine.read(info, span.start, length), options.signal);
+          : await raceAbort(this.readAll(info, span.start, length), options.signal);
       const result: GetResult = { ...info, body };
       if (range) result.range = span;
       return result;
     });
+  }
+
+  /**
+   * `length` bytes at `start`: one engine read, or for large bodies pieces
+   * read in parallel by the engine's reader threads, then joined.
+   */
+  private async readAll(info: ObjectInfo, start: number, length: number): Promise<Buffer> {
+    if (length <= PARALLEL_READ_PIECE_BYTES * 2) return this.engine.read(info, start, length);
+    const pieces: Promise<Buffer>[] = [];
+    for (let off = 0; off < length; off += PARALLEL_READ_PIECE_BYTES) {
+      const n = Math.min(PARALLEL_READ_PIECE_BYTES, length - off);
+      pieces.push(this.engine.read(info, start + off, n));
+    }
+    return Buffer.concat(await Promise.all(pieces), length);
   }
 
   /**

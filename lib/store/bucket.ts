@@ -467,12 +467,8 @@ export class Bucket {
 
 /** The stored record as callers see it: system headers out of `metadata`. */
 function withHeaders(info: ObjectInfo): ObjectInfo {
-  let any = false;
-  for (const _ in info.metadata) {
-    any = true;
-    break;
-  }
-  if (!any) return info; // nothing stored, no system headers to split out
+  // Nothing stored: no system headers to split out (the common case).
+  if (Object.keys(info.metadata).length === 0) return info;
   const { metadata, headers } = splitStoredMetadata(info.metadata);
   return headers === undefined ? info : { ...info, metadata, headers };
 }

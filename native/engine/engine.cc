@@ -72,7 +72,8 @@ namespace {
 
 constexpr uint32_t kSnapshotMagic = 0x50534e53;  // "SNSP"
 constexpr uint32_t kSnapshotVersion = 1;
-constexpr uint32_t kReadBatchStripes = 256;  // 1 MiB per data drive at 4 KiB chunks
+constexpr uint32_t kReadBatchStripes =
+    256;  // 1 MiB per data drive at 4 KiB chunks
 constexpr uint64_t kZeroChunkBytes = 1u << 20;
 
 std::string Hex(const uint8_t* p, size_t n) {

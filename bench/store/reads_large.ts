@@ -243,6 +243,29 @@ async function concurrentPuts(context: TrialContext): Promise<Measurement> {
   };
 }
 
+/**
+ * The machine's own event-loop delay over the same span: an idle Node
+ * process (a timer only) on the same loaded cores. Not a ceiling, a
+ * control: what a loop that does nothing suffers from the other tenants.
+ */
+async function idleLoop(context: TrialContext): Promise<Measurement> {
+  const seconds = context.quick ? 5 : 10;
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  delay.disable();
+  return {
+    ops: 1,
+    bytes: 0,
+    seconds,
+    extra: {
+      loopDelayP99ms: Number((delay.percentile(99) / 1e6).toFixed(2)),
+      loopDelayMaxms: Number((delay.max / 1e6).toFixed(2)),
+      rssMaxMiB: Math.round(process.memoryUsage.rss() / MiB),
+    },
+  };
+}
+
 export function readAndLargeTrials(hasLmdb: boolean): Trial[] {
   const trials: Trial[] = [];
   const cachedGroup = `4KiB get, cache warm, ${GET_IN_FLIGHT} in flight`;
@@ -320,6 +343,12 @@ export function readAndLargeTrials(hasLmdb: boolean): Trial[] {
       subject: 'tessera',
       baseline: true,
       run: concurrentPuts,
+    },
+    {
+      name: 'control: an idle Node process, event-loop delay on the same machine',
+      group: '1000 concurrent 1MiB puts',
+      subject: 'node',
+      run: idleLoop,
     },
   );
   return trials;

@@ -79,6 +79,10 @@ struct EngineOptions {
   // to cache_object_bytes_max body bytes are cached.
   uint64_t cache_bytes = 64ull << 20;
   uint64_t cache_object_bytes_max = 64u << 10;
+  // Nice value added to the committer and reader threads (Linux), so the
+  // embedding process's own threads (the JS event loop) get a core first
+  // when the machine is saturated. 0 leaves them at the process's priority.
+  int worker_nice = 5;
 };
 
 struct EngineInfo {

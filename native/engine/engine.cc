@@ -588,9 +588,16 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
   }
   seg->writable = healthy == layout_.shards();
   std::lock_guard<std::mutex> lock(segments_mu_);
-  Segment* raw = seg.get();
-  segments_[id] = std::move(seg);
-  *out = raw;
+  // Two readers can open the same segment at once (parallel reads after a
+  // reopen): the first one in wins; replacing it would free a Segment the
+  // other reader is using.
+  auto [it, inserted] = segments_.try_emplace(id, std::move(seg));
+  if (!inserted) {
+    for (int fd : seg->fds) {
+      if (fd >= 0) (void)fs_->Close(fd).ok();
+    }
+  }
+  *out = it->second.get();
   return Status::Ok();
 }
 

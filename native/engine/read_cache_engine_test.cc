@@ -300,6 +300,44 @@ TEST_F(CacheEngineTest, ObjectsOverTheSizeLimitAreNotCached) {
   EXPECT_EQ(e_->stats().cache_hits, 0u);
 }
 
+TEST_F(CacheEngineTest, ParallelReadsRightAfterAReopenOpenEachSegmentOnce) {
+  // After a reopen, segments are opened lazily by the first read that
+  // needs one; readers racing to open the same segment must share it (a
+  // replaced Segment was once freed under the other reader).
+  std::vector<std::string> bodies;
+  for (int round = 0; round < 12; round++) {
+    Open(0);
+    if (round == 0) {
+      ASSERT_TRUE(CreateBucket("bkt", log::Versioning::kUnversioned).ok());
+      for (int k = 0; k < 16; k++) {
+        bodies.push_back(Body(100 + k, 200000));
+        ASSERT_TRUE(Put("k" + std::to_string(k), bodies.back()).ok());
+      }
+    }
+    std::atomic<int> wrong{0}, ready{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 8; t++) {
+      readers.emplace_back([&] {
+        ready++;
+        while (ready.load() < 8) {
+        }
+        for (int k = 0; k < 16; k++) {
+          const int key = k;  // all threads hit the same segment together
+          std::string got;
+          if (!Get("k" + std::to_string(key), &got).ok() ||
+              got != bodies[key]) {
+            wrong++;
+          }
+        }
+      });
+    }
+    for (auto& r : readers) r.join();
+    EXPECT_EQ(wrong.load(), 0) << "round " << round;
+    ASSERT_TRUE(e_->Close().ok());
+    e_.reset();
+  }
+}
+
 }  // namespace
 }  // namespace engine
 }  // namespace tessera

@@ -37,6 +37,11 @@ import type {
 } from './types';
 import { validateConditions, validateKey, validateMetadata, validateSystemValue } from './validate';
 
+/** A get of more than two of these is read as parallel pieces. */
+const PARALLEL_READ_PIECE_BYTES = 4 * 1024 * 1024;
+/** Upload pieces a streamed put keeps in flight to the engine. */
+const UPLOAD_PIECES_IN_FLIGHT = 4;
+
 export interface PutOptions {
   contentType?: string;
   metadata?: Record<string, string>;
@@ -242,6 +247,10 @@ export class Bucket {
     bodyEnded: (length: number) => Promise<void>,
   ): Promise<PutResult> {
     const upload: EngineUpload = await this.engine.beginUpload(this.name);
+    // Pieces in flight (the engine hashes and writes them in order): the
+    // next piece is hashed while the previous one commits. Memory stays
+    // bounded by UPLOAD_PIECES_IN_FLIGHT pieces.
+    const pending: Promise<void>[] = [];
     try {
       const pieces = rechunk(
         bodyChunks(body, { signal, maxBytes: SINGLE_PUT_BYTES_MAX }),
@@ -250,13 +259,18 @@ export class Bucket {
       let length = 0;
       for await (const piece of pieces) {
         length += piece.length;
-        await upload.append(piece);
+        const appended = upload.append(piece);
+        appended.catch(() => undefined); // awaited below, in order
+        pending.push(appended);
+        if (pending.length >= UPLOAD_PIECES_IN_FLIGHT) await pending.shift();
       }
+      while (pending.length > 0) await pending.shift();
       await bodyEnded(length);
       throwIfAborted(signal);
       return await upload.commit(request);
     } catch (error) {
       // Nothing of an aborted or failed put may become visible.
+      await Promise.allSettled(pending);
       await upload.abort().catch(() => undefined);
       throw error;
     }
@@ -294,6 +308,29 @@ export class Bucket {
   async get(key: string, options: ReadOptions = {}): Promise<GetResult | undefined> {
     const range = validateRange(options.range);
     const known = this.validateInfo(key, options.info);
+    if (known === undefined && this.engine.getCached && !this.inflight.isClosing) {
+      // A hot small object straight from the read cache: memory only, no
+      // round trip to a reader thread. A miss falls through to head + read.
+      validateKey(key);
+      const versionId = validateVersionId(options.versionId);
+      throwIfAborted(validateSignal(options.signal));
+      const started = process.hrtime.bigint();
+      const hit = this.engine.getCached(this.name, key, versionId);
+      if (hit) {
+        // Counted like any get in store.stats() (served from memory).
+        this.inflight.ops.record('get', Number(process.hrtime.bigint() - started) / 1e9, false);
+        // hit.info is a fresh object: grow it into the result (no copy).
+        const result = withHeaders(hit.info) as GetResult;
+        if (!range) {
+          result.body = hit.body;
+          return result;
+        }
+        const span = resolveRange(range, result.size);
+        result.body = hit.body.subarray(span.start, span.end + 1);
+        result.range = span;
+        return result;
+      }
+    }
     return this.inflight.run(async () => {
       const info = known ?? (await this.head(key, options));
       if (!info) return undefined;
@@ -302,11 +339,25 @@ export class Bucket {
       const body =
         length === 0
           ? Buffer.alloc(0)
-          : await raceAbort(this.engine.read(info, span.start, length), options.signal);
+          : await raceAbort(this.readAll(info, span.start, length), options.signal);
       const result: GetResult = { ...info, body };
       if (range) result.range = span;
       return result;
     }, 'get');
+  }
+
+  /**
+   * `length` bytes at `start`: one engine read, or for large bodies pieces
+   * read in parallel by the engine's reader threads, then joined.
+   */
+  private async readAll(info: ObjectInfo, start: number, length: number): Promise<Buffer> {
+    if (length <= PARALLEL_READ_PIECE_BYTES * 2) return this.engine.read(info, start, length);
+    const pieces: Promise<Buffer>[] = [];
+    for (let off = 0; off < length; off += PARALLEL_READ_PIECE_BYTES) {
+      const n = Math.min(PARALLEL_READ_PIECE_BYTES, length - off);
+      pieces.push(this.engine.read(info, start + off, n));
+    }
+    return Buffer.concat(await Promise.all(pieces), length);
   }
 
   /**
@@ -506,6 +557,8 @@ export class Bucket {
 
 /** The stored record as callers see it: system headers out of `metadata`. */
 function withHeaders(info: ObjectInfo): ObjectInfo {
+  // Nothing stored: no system headers to split out (the common case).
+  if (Object.keys(info.metadata).length === 0) return info;
   const { metadata, headers, parts } = splitStoredMetadata(info.metadata);
   if (metadata === info.metadata) return info;
   const result: ObjectInfo = { ...info, metadata };

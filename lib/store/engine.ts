@@ -115,6 +115,15 @@ export interface StoreEngine {
   head(bucket: string, key: string, options: EngineReadOptions): Promise<EngineHead | undefined>;
   /** Reads `length` bytes at `offset` of the version `info` names. */
   read(info: ObjectInfo, offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: a whole get answered from memory (a read cache), synchronously,
+   * or undefined (then head + read). Must never touch disk.
+   */
+  getCached?(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+  ): { info: ObjectInfo; body: Buffer } | undefined;
   delete(bucket: string, key: string, options: EngineDeleteOptions): Promise<DeleteResult>;
   list(bucket: string, options: EngineListOptions): Promise<EngineListPage>;
   listVersions(

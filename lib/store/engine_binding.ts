@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import { binding } from '../binding';
+import { ByteBudget } from './byte_budget';
 import { type NativeScrubHandle, runScrub, type ScrubOptions, type ScrubReport } from './scrub';
 import { TesseraError } from '../errors';
 import type {
@@ -46,6 +47,11 @@ export interface EngineOpenOptions {
   groupCommitDelayUs?: number;
   /** Threads that read from disk (default 2). */
   readerThreads?: number;
+  /**
+   * Bytes of memory for the read cache of small objects (bodies up to
+   * 64 KiB), W-TinyLFU admission; 0 disables it. Default 64 MiB.
+   */
+  cacheBytes?: number;
   /**
    * Format an empty directory found in place of a lost drive as that drive
    * (then `store.heal()` rebuilds its chunks). Default false: refused with
@@ -172,6 +178,15 @@ export interface NativeEngineHandle {
     versionId: string,
     bodyBytesMax?: number,
   ): Promise<(NativeObjectInfo & { body?: Buffer }) | null>;
+  /** Memory only: a cached small object, or null (then head + read). */
+  getCached(
+    bucket: string,
+    key: string,
+    versionId: string,
+    scratch: Buffer,
+    slab: Buffer,
+    slabOffset: number,
+  ): number;
   read(
     bucket: string,
     key: string,
@@ -378,6 +393,15 @@ export function validateOpenOptions(options: unknown): EngineOpenOptions {
       );
     }
   }
+  if (
+    o.cacheBytes !== undefined &&
+    (typeof o.cacheBytes !== 'number' || !Number.isSafeInteger(o.cacheBytes) || o.cacheBytes < 0)
+  ) {
+    throw new TesseraError(
+      'ERR_OUT_OF_RANGE',
+      `cacheBytes must be a non-negative integer, got ${String(o.cacheBytes)}`,
+    );
+  }
   return o as EngineOpenOptions;
 }
 
@@ -385,6 +409,13 @@ const VERSIONING: readonly BucketInfo['versioning'][] = ['Disabled', 'Enabled', 
 
 /** Pieces of a streamed body; under the engine's record limit. */
 const UPLOAD_PIECE_BYTES = 4 * 1024 * 1024;
+/** Body bytes in flight to the engine (its queue refuses beyond 256 MiB). */
+const WRITE_BYTES_IN_FLIGHT_MAX = 128 * 1024 * 1024;
+/** The engine caches bodies up to 64 KiB (EngineOptions::cache_object_bytes_max). */
+const CACHED_BODY_MAX = 64 * 1024;
+const SLAB_BYTES = 512 * 1024;
+/** 'null' as a little-endian u32. */
+const NULL_VERSION_LE = Buffer.from('null').readUInt32LE(0);
 /** Bodies up to this size go down in one call. */
 const INLINE_BYTES_MAX = 4 * 1024 * 1024;
 
@@ -423,6 +454,22 @@ function isCode(error: unknown, code: string): boolean {
 export class NativeStoreEngine implements StoreEngine, ChangeSource {
   readonly inlineBytesMax = INLINE_BYTES_MAX;
   readonly uploadPieceBytes = UPLOAD_PIECE_BYTES;
+  /**
+   * Body bytes submitted and not yet settled, kept under half the engine's
+   * queue limit (256 MiB): more concurrent writes wait here, in order,
+   * instead of failing with "the write queue is full".
+   */
+  private readonly budget = new ByteBudget(WRITE_BYTES_IN_FLIGHT_MAX);
+  /** Where getCached encodes an object's info (metadata is under 2 KiB). */
+  private readonly scratch = Buffer.allocUnsafeSlow(64 * 1024);
+  /**
+   * Cached bodies are copied into this slab and returned as views of it
+   * (like Node's Buffer pool for small allocations, so a hot get allocates
+   * no ArrayBuffer); a new slab starts when less than the largest cached
+   * body is left.
+   */
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private slabUsed = 0;
 
   private constructor(
     private readonly handle: NativeEngineHandle,
@@ -444,6 +491,7 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     if (options.groupCommitDelayUs !== undefined)
       native.groupCommitDelayUs = options.groupCommitDelayUs;
     if (options.readerThreads !== undefined) native.readerThreads = options.readerThreads;
+    if (options.cacheBytes !== undefined) native.cacheBytes = options.cacheBytes;
     if (options.replaceEmptyDrives !== undefined)
       native.replaceEmptyDrives = options.replaceEmptyDrives;
     for (const name of [
@@ -701,7 +749,13 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
   async put(request: WriteObjectRequest, body: Buffer): Promise<PutResult> {
     const write = this.objectWrite(request, 'put');
     write.body = body;
-    return this.writeObject(write, body.length);
+    const wait = this.budget.acquire(body.length);
+    if (wait) await wait;
+    try {
+      return await this.writeObject(write, body.length);
+    } finally {
+      this.budget.release(body.length);
+    }
   }
 
   async beginUpload(bucket: string): Promise<EngineUpload> {
@@ -713,7 +767,13 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
       append: async (piece: Buffer) => {
         if (finished) throw new TesseraError('ERR_STORE_INTERNAL', 'upload already finished');
         size += piece.length;
-        await this.handle.appendUpload(id, piece);
+        const wait = this.budget.acquire(piece.length);
+        if (wait) await wait;
+        try {
+          await this.handle.appendUpload(id, piece);
+        } finally {
+          this.budget.release(piece.length);
+        }
       },
       commit: async (request: WriteObjectRequest) => {
         finished = true;
@@ -761,6 +821,67 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     const info: EngineHead = this.toInfo(bucket, key, n);
     if (n.body !== undefined) info.body = n.body;
     return info;
+  }
+
+  /**
+   * A get answered from memory (the read cache), synchronously, or
+   * undefined: never touches disk, so it may run on the JS thread.
+   */
+  getCached(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+  ): { info: ObjectInfo; body: Buffer } | undefined {
+    const s = this.scratch;
+    if (this.slab.length - this.slabUsed < CACHED_BODY_MAX) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const bodyBytes = this.handle.getCached(
+      bucket,
+      key,
+      versionId ?? '',
+      s,
+      this.slab,
+      this.slabUsed,
+    );
+    if (bodyBytes < 0) return undefined;
+    const body = Buffer.from(this.slab.buffer, this.slab.byteOffset + this.slabUsed, bodyBytes);
+    this.slabUsed += (bodyBytes + 7) & ~7;
+    // The layout is written by GetCached in native/napi/engine_binding.cc.
+    let at = 48;
+    const str = (): string => {
+      const n = s.readUInt32LE(at);
+      at += 4 + n;
+      return n === 0 ? '' : s.toString('utf8', at - n, at);
+    };
+    // Unversioned objects (the common case) have version 'null': no decode.
+    const version =
+      s.readUInt32LE(48) === 4 && s.readUInt32LE(52) === NULL_VERSION_LE
+        ? ((at += 8), 'null')
+        : str();
+    const contentType = str();
+    const metadata: Record<string, string> = {};
+    for (let i = s.readUInt32LE(40); i > 0; i--) metadata[str()] = str();
+    const info: ObjectInfo = {
+      bucket,
+      key,
+      versionId: version,
+      etag: s.toString('hex', 24, 40),
+      size: s.readDoubleLE(0),
+      lastModified: new Date(s.readDoubleLE(8)),
+      metadata,
+      deleteMarker: false,
+      isLatest: s[22] === 1,
+    };
+    if (contentType !== '') info.contentType = contentType;
+    const checksumPairs = s.readUInt32LE(44);
+    if (checksumPairs > 0) {
+      const checksums: Record<string, string> = {};
+      for (let i = checksumPairs; i > 0; i--) checksums[str()] = str();
+      info.checksums = checksums as Partial<Record<ChecksumAlgorithm, string>>;
+    }
+    return { info, body };
   }
 
   async read(info: ObjectInfo, offset: number, length: number): Promise<Buffer> {

@@ -37,7 +37,13 @@ export async function checkSnapshotAgainstLog(
   options: { replaceEmptyDrives?: boolean } = {},
 ): Promise<SnapshotCheck> {
   const open = async (ignoreSnapshot: boolean) =>
-    Store.open({ path, ignoreSnapshot, autoHeal: false, lifecycle: { enabled: false }, ...options });
+    Store.open({
+      path,
+      ignoreSnapshot,
+      autoHeal: false,
+      lifecycle: { enabled: false },
+      ...options,
+    });
   const first = await open(false);
   let fromSnapshot: Map<string, string>;
   let snapshotLoaded = false;

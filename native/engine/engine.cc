@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,7 +79,8 @@ namespace {
 
 constexpr uint32_t kSnapshotMagic = 0x50534e53;  // "SNSP"
 constexpr uint32_t kSnapshotVersion = 3;
-constexpr uint32_t kReadBatchStripes = 64;
+constexpr uint32_t kReadBatchStripes =
+    256;  // 1 MiB per data drive at 4 KiB chunks
 constexpr uint64_t kZeroChunkBytes = 1u << 20;
 
 std::string Hex(const uint8_t* p, size_t n) {
@@ -218,6 +221,9 @@ Status Engine::Open(const EngineOptions& options,
   std::unique_ptr<Engine> e(new Engine());
   e->options_ = options;
   e->fs_ = options.fs ? options.fs : io::DefaultFs();
+  if (options.cache_bytes > 0) {
+    e->cache_ = std::make_unique<ReadCache>(options.cache_bytes);
+  }
   TS_RETURN_IF_ERROR(e->OpenDrives(options));
 
   io::IoEngineOptions io_options;
@@ -668,9 +674,16 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
   }
   seg->writable = healthy >= Quorum();
   std::lock_guard<std::mutex> lock(segments_mu_);
-  Segment* raw = seg.get();
-  segments_[id] = std::move(seg);
-  *out = raw;
+  // Two readers can open the same segment at once (parallel reads after a
+  // reopen): the first one in wins; replacing it would free a Segment the
+  // other reader is using.
+  auto [it, inserted] = segments_.try_emplace(id, std::move(seg));
+  if (!inserted) {
+    for (int fd : seg->fds) {
+      if (fd >= 0) (void)fs_->Close(fd).ok();
+    }
+  }
+  *out = it->second.get();
   return Status::Ok();
 }
 
@@ -897,8 +910,118 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
   return Status::Ok();
 }
 
+namespace {
+void FillInfo(const VersionMeta& meta, const log::ObjectRecord& rec,
+              ObjectInfo* out) {
+  out->version_id = VersionIdString(meta);
+  out->delete_marker = meta.delete_marker;
+  out->size = meta.size;
+  out->mtime_ms = meta.mtime_ms;
+  memcpy(out->etag, meta.etag, 16);
+  out->part_count = meta.part_count;
+  out->content_type = rec.content_type;
+  out->metadata = rec.metadata;
+  out->checksums = rec.checksums;
+  out->seq = meta.seq;
+}
+}  // namespace
+
+// ------------------------------------------------------------ read cache
+//
+// Entries are keyed by the log address of the version's OBJECT record and
+// hold that record's bytes exactly as read (every chunk CRC-verified, the
+// record header's CRC and the payload CRC checked before insertion).
+// docs/engine.md ("Read cache") argues why no stale byte is reachable:
+// lookups always go through the KeyDirectory first, and an address names
+// one immutable record for ever.
+
+// Only inline bodies are cached: their payload is the body, so its length
+// is meta.size (the index keeps no separate payload length).
+bool Engine::Cacheable(const VersionMeta& meta) const {
+  return cache_ != nullptr && !meta.extents && !meta.delete_marker &&
+         meta.size <= options_.cache_object_bytes_max;
+}
+
+namespace {
+bool Matches(const CachedRecord& r, const VersionMeta& meta) {
+  return r.seq == meta.seq && r.header_bytes == meta.header_bytes &&
+         r.bytes.size() == meta.header_bytes + meta.size;
+}
+}  // namespace
+
+Status Engine::ReadRecordCached(const VersionMeta& meta,
+                                std::shared_ptr<const CachedRecord>* out) {
+  TS_ASSERT(Cacheable(meta));
+  if (std::shared_ptr<const CachedRecord> hit = cache_->Lookup(meta.address)) {
+    if (Matches(*hit, meta)) {
+      *out = std::move(hit);
+      return Status::Ok();
+    }
+    cache_->Erase(meta.address);  // cannot happen (addresses are unique)
+  }
+  auto rec = std::make_shared<CachedRecord>();
+  rec->seq = meta.seq;
+  rec->header_bytes = meta.header_bytes;
+  rec->bytes.assign(meta.header_bytes + meta.size, '\0');
+  uint8_t* data = reinterpret_cast<uint8_t*>(&rec->bytes[0]);
+  TS_RETURN_IF_ERROR(ReadLog(meta.address, rec->bytes.size(), data));
+  log::RecordHeader h;
+  size_t needed = 0;
+  Status s = log::DecodeRecordHeader(data, rec->bytes.size(), &h, &needed);
+  if (!s.ok() || h.type != log::RecordType::kObject || h.seq != meta.seq ||
+      h.header_bytes != meta.header_bytes || h.payload_bytes != meta.size ||
+      crc32c::Extend(0, data + h.header_bytes, h.payload_bytes) !=
+          h.payload_crc32c) {
+    return Status(StatusCode::kCorrupt, "object record at " +
+                                            std::to_string(meta.address) +
+                                            " does not verify");
+  }
+  TS_RETURN_IF_ERROR(log::DecodeObjectVar(
+      std::string_view(rec->bytes)
+          .substr(log::record_header_fixed_bytes,
+                  h.header_bytes - log::record_header_fixed_bytes),
+      &rec->object));
+  rec->object.bucket.clear();
+  rec->object.key.clear();
+  rec->object.version_id.clear();
+  cache_->Insert(meta.address, rec);
+  *out = std::move(rec);
+  return Status::Ok();
+}
+
+bool Engine::GetCached(const std::string& bucket, const std::string& key,
+                       const std::string& version_id, ObjectInfo* info,
+                       std::shared_ptr<const CachedRecord>* record) {
+  TS_ASSERT(info != nullptr && record != nullptr);
+  if (cache_ == nullptr) return false;
+  VersionMeta meta;
+  if (!directory_.Lookup(bucket, key, version_id, &meta).ok()) return false;
+  if (!Cacheable(meta)) return false;
+  std::shared_ptr<const CachedRecord> hit =
+      cache_->Lookup(meta.address, /*count_miss=*/false);
+  if (hit == nullptr || !Matches(*hit, meta)) return false;
+  FillInfo(meta, hit->object, info);
+  if (version_id.empty()) {
+    info->is_latest = true;
+  } else {
+    VersionMeta current;
+    info->is_latest = directory_.Lookup(bucket, key, "", &current).ok() &&
+                      current.seq == meta.seq;
+  }
+  *record = std::move(hit);
+  return true;
+}
+
 Status Engine::ReadRecordHeader(const VersionMeta& meta,
                                 log::ObjectRecord* object) {
+  if (Cacheable(meta)) {
+    // One read of the whole small record: the body read that follows a
+    // head is then a cache hit.
+    std::shared_ptr<const CachedRecord> rec;
+    TS_RETURN_IF_ERROR(ReadRecordCached(meta, &rec));
+    *object = rec->object;
+    return Status::Ok();
+  }
   std::string bytes(meta.header_bytes, '\0');
   TS_RETURN_IF_ERROR(ReadLog(meta.address, meta.header_bytes,
                              reinterpret_cast<uint8_t*>(&bytes[0])));
@@ -937,27 +1060,17 @@ Status Engine::ReadPayloadBytes(const VersionMeta& meta, uint64_t* out) {
   return Status::Ok();
 }
 
-namespace {
-void FillInfo(const VersionMeta& meta, const log::ObjectRecord& rec,
-              ObjectInfo* out) {
-  out->version_id = VersionIdString(meta);
-  out->delete_marker = meta.delete_marker;
-  out->size = meta.size;
-  out->mtime_ms = meta.mtime_ms;
-  memcpy(out->etag, meta.etag, 16);
-  out->part_count = meta.part_count;
-  out->content_type = rec.content_type;
-  out->metadata = rec.metadata;
-  out->checksums = rec.checksums;
-  out->seq = meta.seq;
-}
-}  // namespace
-
 Status Engine::Head(const std::string& bucket, const std::string& key,
                     const std::string& version_id, ObjectInfo* out) {
   TS_ASSERT(out != nullptr);
-  VersionMeta meta, current;
+  VersionMeta meta;
   TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
+  return HeadOf(bucket, key, meta, out);
+}
+
+Status Engine::HeadOf(const std::string& bucket, const std::string& key,
+                      const VersionMeta& meta, ObjectInfo* out) {
+  VersionMeta current;
   TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, "", &current));
   log::ObjectRecord rec;
   TS_RETURN_IF_ERROR(ReadRecordHeader(meta, &rec));
@@ -973,9 +1086,12 @@ Status Engine::Get(const std::string& bucket, const std::string& key,
                    const std::string& version_id, uint64_t offset,
                    uint64_t length, ObjectInfo* info, std::string* body) {
   TS_ASSERT(info != nullptr && body != nullptr);
-  TS_RETURN_IF_ERROR(Head(bucket, key, version_id, info));
+  // One lookup for both the info and the body: a second lookup could see a
+  // newer version committed in between, and info and body must belong
+  // together.
   VersionMeta meta;
   TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
+  TS_RETURN_IF_ERROR(HeadOf(bucket, key, meta, info));
   if (offset > meta.size) offset = meta.size;
   length = std::min(length, meta.size - offset);
   body->assign(length, '\0');
@@ -985,6 +1101,12 @@ Status Engine::Get(const std::string& bucket, const std::string& key,
   if (!meta.extents) {
     // Every byte served passed its chunk's CRC32C; a whole-object read also
     // checks the record's payload CRC.
+    if (Cacheable(meta)) {
+      std::shared_ptr<const CachedRecord> rec;
+      TS_RETURN_IF_ERROR(ReadRecordCached(meta, &rec));
+      memcpy(out, rec->bytes.data() + rec->header_bytes + offset, length);
+      return Status::Ok();
+    }
     TS_RETURN_IF_ERROR(ReadLog(payload + offset, length, out));
     return Status::Ok();
   }
@@ -1759,7 +1881,23 @@ void Engine::RunGroup(std::vector<Pending>* group) {
   }
 }
 
+namespace {
+// The engine's CPU-heavy threads (hashing, parity) yield to the host's
+// threads, the JS event loop above all: on a saturated machine the loop
+// then waits less for a core (docs/engine.md, "Threads").
+void LowerThisThreadPriority(int nice) {
+#ifdef __linux__
+  if (nice > 0) {
+    (void)setpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid)), nice);
+  }
+#else
+  (void)nice;
+#endif
+}
+}  // namespace
+
 void Engine::CommitterLoop() {
+  LowerThisThreadPriority(options_.worker_nice);
   for (;;) {
     std::vector<Pending> group;
     TakeGroup(&group);
@@ -1773,6 +1911,7 @@ void Engine::CommitterLoop() {
 }
 
 void Engine::ReaderLoop() {
+  LowerThisThreadPriority(options_.worker_nice);
   for (;;) {
     std::function<void()> task;
     {
@@ -1804,6 +1943,14 @@ EngineStats Engine::stats() const {
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     s = stats_;
+  }
+  if (cache_ != nullptr) {
+    const ReadCacheStats c = cache_->stats();
+    s.cache_hits = c.hits;
+    s.cache_misses = c.misses;
+    s.cache_bytes = c.bytes;
+    s.cache_entries = c.entries;
+    s.cache_rejected = c.rejected;
   }
   s.heal_queue = HealQueueStripes(s.next_address);
   std::lock_guard<std::mutex> lock(degraded_mu_);

@@ -40,6 +40,7 @@
 #include "engine/degraded.h"
 #include "engine/key_directory.h"
 #include "engine/md5.h"
+#include "engine/read_cache.h"
 #include "io/fs.h"
 #include "io/io_engine.h"
 #include "io/probe.h"
@@ -86,6 +87,15 @@ struct EngineOptions {
   // Recover by scanning the whole log, ignoring snapshots, and write none
   // at close (verify compares the two).
   bool ignore_snapshot = false;
+  // Read cache (read_cache.h, docs/engine.md "Read cache"): bytes of
+  // memory for whole records of small objects; 0 disables it. Objects up
+  // to cache_object_bytes_max body bytes are cached.
+  uint64_t cache_bytes = 64ull << 20;
+  uint64_t cache_object_bytes_max = 64u << 10;
+  // Nice value added to the committer and reader threads (Linux), so the
+  // embedding process's own threads (the JS event loop) get a core first
+  // when the machine is saturated. 0 leaves them at the process's priority.
+  int worker_nice = 5;
 };
 
 struct EngineInfo {
@@ -120,6 +130,11 @@ struct EngineStats {
   uint64_t groups_degraded = 0;      // acknowledged with a drive missing
   uint64_t stripes_auto_healed = 0;  // stripes the auto heal went through
   uint64_t chunks_auto_healed = 0;   // chunks it rewrote
+  uint64_t cache_hits = 0;           // reads served from the read cache
+  uint64_t cache_misses = 0;
+  uint64_t cache_bytes = 0;  // charged bytes held by the cache now
+  uint64_t cache_entries = 0;
+  uint64_t cache_rejected = 0;  // candidates refused by W-TinyLFU admission
 };
 
 // Scrub and heal (scrub.cc): read every chunk of the log written so far,
@@ -298,6 +313,14 @@ class Engine {
              const std::string& version_id, uint64_t offset, uint64_t length,
              ObjectInfo* info, std::string* body);
   const KeyDirectory& directory() const { return directory_; }
+  // A read served from memory only (never touches disk; any thread, the JS
+  // thread included): true and *info / *record when the version is a
+  // cached small object (not a delete marker); false otherwise, and the
+  // caller reads with Get. The body is record->bytes from
+  // record->header_bytes on.
+  bool GetCached(const std::string& bucket, const std::string& key,
+                 const std::string& version_id, ObjectInfo* info,
+                 std::shared_ptr<const CachedRecord>* record);
 
   // Scrub (and heal, with options.heal) the log from options.start_address
   // to the end written when it starts; runs on the caller's thread,
@@ -377,6 +400,13 @@ class Engine {
                     std::vector<log::ChunkTrailer>* trailers,
                     std::vector<bool>* valid);
   Status ReadRecordHeader(const VersionMeta& meta, log::ObjectRecord* object);
+  Status HeadOf(const std::string& bucket, const std::string& key,
+                const VersionMeta& meta, ObjectInfo* out);
+  // The read cache's side of reads: whether a version's record is cached,
+  // and its verified bytes (from the cache, or read, checked and inserted).
+  bool Cacheable(const VersionMeta& meta) const;
+  Status ReadRecordCached(const VersionMeta& meta,
+                          std::shared_ptr<const CachedRecord>* out);
   uint64_t NowMs() const;
   void ReaderLoop();
   const std::string& DriveDir(uint32_t drive) const;
@@ -429,6 +459,7 @@ class Engine {
   std::unique_ptr<ec::ReedSolomonCodec> codec_;
   io::IoEngine io_;
   KeyDirectory directory_;
+  std::unique_ptr<ReadCache> cache_;  // null when cache_bytes == 0
 
   std::mutex segments_mu_;
   std::map<uint64_t, std::unique_ptr<Segment>> segments_;  // segments_mu_

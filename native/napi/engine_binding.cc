@@ -156,6 +156,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
             InstanceMethod("abortUpload", &NativeEngine::AbortUpload),
             InstanceMethod("head", &NativeEngine::Head),
             InstanceMethod("read", &NativeEngine::Read),
+            InstanceMethod("getCached", &NativeEngine::GetCached),
             InstanceMethod("list", &NativeEngine::List),
             InstanceMethod("listVersions", &NativeEngine::ListVersions),
             InstanceMethod("getBucket", &NativeEngine::GetBucket),
@@ -279,6 +280,11 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("groupsDegraded", double(s.groups_degraded));
     o.Set("stripesAutoHealed", double(s.stripes_auto_healed));
     o.Set("chunksAutoHealed", double(s.chunks_auto_healed));
+    o.Set("cacheHits", double(s.cache_hits));
+    o.Set("cacheMisses", double(s.cache_misses));
+    o.Set("cacheBytes", double(s.cache_bytes));
+    o.Set("cacheEntries", double(s.cache_entries));
+    o.Set("cacheRejected", double(s.cache_rejected));
     return o;
   }
 
@@ -589,6 +595,84 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       Finish(c);
     }
     return promise;
+  }
+
+  // getCached(bucket, key, versionId, scratch, slab, slabOffset) -> number:
+  // synchronous and memory only (the KeyDirectory and the read cache;
+  // never disk). On a hit on a cached small object the info is encoded
+  // into `scratch`, the body is copied into `slab` at `slabOffset`, and the
+  // body's length is returned; -1 on a miss (the caller reads with head +
+  // read), -2 when scratch or slab has no room. The scratch layout (all
+  // little-endian) is read by lib/store/engine_binding.ts:
+  //   f64 size | f64 mtimeMs | u32 bodyBytes | u16 partCount | u8 isLatest |
+  //   u8 0 | etag[16] | u32 metadataPairs | u32 checksumPairs |
+  //   strings as (u32 length, UTF-8): versionId, contentType, metadata
+  //   k v ..., checksums k v ...
+  // Shared buffers instead of new objects: no property names to intern and
+  // no allocation per call on the hottest read path (the body lands in a
+  // slab the caller hands out views of, like Node's own Buffer pool).
+  Napi::Value GetCached(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (info.Length() < 6 || !info[3].IsBuffer() || !info[4].IsBuffer()) {
+      throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
+                          "scratch and slab must be Buffers");
+    }
+    Napi::Buffer<uint8_t> scratch = info[3].As<Napi::Buffer<uint8_t>>();
+    Napi::Buffer<uint8_t> slab = info[4].As<Napi::Buffer<uint8_t>>();
+    const double slab_offset = NumberArg(info, 5, "slabOffset");
+    ObjectInfo out;
+    std::shared_ptr<const engine::CachedRecord> rec;
+    if (!engine_->GetCached(StringArg(info, 0, "bucket"),
+                            StringArg(info, 1, "key"),
+                            StringArg(info, 2, "versionId"), &out, &rec)) {
+      return Napi::Number::New(env, -1);
+    }
+    const size_t body = rec->bytes.size() - rec->header_bytes;
+    if (!(slab_offset >= 0 && slab_offset + double(body) <= slab.Length())) {
+      return Napi::Number::New(env, -2);
+    }
+    size_t need = 48 + 8 + out.version_id.size() + out.content_type.size();
+    for (const auto* pairs : {&out.metadata, &out.checksums}) {
+      for (const auto& kv : *pairs) {
+        need += 8 + kv.first.size() + kv.second.size();
+      }
+    }
+    if (need > scratch.Length()) return Napi::Number::New(env, -2);
+    uint8_t* p = scratch.Data();
+    auto put = [&p](const void* v, size_t n) {
+      memcpy(p, v, n);
+      p += n;
+    };
+    auto put_string = [&put](const std::string& v) {
+      const uint32_t n = uint32_t(v.size());
+      put(&n, 4);
+      put(v.data(), v.size());
+    };
+    const double size = double(out.size), mtime = double(out.mtime_ms);
+    const uint32_t body_bytes = uint32_t(body);
+    const uint8_t latest[2] = {uint8_t(out.is_latest ? 1 : 0), 0};
+    const uint32_t pairs[2] = {uint32_t(out.metadata.size()),
+                               uint32_t(out.checksums.size())};
+    put(&size, 8);
+    put(&mtime, 8);
+    put(&body_bytes, 4);
+    put(&out.part_count, 2);
+    put(latest, 2);
+    put(out.etag, 16);
+    put(pairs, 8);
+    put_string(out.version_id);
+    put_string(out.content_type);
+    for (const auto* list : {&out.metadata, &out.checksums}) {
+      for (const auto& kv : *list) {
+        put_string(kv.first);
+        put_string(kv.second);
+      }
+    }
+    TS_ASSERT(size_t(p - scratch.Data()) <= scratch.Length());
+    memcpy(slab.Data() + size_t(slab_offset),
+           rec->bytes.data() + rec->header_bytes, body);
+    return Napi::Number::New(env, double(body));
   }
 
   // read(bucket, key, versionId, offset, length) -> Promise<Buffer>
@@ -989,6 +1073,10 @@ Napi::Value EngineOpen(const Napi::CallbackInfo& info) {
   u32("segmentStripes", &options.segment_stripes);
   u32("groupCommitDelayUs", &options.group_commit_delay_us);
   u32("readerThreads", &options.reader_threads);
+  if (o.Get("cacheBytes").IsNumber()) {
+    const double v = o.Get("cacheBytes").As<Napi::Number>().DoubleValue();
+    options.cache_bytes = v > 0 ? uint64_t(v) : 0;
+  }
   if (o.Get("create").IsBoolean()) {
     options.create = o.Get("create").As<Napi::Boolean>().Value();
   }

@@ -301,12 +301,15 @@ describe('68 gateway: store metrics on /metrics', () => {
         'tessera_store_operations_total{op="put"} 1',
         'tessera_store_operation_duration_seconds_bucket{op="put",le="+Inf"} 1',
         'tessera_store_operation_duration_seconds_count{op="get"} 1',
-        'tessera_store_cache_hits_total 0',
         'tessera_store_degraded_drives 0',
         'tessera_store_heal_queue_stripes 0',
       ]) {
         assert.ok(text.includes(name), `missing ${name}`);
       }
+      // The read cache's counters are those of store.stats().
+      const hits = /^tessera_store_cache_hits_total (\d+)$/m.exec(text);
+      assert.ok(hits, 'missing tessera_store_cache_hits_total');
+      assert.equal(Number(hits[1]), (await store.stats()).cache.hits);
       for (const type of [
         '# TYPE tessera_store_operation_duration_seconds histogram',
         '# TYPE tessera_store_cache_hits_total counter',

@@ -849,7 +849,7 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     const body = Buffer.from(this.slab.buffer, this.slab.byteOffset + this.slabUsed, bodyBytes);
     this.slabUsed += (bodyBytes + 7) & ~7;
     // The layout is written by GetCached in native/napi/engine_binding.cc.
-    let at = 48;
+    let at = 56;
     const str = (): string => {
       const n = s.readUInt32LE(at);
       at += 4 + n;
@@ -857,7 +857,7 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     };
     // Unversioned objects (the common case) have version 'null': no decode.
     const version =
-      s.readUInt32LE(48) === 4 && s.readUInt32LE(52) === NULL_VERSION_LE
+      s.readUInt32LE(56) === 4 && s.readUInt32LE(60) === NULL_VERSION_LE
         ? ((at += 8), 'null')
         : str();
     const contentType = str();
@@ -867,12 +867,13 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
       bucket,
       key,
       versionId: version,
-      etag: s.toString('hex', 24, 40),
+      etag: etagText(s.toString('hex', 24, 40), s.readUInt16LE(20)),
       size: s.readDoubleLE(0),
       lastModified: new Date(s.readDoubleLE(8)),
       metadata,
       deleteMarker: false,
       isLatest: s[22] === 1,
+      sequence: s.readDoubleLE(48),
     };
     if (contentType !== '') info.contentType = contentType;
     const checksumPairs = s.readUInt32LE(44);

@@ -605,7 +605,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   // read), -2 when scratch or slab has no room. The scratch layout (all
   // little-endian) is read by lib/store/engine_binding.ts:
   //   f64 size | f64 mtimeMs | u32 bodyBytes | u16 partCount | u8 isLatest |
-  //   u8 0 | etag[16] | u32 metadataPairs | u32 checksumPairs |
+  //   u8 0 | etag[16] | u32 metadataPairs | u32 checksumPairs | f64 sequence |
   //   strings as (u32 length, UTF-8): versionId, contentType, metadata
   //   k v ..., checksums k v ...
   // Shared buffers instead of new objects: no property names to intern and
@@ -632,7 +632,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     if (!(slab_offset >= 0 && slab_offset + double(body) <= slab.Length())) {
       return Napi::Number::New(env, -2);
     }
-    size_t need = 48 + 8 + out.version_id.size() + out.content_type.size();
+    size_t need = 56 + 8 + out.version_id.size() + out.content_type.size();
     for (const auto* pairs : {&out.metadata, &out.checksums}) {
       for (const auto& kv : *pairs) {
         need += 8 + kv.first.size() + kv.second.size();
@@ -661,6 +661,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     put(latest, 2);
     put(out.etag, 16);
     put(pairs, 8);
+    const double sequence = double(out.seq);
+    put(&sequence, 8);
     put_string(out.version_id);
     put_string(out.content_type);
     for (const auto* list : {&out.metadata, &out.checksums}) {

@@ -161,7 +161,35 @@ export class S3TargetClient {
     return { ...objectOf(res.headers), stream: res };
   }
 
-  /** Versions of exactly `key` on the target, newest first (used by verification). */
+  /**
+   * Versions and delete markers of exactly `key` on the target, newest
+   * first (ListObjectVersions with the key as prefix, first page).
+   */
+  async listKeyVersions(
+    bucket: string,
+    key: string,
+    max = 100,
+  ): Promise<Array<{ versionId: string; deleteMarker: boolean }>> {
+    const query: QueryParam[] = [
+      { name: 'max-keys', value: String(max), hasEquals: true },
+      { name: 'prefix', value: key, hasEquals: true },
+      { name: 'versions', value: '', hasEquals: false },
+    ];
+    const answer = await this.send('GET', bucket, undefined, query, {}, undefined, 0, false);
+    this.check('GET', bucket, key, answer, false);
+    const out: Array<{ versionId: string; deleteMarker: boolean }> = [];
+    const xml = answer.body.toString('utf8');
+    for (const m of xml.matchAll(/<(Version|DeleteMarker)>([\s\S]*?)<\/\1>/g)) {
+      const k = /<Key>([^<]*)<\/Key>/.exec(m[2]!)?.[1];
+      if (k === undefined || unescapeXml(k) !== key) continue;
+      out.push({
+        versionId: unescapeXml(/<VersionId>([^<]*)<\/VersionId>/.exec(m[2]!)?.[1] ?? 'null'),
+        deleteMarker: m[1] === 'DeleteMarker',
+      });
+    }
+    return out;
+  }
+
   async headBucket(bucket: string): Promise<boolean> {
     const answer = await this.send('HEAD', bucket, undefined, [], {}, undefined, 0, false);
     if (answer.status === 404) return false;
@@ -286,6 +314,14 @@ function objectOf(headers: IncomingMessage['headers']): TargetObject {
   if (typeof version === 'string') out.versionId = version;
   if (typeof headers['content-type'] === 'string') out.contentType = headers['content-type'];
   return out;
+}
+
+function unescapeXml(text: string): string {
+  return text.replace(/&(lt|gt|amp|quot|apos|#(\d+)|#x([0-9a-fA-F]+));/g, (_m, name: string, dec?: string, hex?: string) => {
+    if (dec) return String.fromCodePoint(Number(dec));
+    if (hex) return String.fromCodePoint(parseInt(hex, 16));
+    return { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }[name] ?? '';
+  });
 }
 
 function collect(res: IncomingMessage, max: number): Promise<Buffer> {

@@ -18,6 +18,7 @@
  * at or above the event's sequence is not written again. Ordering never
  * looks at a clock; only sequences are compared.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Store } from '../store/store';
@@ -149,6 +150,8 @@ export class ReplicationWorker {
   }
 
   start(): void {
+    // Every lane waits on this signal (window of them at once).
+    setMaxListeners(this.options.window * 4 + 16, this.abort.signal);
     this.feed.retention?.hold(this.holdName, () => this.applied);
     this.running = this.loop();
   }
@@ -355,13 +358,45 @@ export class ReplicationWorker {
       if (permanentVersionDelete) return 'skipped';
     }
     if (!this.rule.deleteMarkerReplication) return 'skipped';
-    if (uncertain) {
-      const current = await this.client.headObject(dest.bucket, event.key);
-      if (!current) return 'skipped';
-      if (Number(current.metadata[SEQ_TAG] ?? -1) > event.seq) return 'skipped';
-    }
+    if (uncertain && !(await this.deleteNeeded(event))) return 'skipped';
     await this.client.deleteObject(dest.bucket, event.key);
     return 'applied';
+  }
+
+  /**
+   * Whether a delete whose outcome is unknown still has to be sent. The
+   * events of a key before this one are all applied (lanes), later ones not
+   * yet. A delete marker is applied when the destination has at least as
+   * many delete markers on top of its newest version as the source has up
+   * to this one; any other delete when the key is gone or newer.
+   */
+  private async deleteNeeded(event: ChangeEvent): Promise<boolean> {
+    const dest = this.rule.destination;
+    if (event.deleteMarker) {
+      let sourceMarkers = -1;
+      let counting = false;
+      for await (const v of this.store.bucket(this.bucket).listVersions({ prefix: event.key })) {
+        if (v.key !== event.key) continue;
+        if (!counting && v.versionId === event.versionId) {
+          counting = true;
+          sourceMarkers = 0;
+        }
+        if (!counting) continue;
+        if (!v.deleteMarker) break;
+        sourceMarkers++;
+      }
+      if (sourceMarkers > 0) {
+        let targetMarkers = 0;
+        for (const v of await this.client.listKeyVersions(dest.bucket, event.key)) {
+          if (!v.deleteMarker) break;
+          targetMarkers++;
+        }
+        return targetMarkers < sourceMarkers;
+      }
+    }
+    const current = await this.client.headObject(dest.bucket, event.key);
+    if (!current) return false;
+    return Number(current.metadata[SEQ_TAG] ?? -1) <= event.seq;
   }
 
   /** Streams one source version to the destination with its metadata and tags. */

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
-  ListObjectVersionsCommand,
   ListObjectsV2Command,
   type S3Client,
   GetObjectCommand,
@@ -26,7 +25,15 @@ import { FileConfigStore } from '../../lib/replication/state';
 import { SEQ_TAG, VERSION_TAG } from '../../lib/replication/worker';
 import { ModelEngine } from './model_engine';
 import { FaultProxy } from './fault_proxy';
-import { ACCESS_KEY, SECRET_KEY, type TestGateway, s3Client, startTestGateway } from '../61.gateway.harness';
+import {
+  ACCESS_KEY,
+  SECRET_KEY,
+  type TestGateway,
+  rawRequest,
+  s3Client,
+  signRequest,
+  startTestGateway,
+} from '../61.gateway.harness';
 
 export const TARGET_SECRET = 'replication-target-secret-0123456789';
 export const TARGET_KEY = 'repl-target';
@@ -73,8 +80,12 @@ export interface ReplEnv {
   proxy: FaultProxy;
   configs: FileConfigStore;
   logs: string[];
-  manager: ReplicationManager;
+  readonly manager: ReplicationManager;
+  /** Added to the wall clock the replicator signs with (clock-jump tests). */
+  clockOffsetMs: number;
   stateDir: string;
+  /** Stops the replicator and starts a new one on the same state (a source restart). */
+  restartManager(): Promise<void>;
   restartTarget(): Promise<void>;
   close(): Promise<void>;
 }
@@ -101,7 +112,7 @@ export async function startEnv(
     { accessKeyId: TARGET_KEY, secretAccessKey: TARGET_SECRET },
   ];
   let target = await startTestGateway({ store: targetStore, credentials });
-  const targetClient = s3Client(target.gw);
+  let targetClient = s3Client(target.gw);
   for (const b of targetBuckets) {
     await targetClient.send(new CreateBucketCommand({ Bucket: b.name }));
     if (b.versioned) {
@@ -115,7 +126,7 @@ export async function startEnv(
   const stateDir = await mkdtemp(join(tmpdir(), 'tessera-repl-'));
   const configs = new FileConfigStore(stateDir);
   const logs: string[] = [];
-  const manager = await ReplicationManager.start({
+  const managerOptions: ReplicationOptions = {
     store,
     feed: source.feed,
     configs,
@@ -123,23 +134,35 @@ export async function startEnv(
     backoff: { baseMs: 5, capMs: 100 },
     breaker: { failureThreshold: 3, openMs: 20, openMsMax: 200 },
     requestTimeoutMs: 3000,
+    now: () => Date.now() + env.clockOffsetMs,
     ...options,
-  });
+  };
+  let manager = await ReplicationManager.start(managerOptions);
   const env: ReplEnv = {
+    clockOffsetMs: 0,
     source,
     get target() {
       return target;
     },
-    targetClient,
+    get targetClient() {
+      return targetClient;
+    },
     proxy,
     configs,
     logs,
-    manager,
+    get manager() {
+      return manager;
+    },
     stateDir,
+    async restartManager() {
+      await manager.close();
+      manager = await ReplicationManager.start(managerOptions);
+    },
     async restartTarget() {
       await target.gw.close();
       target = await startTestGateway({ store: targetStore, credentials });
-      (targetClient.config as unknown as { endpoint: unknown }).endpoint = undefined;
+      targetClient.destroy();
+      targetClient = s3Client(target.gw);
       proxy.upstreamPort = target.gw.port;
     },
     async close() {
@@ -178,35 +201,44 @@ export interface VersionView {
   etag: string;
 }
 
-/** Versions of every key on the destination, newest first, via the AWS SDK (independent of our client). */
-export async function targetVersions(client: S3Client, bucket: string): Promise<Map<string, VersionView[]>> {
+/**
+ * Versions of every key on the destination, newest first, read from the raw
+ * ListObjectVersions XML in document order (the SDK splits versions and
+ * delete markers into two arrays and loses their interleaving).
+ */
+export async function targetVersions(gw: TestGateway['gw'], bucket: string): Promise<Map<string, VersionView[]>> {
   const out = new Map<string, VersionView[]>();
-  let keyMarker: string | undefined;
-  let versionMarker: string | undefined;
+  let query: Record<string, string> = { versions: '', 'max-keys': '1000' };
   for (;;) {
-    const page = await client.send(
-      new ListObjectVersionsCommand({ Bucket: bucket, KeyMarker: keyMarker, VersionIdMarker: versionMarker }),
-    );
-    const all = [
-      ...(page.Versions ?? []).map((v) => ({
-        key: v.Key!,
-        view: { id: v.VersionId!, deleteMarker: false, etag: (v.ETag ?? '').replace(/"/g, '') },
-      })),
-      ...(page.DeleteMarkers ?? []).map((v) => ({
-        key: v.Key!,
-        view: { id: v.VersionId!, deleteMarker: true, etag: '' },
-      })),
-    ];
-    for (const v of all) {
-      const list = out.get(v.key) ?? [];
-      list.push(v.view);
-      out.set(v.key, list);
+    const signed = await signRequest(gw, { method: 'GET', path: `/${bucket}`, query });
+    const answer = await rawRequest(gw, 'GET', signed.target, signed.headers);
+    if (answer.status !== 200) throw new Error(`ListObjectVersions: ${answer.status}`);
+    const xml = answer.body.toString('utf8');
+    for (const m of xml.matchAll(/<(Version|DeleteMarker)>([\s\S]*?)<\/\1>/g)) {
+      const key = unescapeXml(/<Key>([^<]*)<\/Key>/.exec(m[2]!)![1]!);
+      const list = out.get(key) ?? [];
+      list.push({
+        id: /<VersionId>([^<]*)<\/VersionId>/.exec(m[2]!)?.[1] ?? 'null',
+        deleteMarker: m[1] === 'DeleteMarker',
+        etag: m[1] === 'DeleteMarker' ? '' : (/<ETag>([^<]*)<\/ETag>/.exec(m[2]!)?.[1] ?? '').replace(/&quot;|"/g, ''),
+      });
+      out.set(key, list);
     }
-    if (!page.IsTruncated) break;
-    keyMarker = page.NextKeyMarker;
-    versionMarker = page.NextVersionIdMarker;
+    if (!/<IsTruncated>true<\/IsTruncated>/.test(xml)) break;
+    query = {
+      versions: '',
+      'max-keys': '1000',
+      'key-marker': unescapeXml(/<NextKeyMarker>([^<]*)<\/NextKeyMarker>/.exec(xml)![1]!),
+      'version-id-marker': /<NextVersionIdMarker>([^<]*)<\/NextVersionIdMarker>/.exec(xml)![1]!,
+    };
   }
   return out;
+}
+
+function unescapeXml(text: string): string {
+  return text.replace(/&(lt|gt|amp|quot|apos);/g, (_m, n: string) => ({ lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" })[n]!)
+    .replace(/&#(\d+);/g, (_m, d: string) => String.fromCodePoint(Number(d)))
+    .replace(/&#x([0-9a-fA-F]+);/g, (_m, h: string) => String.fromCodePoint(parseInt(h, 16)));
 }
 
 /** Current keys of the destination. */

@@ -5,6 +5,7 @@
  */
 import { TesseraError } from '../errors';
 import { Bucket } from './bucket';
+import { BucketConfigs, isInternalBucket } from './bucket_config';
 import type { EngineInfo, StoreEngine } from './engine';
 import { type EngineOpenOptions, NativeStoreEngine, validateOpenOptions } from './engine_binding';
 import { InflightTracker } from './inflight';
@@ -22,6 +23,11 @@ export type StoreOpenOptions = EngineOpenOptions;
 export class Store {
   private readonly inflight = new InflightTracker();
   private closed: Promise<void> | undefined;
+  /**
+   * Durable per-bucket configuration (lifecycle, replication, notification,
+   * CORS), stored through the engine in a hidden internal bucket.
+   */
+  readonly bucketConfigs: BucketConfigs;
 
   /**
    * Opens the store on `path` (drives `path/drive-<i>`) or on `drives`,
@@ -33,7 +39,9 @@ export class Store {
   }
 
   /** @internal Use Store.open(); tests may wrap another engine with openOnEngine(). */
-  constructor(private readonly engine: StoreEngine) {}
+  constructor(private readonly engine: StoreEngine) {
+    this.bucketConfigs = new BucketConfigs(engine, this.inflight);
+  }
 
   /** What the store runs on: drives, k+m, direct I/O and I/O backend in effect. */
   info(): EngineInfo {
@@ -53,7 +61,12 @@ export class Store {
 
   async deleteBucket(name: string): Promise<void> {
     validateBucketName(name);
-    await this.inflight.run(() => this.engine.deleteBucket(name));
+    await this.inflight.run(async () => {
+      await this.engine.deleteBucket(name);
+      // Only once the bucket is gone; a crash in between leaves configurations
+      // that BucketConfigs ignores (they name the old bucket's creation time).
+      await this.bucketConfigs.dropBucket(name);
+    });
   }
 
   /** Settings of one bucket, or undefined when it does not exist. */
@@ -63,7 +76,8 @@ export class Store {
   }
 
   async listBuckets(): Promise<BucketInfo[]> {
-    return this.inflight.run(() => this.engine.listBuckets());
+    const all = await this.inflight.run(() => this.engine.listBuckets());
+    return all.filter((b) => !isInternalBucket(b.name));
   }
 
   /** Turns versioning on ('Enabled') or pauses it ('Suspended'), as S3 does. */

@@ -19,7 +19,7 @@ import {
   validateReplicationConfig,
 } from './rules';
 import { S3TargetClient } from './s3_client';
-import type { BucketConfigStore } from './state';
+import { type BucketConfigStore, StoreConfigAdapter } from './state';
 import { ReplicationWorker, type WorkerCursor, type WorkerOptions, type WorkerStatus } from './worker';
 
 export const RULES_KIND = 'replication';
@@ -29,8 +29,8 @@ export interface ReplicationOptions {
   store: Store;
   /** The change log (store.watch); MemoryChangeFeed in tests. */
   feed: ChangeFeed;
-  /** Where rules and cursors live (store.bucketConfigs, or a FileConfigStore). */
-  configs: BucketConfigStore;
+  /** Where rules and cursors live; default: store.bucketConfigs (StoreConfigAdapter). */
+  configs?: BucketConfigStore;
   logger?: Logger;
   registry?: Registry;
   /** Events in flight per (bucket, rule). Default 16. */
@@ -91,7 +91,10 @@ export class ReplicationManager {
   /** Serialises rule changes per bucket. */
   private readonly changing = new Map<string, Promise<unknown>>();
 
+  private readonly configs: BucketConfigStore;
+
   private constructor(private readonly options: ReplicationOptions) {
+    this.configs = options.configs ?? new StoreConfigAdapter(options.store.bucketConfigs);
     this.metrics = new ReplicationMetrics(options.registry);
     this.logger = (options.logger ?? pino({ enabled: false })).child({ component: 'replication' });
     this.workerOptions = {
@@ -107,10 +110,14 @@ export class ReplicationManager {
   /** Loads every bucket's rules and starts their workers. */
   static async start(options: ReplicationOptions): Promise<ReplicationManager> {
     const manager = new ReplicationManager(options);
-    for (const { bucket, value } of await options.configs.list<ReplicationConfig>(RULES_KIND)) {
+    for (const { bucket, value } of await manager.configs.list<ReplicationConfig>(RULES_KIND)) {
       await manager.startBucket(bucket, value, false);
     }
     return manager;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   get registry(): Registry {
@@ -133,14 +140,14 @@ export class ReplicationManager {
     }
     await this.serial(bucket, async () => {
       await this.stopBucket(bucket);
-      await this.options.configs.put(bucket, RULES_KIND, valid);
+      await this.configs.put(bucket, RULES_KIND, valid);
       await this.startBucket(bucket, valid, true);
     });
   }
 
   /** The rules of `bucket` without credentials, or undefined. */
   async getReplication(bucket: string): Promise<{ rules: RedactedRule[] } | undefined> {
-    const config = await this.options.configs.get<ReplicationConfig>(bucket, RULES_KIND);
+    const config = await this.configs.get<ReplicationConfig>(bucket, RULES_KIND);
     return config ? redactConfig(config) : undefined;
   }
 
@@ -150,20 +157,20 @@ export class ReplicationManager {
       const workers = this.workers.get(bucket) ?? [];
       await this.stopBucket(bucket);
       for (const w of workers) w.release();
-      await this.options.configs.delete(bucket, RULES_KIND);
-      await this.options.configs.delete(bucket, CURSOR_KIND);
+      await this.configs.delete(bucket, RULES_KIND);
+      await this.configs.delete(bucket, CURSOR_KIND);
     });
   }
 
   private async startBucket(bucket: string, config: ReplicationConfig, created: boolean): Promise<void> {
-    const saved = (await this.options.configs.get<CursorDoc>(bucket, CURSOR_KIND)) ?? {};
+    const saved = (await this.configs.get<CursorDoc>(bucket, CURSOR_KIND)) ?? {};
     const head = this.options.feed.head ? await this.options.feed.head() : 0;
     const doc: CursorDoc = {};
     const workers: ReplicationWorker[] = [];
     const writer = new CursorWriter(async () => {
       const out: CursorDoc = {};
       for (const w of this.workers.get(bucket) ?? workers) out[w.rule.id] = w.cursor();
-      await this.options.configs.put(bucket, CURSOR_KIND, out);
+      await this.configs.put(bucket, CURSOR_KIND, out);
     });
     this.writers.set(bucket, writer);
     for (const rule of config.rules) {
@@ -196,7 +203,7 @@ export class ReplicationManager {
         ),
       );
     }
-    await this.options.configs.put(bucket, CURSOR_KIND, doc);
+    await this.configs.put(bucket, CURSOR_KIND, doc);
     this.workers.set(bucket, workers);
     for (const w of workers) w.start();
   }

@@ -1,13 +1,8 @@
 /**
  * Durable replication state: each bucket's rules and each (bucket, rule)
- * cursor. The interface is the one of `store.bucketConfigs` (per-bucket
- * internal documents by kind); FileConfigStore keeps them as JSON files in
- * a directory of their own, written atomically (tmp file, fdatasync,
- * rename, directory fsync), mode 0600 because rules hold credentials.
+ * cursor, kept in store.bucketConfigs (the engine's hidden internal bucket:
+ * erasure-coded, checksummed, dropped with the bucket).
  */
-import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-
 export interface BucketConfigStore {
   get<T>(bucket: string, kind: string): Promise<T | undefined>;
   put(bucket: string, kind: string, value: unknown): Promise<void>;
@@ -16,80 +11,79 @@ export interface BucketConfigStore {
   list<T>(kind: string): Promise<Array<{ bucket: string; value: T }>>;
 }
 
-const KIND_RE = /^[a-z0-9-]{1,32}$/;
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+/** The part of store.bucketConfigs replication uses (kind 'replication'). */
+export interface StoreBucketConfigs {
+  get<T>(bucket: string, kind: 'replication'): Promise<T | undefined>;
+  put(bucket: string, kind: 'replication', value: unknown): Promise<void>;
+  delete(bucket: string, kind: 'replication'): Promise<void>;
+  list<T>(kind: 'replication'): Promise<Array<{ bucket: string; value: T }>>;
 }
 
-export class FileConfigStore implements BucketConfigStore {
-  private ready: Promise<void> | undefined;
-  private serial = 0;
+interface ReplicationDocument {
+  rules?: unknown;
+  cursors?: unknown;
+}
 
-  constructor(readonly dir: string) {}
+const FIELDS: Readonly<Record<string, keyof ReplicationDocument>> = {
+  replication: 'rules',
+  'replication-cursor': 'cursors',
+};
 
-  private kindDir(kind: string): string {
-    if (!KIND_RE.test(kind)) throw new Error(`bad config kind ${kind}`);
-    return join(this.dir, kind);
+/**
+ * Rules and cursors of a bucket in ONE durable document of
+ * store.bucketConfigs (kind 'replication': `{ rules, cursors }`), so they
+ * are erasure-coded and checksummed like any object and disappear with
+ * their bucket. Writes of a bucket are serialised here (read-modify-write).
+ */
+export class StoreConfigAdapter implements BucketConfigStore {
+  private readonly chains = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly configs: StoreBucketConfigs) {}
+
+  private field(kind: string): keyof ReplicationDocument {
+    const f = FIELDS[kind];
+    if (f === undefined) throw new Error(`bad replication config kind ${kind}`);
+    return f;
   }
 
-  private async ensure(kind: string): Promise<string> {
-    this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => undefined);
-    await this.ready;
-    const dir = this.kindDir(kind);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    return dir;
+  private serial<T>(bucket: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.chains.get(bucket) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    this.chains.set(bucket, run);
+    return run;
   }
 
   async get<T>(bucket: string, kind: string): Promise<T | undefined> {
-    try {
-      return JSON.parse(await readFile(join(this.kindDir(kind), `${bucket}.json`), 'utf8')) as T;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    const doc = await this.configs.get<ReplicationDocument>(bucket, 'replication');
+    return doc?.[this.field(kind)] as T | undefined;
   }
 
-  async put(bucket: string, kind: string, value: unknown): Promise<void> {
-    const dir = await this.ensure(kind);
-    const final = join(dir, `${bucket}.json`);
-    const tmp = join(dir, `.${bucket}.${process.pid}.${this.serial++}.tmp`);
-    const handle = await open(tmp, 'w', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(value));
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, final);
-    await fsyncDir(dir);
+  put(bucket: string, kind: string, value: unknown): Promise<void> {
+    const field = this.field(kind);
+    return this.serial(bucket, async () => {
+      const doc = (await this.configs.get<ReplicationDocument>(bucket, 'replication')) ?? {};
+      doc[field] = value;
+      await this.configs.put(bucket, 'replication', doc);
+    });
   }
 
-  async delete(bucket: string, kind: string): Promise<void> {
-    const dir = await this.ensure(kind);
-    await rm(join(dir, `${bucket}.json`), { force: true });
-    await fsyncDir(dir);
+  delete(bucket: string, kind: string): Promise<void> {
+    const field = this.field(kind);
+    return this.serial(bucket, async () => {
+      const doc = (await this.configs.get<ReplicationDocument>(bucket, 'replication')) ?? {};
+      delete doc[field];
+      if (doc.rules === undefined && doc.cursors === undefined) {
+        await this.configs.delete(bucket, 'replication');
+      } else {
+        await this.configs.put(bucket, 'replication', doc);
+      }
+    });
   }
 
   async list<T>(kind: string): Promise<Array<{ bucket: string; value: T }>> {
-    let names: string[];
-    try {
-      names = await readdir(this.kindDir(kind));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
+    const field = this.field(kind);
     const out: Array<{ bucket: string; value: T }> = [];
-    for (const name of names.sort()) {
-      if (!name.endsWith('.json') || name.startsWith('.')) continue;
-      const bucket = name.slice(0, -'.json'.length);
-      const value = await this.get<T>(bucket, kind);
-      if (value !== undefined) out.push({ bucket, value });
+    for (const { bucket, value } of await this.configs.list<ReplicationDocument>('replication')) {
+      if (value[field] !== undefined) out.push({ bucket, value: value[field] as T });
     }
     return out;
   }

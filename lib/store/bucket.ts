@@ -9,6 +9,8 @@ import { raceAbort, throwIfAborted, validateSignal } from './abort';
 import { bodyChunks, knownLength, readBody, rechunk, validateBody, type Body } from './body';
 import type { EngineUpload, StoreEngine, WriteObjectRequest } from './engine';
 import type { InflightTracker } from './inflight';
+import type { ReplicationApi } from '../replication/store_api';
+import type { RedactedRule, ReplicationRule } from '../replication/rules';
 import { SINGLE_PUT_BYTES_MAX } from './limits';
 import { decodeToken, encodeToken } from './list_token';
 import { resolveRange, validateRange } from './range';
@@ -114,7 +116,33 @@ export class Bucket {
     readonly name: string,
     private readonly engine: StoreEngine,
     private readonly inflight: InflightTracker,
+    private readonly replicationApi?: ReplicationApi,
   ) {}
+
+  /**
+   * Sets this bucket's replication rules (docs/replication.md): where its
+   * writes go, which prefix, whether deletes follow, whether existing objects
+   * are copied. Durable when it resolves; credentials are never returned.
+   */
+  async setReplication(config: { rules: ReplicationRule[] }): Promise<void> {
+    await this.replication().set(this.name, config);
+  }
+
+  /** The rules without credentials, or undefined. */
+  async getReplication(): Promise<{ rules: RedactedRule[] } | undefined> {
+    return this.replication().get(this.name);
+  }
+
+  async deleteReplication(): Promise<void> {
+    await this.replication().delete(this.name);
+  }
+
+  private replication(): ReplicationApi {
+    if (!this.replicationApi) {
+      throw new TesseraError('ERR_STORE_UNSUPPORTED', 'this bucket handle has no replication');
+    }
+    return this.replicationApi;
+  }
 
   /** Stores `body` under `key`; resolves once it is durable. */
   async put(key: string, body: Body, options: PutOptions = {}): Promise<PutResult> {

@@ -4,9 +4,6 @@
  * behind a FaultProxy, a ReplicationManager whose logs are captured, and
  * the comparison of source and destination used by the convergence tests.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   ListObjectsV2Command,
@@ -19,9 +16,8 @@ import pino from 'pino';
 import { Store } from '../../lib/store/store';
 import type { PutOptions } from '../../lib/store/bucket';
 import { MemoryChangeFeed } from '../../lib/replication/feed';
-import { ReplicationManager, type ReplicationOptions } from '../../lib/replication/manager';
+import type { ReplicationManager, ReplicationOptions } from '../../lib/replication/manager';
 import { decodeMeta } from '../../lib/replication/s3_client';
-import { FileConfigStore } from '../../lib/replication/state';
 import { SEQ_TAG, VERSION_TAG } from '../../lib/replication/worker';
 import { ModelEngine } from './model_engine';
 import { FaultProxy } from './fault_proxy';
@@ -78,12 +74,10 @@ export interface ReplEnv {
   target: TestGateway;
   targetClient: S3Client;
   proxy: FaultProxy;
-  configs: FileConfigStore;
   logs: string[];
   readonly manager: ReplicationManager;
   /** Added to the wall clock the replicator signs with (clock-jump tests). */
   clockOffsetMs: number;
-  stateDir: string;
   /** Stops the replicator and starts a new one on the same state (a source restart). */
   restartManager(): Promise<void>;
   restartTarget(): Promise<void>;
@@ -123,13 +117,9 @@ export async function startEnv(
   }
   const proxy = new FaultProxy(target.gw.port);
   await proxy.start();
-  const stateDir = await mkdtemp(join(tmpdir(), 'tessera-repl-'));
-  const configs = new FileConfigStore(stateDir);
   const logs: string[] = [];
-  const managerOptions: ReplicationOptions = {
-    store,
+  const managerOptions: Omit<ReplicationOptions, 'store'> = {
     feed: source.feed,
-    configs,
     logger: captureLogger(logs),
     backoff: { baseMs: 5, capMs: 100 },
     breaker: { failureThreshold: 3, openMs: 20, openMsMax: 200 },
@@ -137,7 +127,7 @@ export async function startEnv(
     now: () => Date.now() + env.clockOffsetMs,
     ...options,
   };
-  let manager = await ReplicationManager.start(managerOptions);
+  let manager = await store.startReplication(managerOptions);
   const env: ReplEnv = {
     clockOffsetMs: 0,
     source,
@@ -148,15 +138,13 @@ export async function startEnv(
       return targetClient;
     },
     proxy,
-    configs,
     logs,
     get manager() {
       return manager;
     },
-    stateDir,
     async restartManager() {
       await manager.close();
-      manager = await ReplicationManager.start(managerOptions);
+      manager = await store.startReplication(managerOptions);
     },
     async restartTarget() {
       await target.gw.close();
@@ -170,7 +158,6 @@ export async function startEnv(
       await proxy.close();
       await target.gw.close();
       targetClient.destroy();
-      await rm(stateDir, { recursive: true, force: true });
     },
   };
   return env;

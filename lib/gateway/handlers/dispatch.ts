@@ -9,6 +9,7 @@ import type { Handler } from './context';
 import * as listing from './listing';
 import * as multipart from './multipart';
 import * as objects from './objects';
+import * as replication from './replication';
 
 export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   ListBuckets: buckets.listBuckets,
@@ -38,4 +39,7 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   CompleteMultipartUpload: multipart.completeMultipartUpload,
   AbortMultipartUpload: multipart.abortMultipartUpload,
   ListParts: multipart.listParts,
+  GetBucketReplication: replication.getBucketReplication,
+  PutBucketReplication: replication.putBucketReplication,
+  DeleteBucketReplication: replication.deleteBucketReplication,
 };

@@ -41,6 +41,9 @@ export const OPERATIONS = [
   'GetBucketCors',
   'GetBucketAcl',
   'GetObjectAcl',
+  'GetBucketReplication',
+  'PutBucketReplication',
+  'DeleteBucketReplication',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
@@ -63,7 +66,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'ownershipControls',
   'policyStatus',
   'publicAccessBlock',
-  'replication',
   'requestPayment',
   'restore',
   'retention',
@@ -125,6 +127,12 @@ export function routeOperation(
     if (has(query, 'location')) {
       if (method === 'GET') return 'GetBucketLocation';
       throw methodNotAllowed(method, 'location');
+    }
+    if (has(query, 'replication')) {
+      if (method === 'GET') return 'GetBucketReplication';
+      if (method === 'PUT') return 'PutBucketReplication';
+      if (method === 'DELETE') return 'DeleteBucketReplication';
+      throw methodNotAllowed(method, 'replication');
     }
     if (has(query, 'versioning')) {
       if (method === 'GET') return 'GetBucketVersioning';

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { type ReplEnv, rule, startEnv, targetKeys, targetObject, userMetadata } from './support/replication_env';
+import {
+  type ReplEnv,
+  rule,
+  startEnv,
+  targetKeys,
+  targetObject,
+  userMetadata,
+} from './support/replication_env';
 
 describe('92 replication: basics against a second gateway', function () {
   this.timeout(30_000);
@@ -11,7 +18,10 @@ describe('92 replication: basics against a second gateway', function () {
     env = await startEnv({}, [{ name: 'dst', versioned: false }]);
     await env.source.store.createBucket('src');
     await env.manager.setReplication('src', { rules: [rule(env.proxy.url, 'dst')] });
-    await env.source.put('src', 'a', Buffer.from('hello'), { metadata: { color: 'blue', note: 'é ü' }, contentType: 'text/plain' });
+    await env.source.put('src', 'a', Buffer.from('hello'), {
+      metadata: { color: 'blue', note: 'é ü' },
+      contentType: 'text/plain',
+    });
     await env.source.put('src', 'b/c', Buffer.alloc(300_000, 7));
     await env.source.put('src', 'gone', Buffer.from('x'));
     await env.source.delete('src', 'gone');

@@ -134,7 +134,10 @@ async function assertConverged(env: ReplEnv, bucket: string, dest: string, versi
   }
   assert.deepEqual([...target.keys()].sort(), [...wanted.keys()].sort());
   for (const [key, versions] of wanted) {
-    const got = (target.get(key) ?? []).map((v) => ({ deleteMarker: v.deleteMarker, etag: v.etag }));
+    const got = (target.get(key) ?? []).map((v) => ({
+      deleteMarker: v.deleteMarker,
+      etag: v.etag,
+    }));
     assert.deepEqual(got, versions, `versions of ${key}`);
   }
 }

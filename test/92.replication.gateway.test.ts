@@ -12,7 +12,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { type TestGateway, s3Client, startTestGateway } from './61.gateway.harness';
-import { type ReplEnv, TARGET_KEY, TARGET_SECRET, startEnv, targetKeys } from './support/replication_env';
+import {
+  type ReplEnv,
+  TARGET_KEY,
+  TARGET_SECRET,
+  startEnv,
+  targetKeys,
+} from './support/replication_env';
 
 describe('92 replication: gateway', function () {
   this.timeout(30_000);
@@ -98,16 +104,25 @@ describe('92 replication: gateway', function () {
           Bucket: bucket,
           ReplicationConfiguration: {
             Role: role,
-            Rules: [{ Status: 'Enabled', Filter: filter, Destination: { Bucket: 'arn:aws:s3:::dst' } }],
+            Rules: [
+              { Status: 'Enabled', Filter: filter, Destination: { Bucket: 'arn:aws:s3:::dst' } },
+            ],
           },
         }),
       );
-    await assert.rejects(put('arn:aws:iam::123456789012:role/replication'), { name: 'InvalidArgument' });
-    await assert.rejects(put('arn:tessera:replication:::target/nope'), { name: 'InvalidArgument' });
-    await assert.rejects(put('arn:tessera:replication:::target/dr', 'nobucket'), { name: 'NoSuchBucket' });
-    await assert.rejects(put('arn:tessera:replication:::target/dr', 'src', { Tag: { Key: 'a', Value: 'b' } }), {
-      name: 'NotImplemented',
+    await assert.rejects(put('arn:aws:iam::123456789012:role/replication'), {
+      name: 'InvalidArgument',
     });
+    await assert.rejects(put('arn:tessera:replication:::target/nope'), { name: 'InvalidArgument' });
+    await assert.rejects(put('arn:tessera:replication:::target/dr', 'nobucket'), {
+      name: 'NoSuchBucket',
+    });
+    await assert.rejects(
+      put('arn:tessera:replication:::target/dr', 'src', { Tag: { Key: 'a', Value: 'b' } }),
+      {
+        name: 'NotImplemented',
+      },
+    );
     await put('arn:tessera:replication:::target/dr');
     const raw = await client.send(new GetBucketReplicationCommand({ Bucket: 'src' }));
     assert.equal(JSON.stringify(raw).includes(TARGET_SECRET), false);

@@ -190,9 +190,12 @@ describe('92 replication: rules', function () {
         return true;
       });
     }
-    await assert.rejects(env.manager.setReplication('nope', { rules: [rule(env.proxy.url, 'dst')] }), {
-      code: 'NoSuchBucket',
-    });
+    await assert.rejects(
+      env.manager.setReplication('nope', { rules: [rule(env.proxy.url, 'dst')] }),
+      {
+        code: 'NoSuchBucket',
+      },
+    );
     await env.manager.deleteReplication('src');
     assert.equal(await env.manager.getReplication('src'), undefined);
     assert.deepEqual((await env.manager.status()).buckets, []);

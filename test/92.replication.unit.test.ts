@@ -19,14 +19,33 @@ describe('92 replication: units', () => {
   it('signs exactly as @smithy/signature-v4 does (keys with reserved and UTF-8 characters, queries)', async () => {
     const signer = new SigV4Signer({ accessKeyId: 'AKID', secretAccessKey: SECRET }, 'eu-west-1');
     const smithy = smithySigner('AKID', SECRET, 'eu-west-1');
-    const keys = ['a', 'dir/file.txt', 'sp ace+plus', 'ünïcödé/ключ', "q?x=1&y=#frag~!*'()", 'a//b/../c'];
+    const keys = [
+      'a',
+      'dir/file.txt',
+      'sp ace+plus',
+      'ünïcödé/ключ',
+      "q?x=1&y=#frag~!*'()",
+      'a//b/../c',
+    ];
     const when = new Date('2026-11-22T05:00:00Z');
     for (const key of keys) {
-      const queries: Array<Record<string, string>> = [{}, { versionId: 'v 1/2' }, { versions: '', prefix: key }];
+      const queries: Array<Record<string, string>> = [
+        {},
+        { versionId: 'v 1/2' },
+        { versions: '', prefix: key },
+      ];
       for (const query of queries) {
         const rawPath = `/bucket/${uriEncode(key, true)}`;
-        const params = Object.entries(query).map(([name, value]) => ({ name, value, hasEquals: true }));
-        const headers = { host: '127.0.0.1:9000', 'content-type': 'text/plain', 'x-amz-meta-k': 'v' };
+        const params = Object.entries(query).map(([name, value]) => ({
+          name,
+          value,
+          hasEquals: true,
+        }));
+        const headers = {
+          host: '127.0.0.1:9000',
+          'content-type': 'text/plain',
+          'x-amz-meta-k': 'v',
+        };
         const mine = signer.sign(
           { method: 'PUT', rawPath, query: params, headers, payloadHash: 'UNSIGNED-PAYLOAD' },
           when.getTime(),
@@ -43,7 +62,11 @@ describe('92 replication: units', () => {
           }),
           { signingDate: when },
         );
-        assert.equal(mine.authorization, theirs.headers.authorization, `key ${key} query ${wireQuery(params)}`);
+        assert.equal(
+          mine.authorization,
+          theirs.headers.authorization,
+          `key ${key} query ${wireQuery(params)}`,
+        );
       }
     }
     // The secret stays out of inspection and JSON.
@@ -53,10 +76,22 @@ describe('92 replication: units', () => {
 
   it('backs off exponentially with full jitter, capped', () => {
     const opts = { baseMs: 100, capMs: 5000 };
-    assert.equal(backoffMs(0, opts, () => 0.999), 99);
-    assert.equal(backoffMs(3, opts, () => 0.5), 400);
-    assert.equal(backoffMs(20, opts, () => 0.999), 4995);
-    assert.equal(backoffMs(5, opts, () => 0), 0);
+    assert.equal(
+      backoffMs(0, opts, () => 0.999),
+      99,
+    );
+    assert.equal(
+      backoffMs(3, opts, () => 0.5),
+      400,
+    );
+    assert.equal(
+      backoffMs(20, opts, () => 0.999),
+      4995,
+    );
+    assert.equal(
+      backoffMs(5, opts, () => 0),
+      0,
+    );
   });
 
   it('circuit breaker: closed -> open after the threshold -> half-open single probe -> closed or open again', async () => {
@@ -87,7 +122,13 @@ describe('92 replication: units', () => {
 
   it('memory feed: resumes after `since`, filters, wakes waiters, expires trimmed history', async () => {
     const feed = new MemoryChangeFeed();
-    const base = { type: 'created' as const, versionId: 'null', size: 1, etag: 'e', deleteMarker: false };
+    const base = {
+      type: 'created' as const,
+      versionId: 'null',
+      size: 1,
+      etag: 'e',
+      deleteMarker: false,
+    };
     feed.append({ ...base, bucket: 'a', key: 'x' });
     feed.append({ ...base, bucket: 'b', key: 'y' });
     feed.append({ ...base, bucket: 'a', key: 'z' });
@@ -109,7 +150,8 @@ describe('92 replication: units', () => {
     assert.equal(feed.trim(4), 4);
     await assert.rejects(
       (async () => {
-        for await (const _ of feed.watch({ since: 1 })) break;
+        const events = feed.watch({ since: 1 });
+        await events.next();
       })(),
       { code: 'ERR_STORE_CHANGES_EXPIRED' },
     );
@@ -123,15 +165,21 @@ describe('92 replication: units', () => {
       timeoutMs: 2000,
     });
     try {
-      await assert.rejects(client.putObject('b', 'k', Buffer.from('x'), 1, {}), (e: ReplicationTargetError) => {
-        assert.equal(e.code, 'ERR_REPLICATION_TARGET');
-        assert.equal(e.s3Code, 'ECONNREFUSED');
-        assert.equal(e.uncertain, true);
-        assert.equal(e.permanent, false);
-        assert.equal(inspect(e).includes(SECRET), false);
-        return true;
-      });
-      await assert.rejects(client.headObject('b', 'k'), (e: ReplicationTargetError) => !e.uncertain);
+      await assert.rejects(
+        client.putObject('b', 'k', Buffer.from('x'), 1, {}),
+        (e: ReplicationTargetError) => {
+          assert.equal(e.code, 'ERR_REPLICATION_TARGET');
+          assert.equal(e.s3Code, 'ECONNREFUSED');
+          assert.equal(e.uncertain, true);
+          assert.equal(e.permanent, false);
+          assert.equal(inspect(e).includes(SECRET), false);
+          return true;
+        },
+      );
+      await assert.rejects(
+        client.headObject('b', 'k'),
+        (e: ReplicationTargetError) => !e.uncertain,
+      );
       assert.equal(inspect(client, { showHidden: true, depth: 6 }).includes(SECRET), false);
     } finally {
       client.close();

@@ -30,7 +30,11 @@ export interface BreakerOptions {
   openMsMax: number;
 }
 
-export const DEFAULT_BREAKER: BreakerOptions = { failureThreshold: 5, openMs: 1000, openMsMax: 30_000 };
+export const DEFAULT_BREAKER: BreakerOptions = {
+  failureThreshold: 5,
+  openMs: 1000,
+  openMsMax: 30_000,
+};
 
 /** Monotonic milliseconds: breaker timing never follows the wall clock. */
 export function monotonicMs(): number {

@@ -8,7 +8,12 @@ import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TesseraError } from '../errors';
 import type { Store } from '../store/store';
-import { type BackoffOptions, type BreakerOptions, CircuitBreaker, DEFAULT_BREAKER } from './breaker';
+import {
+  type BackoffOptions,
+  type BreakerOptions,
+  CircuitBreaker,
+  DEFAULT_BREAKER,
+} from './breaker';
 import type { ChangeEvent, ChangeFeed } from './feed';
 import { ReplicationMetrics } from './metrics';
 import {
@@ -20,7 +25,12 @@ import {
 } from './rules';
 import { S3TargetClient } from './s3_client';
 import { type BucketConfigStore, StoreConfigAdapter } from './state';
-import { ReplicationWorker, type WorkerCursor, type WorkerOptions, type WorkerStatus } from './worker';
+import {
+  ReplicationWorker,
+  type WorkerCursor,
+  type WorkerOptions,
+  type WorkerStatus,
+} from './worker';
 
 export const RULES_KIND = 'replication';
 export const CURSOR_KIND = 'replication-cursor';
@@ -82,7 +92,10 @@ class CursorWriter {
 export class ReplicationManager {
   private readonly workers = new Map<string, ReplicationWorker[]>();
   private readonly writers = new Map<string, CursorWriter>();
-  private readonly clients = new Map<string, { client: S3TargetClient; breaker: CircuitBreaker; users: number }>();
+  private readonly clients = new Map<
+    string,
+    { client: S3TargetClient; breaker: CircuitBreaker; users: number }
+  >();
   private readonly metrics: ReplicationMetrics;
   private readonly logger: Logger;
   private readonly workerOptions: WorkerOptions;
@@ -162,7 +175,11 @@ export class ReplicationManager {
     });
   }
 
-  private async startBucket(bucket: string, config: ReplicationConfig, created: boolean): Promise<void> {
+  private async startBucket(
+    bucket: string,
+    config: ReplicationConfig,
+    created: boolean,
+  ): Promise<void> {
     const saved = (await this.configs.get<CursorDoc>(bucket, CURSOR_KIND)) ?? {};
     const head = this.options.feed.head ? await this.options.feed.head() : 0;
     const doc: CursorDoc = {};
@@ -181,7 +198,10 @@ export class ReplicationManager {
         cursor = { target: fingerprint, applied: head, done: [], dispatched: head, failed: [] };
         if (rule.existingObjects) cursor.backfill = { complete: false };
         if (!created) {
-          this.logger.warn({ bucket, rule: rule.id }, 'replication rule without a cursor: starting at the log head');
+          this.logger.warn(
+            { bucket, rule: rule.id },
+            'replication rule without a cursor: starting at the log head',
+          );
         }
       }
       doc[rule.id] = cursor;
@@ -215,8 +235,8 @@ export class ReplicationManager {
     let entry = this.clients.get(id);
     if (!entry) {
       const breaker =
-        [...this.clients.entries()].find(([k]) => k.startsWith(`${d.endpoint}\u0000`))?.[1].breaker ??
-        new CircuitBreaker(this.breakerOptions);
+        [...this.clients.entries()].find(([k]) => k.startsWith(`${d.endpoint}\u0000`))?.[1]
+          .breaker ?? new CircuitBreaker(this.breakerOptions);
       const clientOptions: ConstructorParameters<typeof S3TargetClient>[0] = {
         endpoint: d.endpoint,
         region: d.region,
@@ -243,7 +263,9 @@ export class ReplicationManager {
   /** Lag, queue depth and per-target state of every rule. Credentials never appear. */
   async status(): Promise<ReplicationStatus> {
     const buckets: ReplicationStatus['buckets'] = [];
-    for (const [bucket, workers] of [...this.workers.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const [bucket, workers] of [...this.workers.entries()].sort(([a], [b]) =>
+      a < b ? -1 : 1,
+    )) {
       buckets.push({ bucket, rules: await Promise.all(workers.map((w) => w.status())) });
     }
     return { buckets };

@@ -43,7 +43,11 @@ function invalid(message: string): TesseraError {
 
 /** A normalised copy of `config`, or ERR_INVALID_ARG_VALUE (messages never quote a secret). */
 export function validateReplicationConfig(config: unknown): ReplicationConfig {
-  if (typeof config !== 'object' || config === null || !Array.isArray((config as ReplicationConfig).rules)) {
+  if (
+    typeof config !== 'object' ||
+    config === null ||
+    !Array.isArray((config as ReplicationConfig).rules)
+  ) {
     throw invalid('replication config must be { rules: [...] }');
   }
   const rules = (config as ReplicationConfig).rules;
@@ -76,7 +80,9 @@ export function validateReplicationConfig(config: unknown): ReplicationConfig {
       url.search !== '' ||
       url.hash !== ''
     ) {
-      throw invalid(`${at}.destination.endpoint must be http(s)://host[:port] with no path or user info`);
+      throw invalid(
+        `${at}.destination.endpoint must be http(s)://host[:port] with no path or user info`,
+      );
     }
     if (typeof d.region !== 'string' || !/^[a-z0-9-]{1,64}$/.test(d.region)) {
       throw invalid(`${at}.destination.region must be a region name such as us-east-1`);
@@ -96,7 +102,10 @@ export function validateReplicationConfig(config: unknown): ReplicationConfig {
     ) {
       throw invalid(`${at}.destination.credentials must be { accessKeyId, secretAccessKey }`);
     }
-    if (rule.prefix !== undefined && (typeof rule.prefix !== 'string' || Buffer.byteLength(rule.prefix) > 1024)) {
+    if (
+      rule.prefix !== undefined &&
+      (typeof rule.prefix !== 'string' || Buffer.byteLength(rule.prefix) > 1024)
+    ) {
       throw invalid(`${at}.prefix must be a string of at most 1024 bytes`);
     }
     if (typeof rule.deleteMarkerReplication !== 'boolean') {
@@ -123,8 +132,11 @@ export function validateReplicationConfig(config: unknown): ReplicationConfig {
 }
 
 export function redactRule(rule: ReplicationRule): RedactedRule {
-  const { credentials: _credentials, ...destination } = rule.destination;
-  const out: RedactedRule = { ...rule, destination };
+  const d = rule.destination;
+  const out: RedactedRule = {
+    ...rule,
+    destination: { endpoint: d.endpoint, region: d.region, bucket: d.bucket },
+  };
   return out;
 }
 

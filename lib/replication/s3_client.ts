@@ -113,7 +113,11 @@ export class S3TargetClient {
     this.#agent.destroy();
   }
 
-  async headObject(bucket: string, key: string, versionId?: string): Promise<TargetObject | undefined> {
+  async headObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<TargetObject | undefined> {
     const query = versionId ? [{ name: 'versionId', value: versionId, hasEquals: true }] : [];
     const answer = await this.send('HEAD', bucket, key, query, {}, undefined, 0, false);
     if (answer.status === 404) return undefined;
@@ -156,7 +160,13 @@ export class S3TargetClient {
     }
     if (res.statusCode !== 200) {
       const body = await collect(res, ERROR_BODY_MAX);
-      this.check('GET', bucket, key, { status: res.statusCode ?? 0, headers: res.headers, body }, false);
+      this.check(
+        'GET',
+        bucket,
+        key,
+        { status: res.statusCode ?? 0, headers: res.headers, body },
+        false,
+      );
     }
     return { ...objectOf(res.headers), stream: res };
   }
@@ -197,10 +207,17 @@ export class S3TargetClient {
     return true;
   }
 
-  private check(method: string, bucket: string, key: string, answer: Answer, mutating: boolean): void {
+  private check(
+    method: string,
+    bucket: string,
+    key: string,
+    answer: Answer,
+    mutating: boolean,
+  ): void {
     if (answer.status >= 200 && answer.status < 300) return;
     const code =
-      /<Code>([^<]{1,64})<\/Code>/.exec(answer.body.toString('utf8'))?.[1] ?? `HTTP${answer.status}`;
+      /<Code>([^<]{1,64})<\/Code>/.exec(answer.body.toString('utf8'))?.[1] ??
+      `HTTP${answer.status}`;
     // A 5xx after the target read our request may still have committed it.
     throw new ReplicationTargetError(
       `${method} ${this.endpoint.host}/${bucket}/${key}: ${answer.status} ${code}`,
@@ -317,11 +334,14 @@ function objectOf(headers: IncomingMessage['headers']): TargetObject {
 }
 
 function unescapeXml(text: string): string {
-  return text.replace(/&(lt|gt|amp|quot|apos|#(\d+)|#x([0-9a-fA-F]+));/g, (_m, name: string, dec?: string, hex?: string) => {
-    if (dec) return String.fromCodePoint(Number(dec));
-    if (hex) return String.fromCodePoint(parseInt(hex, 16));
-    return { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }[name] ?? '';
-  });
+  return text.replace(
+    /&(lt|gt|amp|quot|apos|#(\d+)|#x([0-9a-fA-F]+));/g,
+    (_m, name: string, dec?: string, hex?: string) => {
+      if (dec) return String.fromCodePoint(Number(dec));
+      if (hex) return String.fromCodePoint(parseInt(hex, 16));
+      return { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }[name] ?? '';
+    },
+  );
 }
 
 function collect(res: IncomingMessage, max: number): Promise<Buffer> {

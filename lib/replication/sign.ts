@@ -27,7 +27,10 @@ export interface RequestToSign {
 
 /** `yyyymmddThhmmssZ` of a time in ms. */
 export function amzDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /** The query string as it goes on the wire, in the given order. */

@@ -7,7 +7,12 @@ import { TesseraError } from '../errors';
 import type { ChangeFeed } from './feed';
 import type { ReplicationManager, ReplicationOptions } from './manager';
 import { RULES_KIND, CURSOR_KIND } from './manager';
-import { type RedactedRule, type ReplicationConfig, redactConfig, validateReplicationConfig } from './rules';
+import {
+  type RedactedRule,
+  type ReplicationConfig,
+  redactConfig,
+  validateReplicationConfig,
+} from './rules';
 import { StoreConfigAdapter, type StoreBucketConfigs } from './state';
 
 export type StoreReplicationOptions = Omit<ReplicationOptions, 'store' | 'feed' | 'configs'> & {

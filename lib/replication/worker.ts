@@ -268,9 +268,7 @@ export class ReplicationWorker {
     this.updateGauges();
   }
 
-  private async applyWithRetry(
-    event: ChangeEvent,
-  ): Promise<'applied' | 'skipped' | 'failed'> {
+  private async applyWithRetry(event: ChangeEvent): Promise<'applied' | 'skipped' | 'failed'> {
     const signal = this.abort.signal;
     let uncertain = event.seq <= this.startupDispatched;
     let permanentFailures = 0;
@@ -333,10 +331,7 @@ export class ReplicationWorker {
   }
 
   /** Applies one event; the outcome says whether anything was sent. */
-  private async applyOnce(
-    event: ChangeEvent,
-    uncertain: boolean,
-  ): Promise<'applied' | 'skipped'> {
+  private async applyOnce(event: ChangeEvent, uncertain: boolean): Promise<'applied' | 'skipped'> {
     const dest = this.rule.destination;
     if (!event.deleteMarker && event.type === 'created') {
       if (uncertain) {
@@ -418,7 +413,13 @@ export class ReplicationWorker {
     if (info.size <= 256 * 1024) {
       const got = await source.get(info.key, { versionId: info.versionId, info });
       if (!got) throw new Error(`source version vanished: ${info.key}`);
-      await this.client.putObject(this.rule.destination.bucket, info.key, got.body, got.size, headers);
+      await this.client.putObject(
+        this.rule.destination.bucket,
+        info.key,
+        got.body,
+        got.size,
+        headers,
+      );
       return;
     }
     const streamed = await source.getStream(info.key, {
@@ -479,7 +480,11 @@ export class ReplicationWorker {
         const info = await source.head(key);
         if (!info) return;
         const current = await this.client.headObject(this.rule.destination.bucket, key);
-        if (current && current.metadata[VERSION_TAG] === info.versionId && current.etag === info.etag) {
+        if (
+          current &&
+          current.metadata[VERSION_TAG] === info.versionId &&
+          current.etag === info.etag
+        ) {
           this.breaker.success();
           return;
         }

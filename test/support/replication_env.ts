@@ -64,7 +64,15 @@ export class SourceFeed {
         deleteMarker: true,
       });
     } else {
-      this.feed.append({ type: 'deleted', bucket, key, versionId: 'null', size: 0, etag: '', deleteMarker: false });
+      this.feed.append({
+        type: 'deleted',
+        bucket,
+        key,
+        versionId: 'null',
+        size: 0,
+        etag: '',
+        deleteMarker: false,
+      });
     }
   }
 }
@@ -98,9 +106,13 @@ export async function startEnv(
   options: Partial<ReplicationOptions> = {},
   targetBuckets: Array<{ name: string; versioned: boolean }> = [],
 ): Promise<ReplEnv> {
-  const store = new Store(new ModelEngine({ inlineBytesMax: 64 * 1024, uploadPieceBytes: 256 * 1024 }));
+  const store = new Store(
+    new ModelEngine({ inlineBytesMax: 64 * 1024, uploadPieceBytes: 256 * 1024 }),
+  );
   const source = new SourceFeed(store);
-  const targetStore = new Store(new ModelEngine({ inlineBytesMax: 64 * 1024, uploadPieceBytes: 256 * 1024 }));
+  const targetStore = new Store(
+    new ModelEngine({ inlineBytesMax: 64 * 1024, uploadPieceBytes: 256 * 1024 }),
+  );
   const credentials = [
     { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
     { accessKeyId: TARGET_KEY, secretAccessKey: TARGET_SECRET },
@@ -111,7 +123,10 @@ export async function startEnv(
     await targetClient.send(new CreateBucketCommand({ Bucket: b.name }));
     if (b.versioned) {
       await targetClient.send(
-        new PutBucketVersioningCommand({ Bucket: b.name, VersioningConfiguration: { Status: 'Enabled' } }),
+        new PutBucketVersioningCommand({
+          Bucket: b.name,
+          VersioningConfiguration: { Status: 'Enabled' },
+        }),
       );
     }
   }
@@ -166,7 +181,12 @@ export async function startEnv(
 export function rule(
   proxyUrl: string,
   bucket: string,
-  extra: Partial<{ id: string; prefix: string; deleteMarkerReplication: boolean; existingObjects: boolean }> = {},
+  extra: Partial<{
+    id: string;
+    prefix: string;
+    deleteMarkerReplication: boolean;
+    existingObjects: boolean;
+  }> = {},
 ) {
   return {
     id: extra.id ?? 'r1',
@@ -193,7 +213,10 @@ export interface VersionView {
  * ListObjectVersions XML in document order (the SDK splits versions and
  * delete markers into two arrays and loses their interleaving).
  */
-export async function targetVersions(gw: TestGateway['gw'], bucket: string): Promise<Map<string, VersionView[]>> {
+export async function targetVersions(
+  gw: TestGateway['gw'],
+  bucket: string,
+): Promise<Map<string, VersionView[]>> {
   const out = new Map<string, VersionView[]>();
   let query: Record<string, string> = { versions: '', 'max-keys': '1000' };
   for (;;) {
@@ -207,7 +230,10 @@ export async function targetVersions(gw: TestGateway['gw'], bucket: string): Pro
       list.push({
         id: /<VersionId>([^<]*)<\/VersionId>/.exec(m[2]!)?.[1] ?? 'null',
         deleteMarker: m[1] === 'DeleteMarker',
-        etag: m[1] === 'DeleteMarker' ? '' : (/<ETag>([^<]*)<\/ETag>/.exec(m[2]!)?.[1] ?? '').replace(/&quot;|"/g, ''),
+        etag:
+          m[1] === 'DeleteMarker'
+            ? ''
+            : (/<ETag>([^<]*)<\/ETag>/.exec(m[2]!)?.[1] ?? '').replace(/&quot;|"/g, ''),
       });
       out.set(key, list);
     }
@@ -223,7 +249,11 @@ export async function targetVersions(gw: TestGateway['gw'], bucket: string): Pro
 }
 
 function unescapeXml(text: string): string {
-  return text.replace(/&(lt|gt|amp|quot|apos);/g, (_m, n: string) => ({ lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" })[n]!)
+  return text
+    .replace(
+      /&(lt|gt|amp|quot|apos);/g,
+      (_m, n: string) => ({ lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" })[n]!,
+    )
     .replace(/&#(\d+);/g, (_m, d: string) => String.fromCodePoint(Number(d)))
     .replace(/&#x([0-9a-fA-F]+);/g, (_m, h: string) => String.fromCodePoint(parseInt(h, 16)));
 }
@@ -233,7 +263,9 @@ export async function targetKeys(client: S3Client, bucket: string): Promise<stri
   const keys: string[] = [];
   let token: string | undefined;
   for (;;) {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }),
+    );
     for (const o of page.Contents ?? []) keys.push(o.Key!);
     if (!page.IsTruncated) break;
     token = page.NextContinuationToken;
@@ -247,10 +279,16 @@ export async function targetObject(
   key: string,
   versionId?: string,
 ): Promise<{ body: Buffer; metadata: Record<string, string>; contentType?: string }> {
-  const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+  const got = await client.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }),
+  );
   const body = Buffer.from(await got.Body!.transformToByteArray());
   const metadata = { ...(got.Metadata ?? {}) };
-  return { body, metadata, ...(got.ContentType !== undefined ? { contentType: got.ContentType } : {}) };
+  return {
+    body,
+    metadata,
+    ...(got.ContentType !== undefined ? { contentType: got.ContentType } : {}),
+  };
 }
 
 /** Metadata as the source has it: replica tags removed, RFC 2047 words decoded. */

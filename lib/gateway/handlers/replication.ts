@@ -68,7 +68,10 @@ export function parseReplicationConfiguration(
   const name = role.slice(ROLE_PREFIX.length);
   const target = Object.prototype.hasOwnProperty.call(targets, name) ? targets[name] : undefined;
   if (!target) {
-    throw new S3Error('InvalidArgument', `No replication target named '${name.slice(0, 64)}' is configured.`);
+    throw new S3Error(
+      'InvalidArgument',
+      `No replication target named '${name.slice(0, 64)}' is configured.`,
+    );
   }
   const rules: ReplicationRule[] = [];
   for (const [i, rule] of childrenNamed(root, 'Rule').entries()) {
@@ -78,7 +81,9 @@ export function parseReplicationConfiguration(
     }
     if (enabled === 'Disabled') continue;
     const destination = childNamed(rule, 'Destination', true);
-    const bucket = childNamed(destination, 'Bucket', true).text.trim().replace(/^arn:aws:s3:::/, '');
+    const bucket = childNamed(destination, 'Bucket', true)
+      .text.trim()
+      .replace(/^arn:aws:s3:::/, '');
     const out: ReplicationRule = {
       id: childNamed(rule, 'ID')?.text.trim() || `rule-${i + 1}`,
       destination: {
@@ -103,7 +108,10 @@ function targetName(
   targets: Readonly<Record<string, ReplicationTarget>>,
 ): string | undefined {
   for (const [name, t] of Object.entries(targets)) {
-    if (t.endpoint.replace(/\/$/, '') === rule.destination.endpoint && t.region === rule.destination.region) {
+    if (
+      t.endpoint.replace(/\/$/, '') === rule.destination.endpoint &&
+      t.region === rule.destination.region
+    ) {
       return name;
     }
   }
@@ -129,7 +137,9 @@ export async function getBucketReplication(ctx: RequestContext): Promise<void> {
   await requireBucket(ctx);
   const config = await ctx.store.bucket(ctx.bucket!).getReplication();
   if (!config) {
-    throw new S3Error('ReplicationConfigurationNotFoundError', undefined, { BucketName: ctx.bucket! });
+    throw new S3Error('ReplicationConfigurationNotFoundError', undefined, {
+      BucketName: ctx.bucket!,
+    });
   }
   const targets = ctx.config.replicationTargets ?? {};
   const name = config.rules.map((r) => targetName(r, targets)).find((n) => n !== undefined);

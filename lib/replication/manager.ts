@@ -7,7 +7,9 @@
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TesseraError } from '../errors';
+import type { PutOptions } from '../store/bucket';
 import type { Store } from '../store/store';
+import type { ObjectInfo } from '../store/types';
 import {
   type BackoffOptions,
   type BreakerOptions,
@@ -30,6 +32,7 @@ import {
   type WorkerCursor,
   type WorkerOptions,
   type WorkerStatus,
+  describe as describeError,
 } from './worker';
 
 export const RULES_KIND = 'replication';
@@ -55,6 +58,8 @@ export interface ReplicationOptions {
   /** Wall clock for request signatures (tests jump it); never used for ordering. */
   now?: () => number;
   onApplied?: (bucket: string, ruleId: string, event: ChangeEvent) => void;
+  /** Largest object read repair fetches from a replica (buffered). Default 64 MiB. */
+  repairBytesMax?: number;
 }
 
 export interface ReplicationStatus {
@@ -101,6 +106,8 @@ export class ReplicationManager {
   private readonly workerOptions: WorkerOptions;
   private readonly breakerOptions: BreakerOptions;
   private closed = false;
+  private readonly healing = new Set<Promise<void>>();
+  private readonly repairBytesMax: number;
   /** Serialises rule changes per bucket. */
   private readonly changing = new Map<string, Promise<unknown>>();
 
@@ -118,6 +125,7 @@ export class ReplicationManager {
       queueAlertDepth: options.queueAlertDepth ?? 100_000,
     };
     this.breakerOptions = { ...DEFAULT_BREAKER, ...options.breaker };
+    this.repairBytesMax = options.repairBytesMax ?? 64 * 1024 * 1024;
   }
 
   /** Loads every bucket's rules and starts their workers. */
@@ -295,6 +303,69 @@ export class ReplicationManager {
     return result;
   }
 
+  /**
+   * Read repair: the bytes of `info` from a destination that holds exactly
+   * that version (verified by MD5 against the source ETag), or undefined.
+   * When found, the local copy is healed in the background
+   * (docs/replication.md, "Read repair"): in an unversioned bucket the key is
+   * rewritten with the same bytes, metadata and headers, on the condition
+   * that its ETag is still the damaged one; a versioned bucket is not
+   * rewritten (that would add a version), only served.
+   */
+  async repairRead(info: ObjectInfo): Promise<Buffer | undefined> {
+    for (const w of this.workers.get(info.bucket) ?? []) {
+      if (!w.covers(info.key)) continue;
+      let bytes: Buffer | undefined;
+      try {
+        bytes = await w.fetchReplica(info, this.repairBytesMax);
+      } catch (error) {
+        this.logger.warn(
+          { bucket: info.bucket, key: info.key, rule: w.rule.id, err: describeError(error) },
+          'read repair: replica unavailable',
+        );
+        continue;
+      }
+      if (!bytes) continue;
+      this.metrics.repairs.inc({ bucket: info.bucket, rule: w.rule.id });
+      this.logger.warn(
+        { bucket: info.bucket, key: info.key, versionId: info.versionId, rule: w.rule.id },
+        'read repair: served from the replica',
+      );
+      this.healing.add(
+        this.heal(info, bytes).catch((error: unknown) =>
+          this.logger.error(
+            { bucket: info.bucket, key: info.key, err: describeError(error) },
+            'read repair: heal failed',
+          ),
+        ),
+      );
+      return bytes;
+    }
+    return undefined;
+  }
+
+  private async heal(info: ObjectInfo, bytes: Buffer): Promise<void> {
+    const bucket = this.options.store.bucket(info.bucket);
+    const versioning = (await this.options.store.getBucket(info.bucket))?.versioning;
+    if (versioning !== 'Disabled' || info.versionId !== 'null') {
+      this.logger.warn(
+        { bucket: info.bucket, key: info.key, versionId: info.versionId },
+        'read repair: versioned object served from the replica, not rewritten',
+      );
+      return;
+    }
+    const options: PutOptions = { metadata: info.metadata, ifMatch: info.etag };
+    if (info.contentType !== undefined) options.contentType = info.contentType;
+    if (info.headers !== undefined) options.headers = info.headers;
+    await bucket.put(info.key, bytes, options);
+    this.logger.warn({ bucket: info.bucket, key: info.key }, 'read repair: local copy rewritten');
+  }
+
+  /** Resolves when background heals started so far are done (tests). */
+  async healed(): Promise<void> {
+    await Promise.allSettled([...this.healing]);
+  }
+
   /** Resolves when every worker has replicated every event up to `seq` (default: the log head). */
   async drain(seq?: number, signal?: AbortSignal): Promise<void> {
     const upTo = seq ?? (this.options.feed.head ? await this.options.feed.head() : 0);
@@ -306,6 +377,7 @@ export class ReplicationManager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.healed();
     for (const bucket of [...this.workers.keys()]) await this.stopBucket(bucket);
     for (const { client } of this.clients.values()) client.close();
     this.clients.clear();

@@ -14,6 +14,7 @@ export class ReplicationMetrics {
   readonly queueAlert: Gauge<'bucket' | 'rule'>;
   readonly applied: Gauge<'bucket' | 'rule'>;
   readonly eventLag: Histogram;
+  readonly repairs: Counter<'bucket' | 'rule'>;
 
   constructor(registry?: Registry) {
     this.registry = registry ?? new Registry();
@@ -52,6 +53,12 @@ export class ReplicationMetrics {
     this.applied = new Gauge({
       name: 'tessera_replication_cursor',
       help: 'Commit sequence up to which every event is replicated',
+      labelNames,
+      registers,
+    });
+    this.repairs = new Counter({
+      name: 'tessera_replication_read_repairs_total',
+      help: 'Reads of damaged local objects served from a replica',
       labelNames,
       registers,
     });

@@ -4,6 +4,7 @@
  * and the running manager, if any.
  */
 import { TesseraError } from '../errors';
+import type { ObjectInfo } from '../store/types';
 import type { ChangeFeed } from './feed';
 import type { ReplicationManager, ReplicationOptions } from './manager';
 import { RULES_KIND, CURSOR_KIND } from './manager';
@@ -30,6 +31,11 @@ export class ReplicationApi {
 
   constructor(configs: StoreBucketConfigs) {
     this.configs = new StoreConfigAdapter(configs);
+  }
+
+  /** Read repair from a replica (undefined when no running rule has the version). */
+  async repairRead(info: ObjectInfo): Promise<Buffer | undefined> {
+    return this.running()?.repairRead(info);
   }
 
   async set(bucket: string, config: unknown): Promise<void> {

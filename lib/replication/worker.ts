@@ -18,6 +18,7 @@
  * at or above the event's sequence is not written again. Ordering never
  * looks at a clock; only sequences are compared.
  */
+import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -508,6 +509,41 @@ export class ReplicationWorker {
         await sleep(backoffMs(attempt, this.options.backoff), undefined, { signal });
       }
     }
+  }
+
+  /** Whether this rule replicates `key`. */
+  covers(key: string): boolean {
+    return this.matches(key);
+  }
+
+  /**
+   * The bytes of `info` as the destination holds them, or undefined when the
+   * destination's current object is not that version (its replica tag, size
+   * and ETag must match, and the MD5 of the bytes received must equal the
+   * source ETag: a multipart ETag cannot be checked, so it is never used).
+   */
+  async fetchReplica(info: ObjectInfo, maxBytes: number): Promise<Buffer | undefined> {
+    if (!/^[0-9a-f]{32}$/.test(info.etag) || info.size > maxBytes) return undefined;
+    const got = await this.client.getObject(this.rule.destination.bucket, info.key);
+    if (!got) return undefined;
+    if (got.metadata[VERSION_TAG] !== info.versionId || got.size !== info.size) {
+      got.stream.resume();
+      return undefined;
+    }
+    const md5 = createHash('md5');
+    const parts: Buffer[] = [];
+    let n = 0;
+    for await (const chunk of got.stream as AsyncIterable<Buffer>) {
+      n += chunk.length;
+      if (n > info.size) {
+        got.stream.destroy();
+        return undefined;
+      }
+      md5.update(chunk);
+      parts.push(chunk);
+    }
+    if (n !== info.size || md5.digest('hex') !== info.etag) return undefined;
+    return Buffer.concat(parts, n);
   }
 
   /** PENDING / COMPLETED / FAILED of one version for this rule, or undefined when the rule does not cover the key. */

@@ -119,6 +119,8 @@ export class Bucket {
     private readonly replicationApi?: ReplicationApi,
   ) {}
 
+  private repaired: { info: ObjectInfo; bytes: Buffer } | undefined;
+
   /**
    * Sets this bucket's replication rules (docs/replication.md): where its
    * writes go, which prefix, whether deletes follow, whether existing objects
@@ -243,7 +245,7 @@ export class Bucket {
       const body =
         length === 0
           ? Buffer.alloc(0)
-          : await raceAbort(this.engine.read(info, span.start, length), options.signal);
+          : await raceAbort(this.readRepairing(info, span.start, length), options.signal);
       const result: GetResult = { ...info, body };
       if (range) result.range = span;
       return result;
@@ -283,6 +285,26 @@ export class Bucket {
     });
   }
 
+  /**
+   * Reads from the engine; when the object cannot be reconstructed
+   * (ERR_STORE_CORRUPT: more than m shards lost) and a replication rule's
+   * destination holds exactly this version, serves it from there (read
+   * repair, docs/replication.md).
+   */
+  private async readRepairing(info: ObjectInfo, start: number, length: number): Promise<Buffer> {
+    try {
+      return await this.engine.read(info, start, length);
+    } catch (error) {
+      if (!(error instanceof TesseraError) || error.code !== 'ERR_STORE_CORRUPT') throw error;
+      // A stream reads piece by piece: fetch the replica once per version.
+      let bytes = this.repaired?.info === info ? this.repaired.bytes : undefined;
+      bytes ??= await this.replicationApi?.repairRead(info).catch(() => undefined);
+      if (!bytes) throw error;
+      this.repaired = { info, bytes };
+      return bytes.subarray(start, start + length);
+    }
+  }
+
   private validateInfo(key: string, info: unknown): ObjectInfo | undefined {
     if (info === undefined) return undefined;
     const given = info as Partial<ObjectInfo> | null;
@@ -311,8 +333,8 @@ export class Bucket {
   ): Readable {
     let offset = start;
     const end = start + length;
-    const engine = this.engine;
     const inflight = this.inflight;
+    const readRepairing = this.readRepairing.bind(this);
     const stream = new Readable({
       highWaterMark,
       read() {
@@ -324,7 +346,7 @@ export class Bucket {
         const at = offset;
         offset += piece;
         inflight
-          .run(() => engine.read(info, at, piece))
+          .run(() => readRepairing(info, at, piece))
           .then(
             (bytes) => this.push(bytes),
             (error: unknown) => this.destroy(error as Error),

@@ -135,7 +135,7 @@ describe('92 replication: units', () => {
     const ac = new AbortController();
     const seen: number[] = [];
     const reading = (async () => {
-      for await (const e of feed.watch({ bucket: 'a', since: 1, signal: ac.signal })) {
+      for await (const e of feed.watch({ bucket: 'a', since: 2, signal: ac.signal })) {
         seen.push(e.seq);
         if (seen.length === 2) break;
       }
@@ -144,7 +144,7 @@ describe('92 replication: units', () => {
     feed.append({ ...base, bucket: 'a', key: 'w' });
     await reading;
     assert.deepEqual(seen, [3, 4]);
-    feed.retention.hold('r', () => 2);
+    feed.retention.hold('r', () => 3);
     assert.equal(feed.trim(4), 3);
     feed.retention.release('r');
     assert.equal(feed.trim(4), 4);

@@ -16,13 +16,14 @@ export interface ChangeEvent {
   size: number;
   etag: string;
   deleteMarker: boolean;
-  time: Date;
+  /** Commit time (informational only: replication never orders by it). */
+  time: Date | null;
 }
 
 export interface WatchOptions {
   bucket?: string;
   prefix?: string;
-  /** Resume after this sequence (events with seq > since). */
+  /** First sequence to deliver (the last one processed + 1), as store.watch. */
   since?: number;
   signal?: AbortSignal;
 }
@@ -33,7 +34,7 @@ export interface ChangeFeed {
   head?(): number | Promise<number>;
   retention?: {
     hold(name: string, lowestSeqStillNeeded: () => number): void;
-    release(name: string): void;
+    release(name: string): unknown;
   };
 }
 
@@ -65,7 +66,7 @@ export class MemoryChangeFeed implements ChangeFeed {
   /** Drops events below `seq` that no hold needs; returns the new low mark. */
   trim(seq: number): number {
     let low = seq;
-    for (const fn of this.holds.values()) low = Math.min(low, fn() + 1);
+    for (const fn of this.holds.values()) low = Math.min(low, fn());
     while (this.events.length > 0 && this.events[0]!.seq < low) this.events.shift();
     this.trimmedBelow = Math.max(this.trimmedBelow, low);
     return this.trimmedBelow;
@@ -76,7 +77,8 @@ export class MemoryChangeFeed implements ChangeFeed {
   }
 
   async *watch(options: WatchOptions = {}): AsyncGenerator<ChangeEvent> {
-    let after = options.since ?? 0;
+    // Like store.watch: `since` is the first sequence wanted; default: from now.
+    let after = (options.since ?? this.nextSeq) - 1;
     if (after + 1 < this.trimmedBelow) {
       throw new TesseraError(
         'ERR_STORE_CHANGES_EXPIRED',

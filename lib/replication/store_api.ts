@@ -61,10 +61,11 @@ export class ReplicationApi {
 
 /** The store's own change feed, when the store has one (store.watch). */
 export function storeFeed(store: object): ChangeFeed | undefined {
-  const s = store as Partial<ChangeFeed> & { watch?: unknown };
+  const s = store as Partial<ChangeFeed> & { watch?: unknown; committedSeq?: () => number };
   if (typeof s.watch !== 'function') return undefined;
   const feed: ChangeFeed = { watch: (options) => s.watch!.call(store, options) };
   if (s.retention) feed.retention = s.retention;
+  if (typeof s.committedSeq === 'function') feed.head = () => s.committedSeq!.call(store);
   return feed;
 }
 

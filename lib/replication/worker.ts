@@ -153,7 +153,8 @@ export class ReplicationWorker {
   start(): void {
     // Every lane waits on this signal (window of them at once).
     setMaxListeners(this.options.window * 4 + 16, this.abort.signal);
-    this.feed.retention?.hold(this.holdName, () => this.applied);
+    // The lowest sequence still needed: the first one not known done.
+    this.feed.retention?.hold(this.holdName, () => this.applied + 1);
     this.running = this.loop();
   }
 
@@ -178,7 +179,7 @@ export class ReplicationWorker {
         if (this.backfillState && !this.backfillState.complete) await this.backfill();
         for await (const event of this.feed.watch({
           bucket: this.bucket,
-          since: this.applied,
+          since: this.applied + 1,
           signal,
         })) {
           if (event.seq <= this.applied || event.bucket !== this.bucket) continue;

@@ -12,6 +12,7 @@ import { CircuitBreaker, backoffMs } from '../lib/replication/breaker';
 import { MemoryChangeFeed } from '../lib/replication/feed';
 import { ReplicationTargetError, S3TargetClient } from '../lib/replication/s3_client';
 import { uriEncode } from '../lib/gateway/request/uri';
+import { validateReplicationTargets } from '../lib/replication/targets';
 
 const SECRET = 'unit-secret-abcdef0123456789';
 
@@ -183,6 +184,36 @@ describe('92 replication: units', () => {
       assert.equal(inspect(client, { showHidden: true, depth: 6 }).includes(SECRET), false);
     } finally {
       client.close();
+    }
+  });
+
+  it('validates the gateway target registry without quoting secrets', () => {
+    const good = {
+      dr: {
+        endpoint: 'https://dr.example.net:9000/',
+        region: 'eu-west-1',
+        credentials: { accessKeyId: 'AKID', secretAccessKey: SECRET },
+      },
+    };
+    assert.deepEqual(validateReplicationTargets(good), {
+      dr: {
+        endpoint: 'https://dr.example.net:9000',
+        region: 'eu-west-1',
+        credentials: { accessKeyId: 'AKID', secretAccessKey: SECRET },
+      },
+    });
+    for (const bad of [
+      [],
+      { 'bad name': good.dr },
+      { dr: { ...good.dr, endpoint: 'file:///etc/passwd' } },
+      { dr: { ...good.dr, credentials: { accessKeyId: 'AKID' } } },
+      { dr: { ...good.dr, endpoint: `http://AKID:${SECRET}@host` } },
+    ]) {
+      assert.throws(
+        () => validateReplicationTargets(bad),
+        (e: Error & { code?: string }) =>
+          e.code === 'ERR_INVALID_ARG_VALUE' && !e.message.includes(SECRET),
+      );
     }
   });
 });

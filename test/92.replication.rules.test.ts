@@ -137,6 +137,15 @@ describe('92 replication: rules', function () {
       assert.ok(deadStatus.queueDepth > 0);
       assert.equal(await alive.objectStatus('src', 'k3', 'null'), 'PENDING');
       assert.ok(deadStatus.lastError && !deadStatus.lastError.includes(TARGET_SECRET));
+      // Prometheus sees the same, on scrape.
+      const scraped = await alive.registry.metrics();
+      assert.match(scraped, /tessera_replication_breaker_state\{bucket="src",rule="dead"\} [12]/);
+      assert.match(scraped, /tessera_replication_queue_depth\{bucket="src",rule="dead"\} [1-9]/);
+      assert.match(
+        scraped,
+        /tessera_replication_failures_total\{bucket="src",rule="dead",kind="transient"\} [1-9]/,
+      );
+      assert.equal(scraped.includes(TARGET_SECRET), false);
       // It comes back: everything drains, status turns COMPLETED.
       dead.mode = 'up';
       await alive.drain(undefined, AbortSignal.timeout(20_000));

@@ -116,6 +116,7 @@ export class ReplicationManager {
   private constructor(private readonly options: ReplicationOptions) {
     this.configs = options.configs ?? new StoreConfigAdapter(options.store.bucketConfigs);
     this.metrics = new ReplicationMetrics(options.registry);
+    this.metrics.refresh = () => this.status();
     this.logger = (options.logger ?? pino({ enabled: false })).child({ component: 'replication' });
     this.workerOptions = {
       window: options.window ?? 16,

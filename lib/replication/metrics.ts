@@ -15,6 +15,9 @@ export class ReplicationMetrics {
   readonly applied: Gauge<'bucket' | 'rule'>;
   readonly eventLag: Histogram;
   readonly repairs: Counter<'bucket' | 'rule'>;
+  readonly breakerOpen: Gauge<'bucket' | 'rule'>;
+  /** Called before every scrape so the gauges are current (set by the manager). */
+  refresh: (() => Promise<unknown>) | undefined;
 
   constructor(registry?: Registry) {
     this.registry = registry ?? new Registry();
@@ -41,6 +44,15 @@ export class ReplicationMetrics {
     this.queueDepth = new Gauge({
       name: 'tessera_replication_queue_depth',
       help: 'Events committed and not yet replicated (upper bound: log head minus cursor)',
+      labelNames,
+      registers,
+      collect: async () => {
+        await this.refresh?.();
+      },
+    });
+    this.breakerOpen = new Gauge({
+      name: 'tessera_replication_breaker_state',
+      help: 'Circuit breaker of the destination: 0 closed, 1 half-open, 2 open',
       labelNames,
       registers,
     });

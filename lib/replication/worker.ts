@@ -591,6 +591,11 @@ export class ReplicationWorker {
     this.metrics.lag.set(labels, this.lagSeconds());
     const alert = depth > this.options.queueAlertDepth;
     this.metrics.queueAlert.set(labels, alert ? 1 : 0);
+    const breaker = this.breaker.state;
+    this.metrics.breakerOpen.set(
+      labels,
+      breaker === 'closed' ? 0 : breaker === 'half-open' ? 1 : 2,
+    );
     if (alert && !this.alerted) {
       this.logger.warn(
         { bucket: this.bucket, rule: this.rule.id, depth, threshold: this.options.queueAlertDepth },

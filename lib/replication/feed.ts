@@ -28,8 +28,23 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
+/** One page of the log, unfiltered (store.changes). */
+export interface ChangesPage {
+  events: ChangeEvent[];
+  /** Pass as fromSeq to continue after this page. */
+  nextSeq: number;
+  /** The newest committed seq when the page was read. */
+  committedSeq: number;
+}
+
 export interface ChangeFeed {
   watch(options: WatchOptions): AsyncIterable<ChangeEvent>;
+  /**
+   * The log from `fromSeq`, every bucket (store.changes). Lets an idle
+   * worker move its cursor over sequences that are not its bucket's (other
+   * buckets, the store's internal writes), which watch() never shows it.
+   */
+  changes?(fromSeq: number, maxEvents: number): Promise<ChangesPage>;
   /** Highest committed sequence, when the feed knows it (queue depth). */
   head?(): number | Promise<number>;
   retention?: {
@@ -61,6 +76,21 @@ export class MemoryChangeFeed implements ChangeFeed {
 
   head(): number {
     return this.nextSeq - 1;
+  }
+
+  changes(fromSeq: number, maxEvents: number): Promise<ChangesPage> {
+    if (fromSeq < this.trimmedBelow) {
+      return Promise.reject(
+        new TesseraError(
+          'ERR_STORE_CHANGES_EXPIRED',
+          `the change log no longer holds sequence ${fromSeq}`,
+        ),
+      );
+    }
+    const events = this.events.filter((e) => e.seq >= fromSeq).slice(0, maxEvents);
+    const nextSeq =
+      events.length > 0 ? events[events.length - 1]!.seq + 1 : Math.max(fromSeq, this.nextSeq);
+    return Promise.resolve({ events, nextSeq, committedSeq: this.nextSeq - 1 });
   }
 
   /** Drops events below `seq` that no hold needs; returns the new low mark. */

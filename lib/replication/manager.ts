@@ -293,6 +293,7 @@ export class ReplicationManager {
   ): Promise<ObjectReplicationStatus | undefined> {
     const workers = this.workers.get(bucket);
     if (!workers) return undefined;
+    await Promise.all(workers.map((w) => w.probeIdle().catch(() => undefined)));
     const head = this.options.feed.head ? await this.options.feed.head() : undefined;
     let result: ObjectReplicationStatus | undefined;
     for (const w of workers) {

@@ -66,6 +66,9 @@ export function storeFeed(store: object): ChangeFeed | undefined {
   const feed: ChangeFeed = { watch: (options) => s.watch!.call(store, options) };
   if (s.retention) feed.retention = s.retention;
   if (typeof s.committedSeq === 'function') feed.head = () => s.committedSeq!.call(store);
+  if (typeof s.changes === 'function') {
+    feed.changes = (fromSeq, maxEvents) => s.changes!.call(store, fromSeq, maxEvents);
+  }
   return feed;
 }
 

@@ -562,7 +562,7 @@ export class ReplicationWorker {
     }
     if (this.pendingKeys.has(key)) return 'PENDING';
     // Not seen yet: pending until the worker has read the log up to its head.
-    if (head !== undefined && this.observedHigh < head && this.applied < head) return 'PENDING';
+    if (head !== undefined && Math.max(this.observedHigh, this.applied) < head) return 'PENDING';
     return 'COMPLETED';
   }
 
@@ -584,6 +584,7 @@ export class ReplicationWorker {
   }
 
   async status(): Promise<WorkerStatus> {
+    await this.probeIdle().catch(() => undefined);
     const head = this.feed.head ? await this.feed.head() : undefined;
     const depth = this.queueDepth(head);
     const labels = { bucket: this.bucket, rule: this.rule.id };
@@ -622,6 +623,31 @@ export class ReplicationWorker {
     return out;
   }
 
+  /**
+   * When nothing is in flight, moves the cursor over log sequences that hold
+   * no event of this bucket (other buckets, internal writes): watch() never
+   * shows them, yet they count in the log head. Stops at the first event of
+   * this bucket (watch() delivers it).
+   */
+  async probeIdle(): Promise<void> {
+    if (!this.feed.changes) return;
+    let from = this.applied + 1;
+    for (let pages = 0; pages < 100; pages++) {
+      if (this.order.length > 0 || this.inFlight > 0) return;
+      const page = await this.feed.changes(from, 1000);
+      if (this.order.length > 0 || this.inFlight > 0) return;
+      const mine = page.events.find((e) => e.bucket === this.bucket && e.seq > this.applied);
+      const upTo = (mine ? mine.seq : page.nextSeq) - 1;
+      if (upTo > this.applied && from === this.applied + 1) {
+        this.applied = upTo;
+        this.observedHigh = Math.max(this.observedHigh, upTo);
+        this.updateGauges();
+      }
+      if (mine || page.nextSeq > page.committedSeq || page.events.length === 0) return;
+      from = page.nextSeq;
+    }
+  }
+
   /** True when every event up to `seq` is done. */
   caughtUp(seq: number): boolean {
     return this.applied >= seq && (!this.backfillState || this.backfillState.complete);
@@ -631,6 +657,8 @@ export class ReplicationWorker {
   async waitFor(seq: number, signal?: AbortSignal): Promise<void> {
     while (!this.caughtUp(seq)) {
       signal?.throwIfAborted();
+      await this.probeIdle();
+      if (this.caughtUp(seq)) return;
       await new Promise<void>((resolve) => {
         this.idleWaiters.push(resolve);
         setTimeout(resolve, 50).unref();

@@ -202,6 +202,14 @@ export class ReplicationWorker {
       } catch (error) {
         if (signal.aborted) return;
         this.lastError = describe(error);
+        if ((error as { code?: unknown }).code === 'NoSuchBucket') {
+          // The bucket was deleted (its rules and cursor went with it).
+          this.logger.warn(
+            { bucket: this.bucket, rule: this.rule.id },
+            'bucket gone: worker stops',
+          );
+          return;
+        }
         this.logger.error(
           { bucket: this.bucket, rule: this.rule.id, err: this.lastError },
           'replication feed read failed; retrying',

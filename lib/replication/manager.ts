@@ -293,8 +293,12 @@ export class ReplicationManager {
   ): Promise<ObjectReplicationStatus | undefined> {
     const workers = this.workers.get(bucket);
     if (!workers) return undefined;
-    await Promise.all(workers.map((w) => w.probeIdle().catch(() => undefined)));
-    const head = this.options.feed.head ? await this.options.feed.head() : undefined;
+    // Without the version's sequence the answer compares with the log head.
+    let head: number | undefined;
+    if (sequence === undefined) {
+      await Promise.all(workers.map((w) => w.probeIdle().catch(() => undefined)));
+      head = this.options.feed.head ? await this.options.feed.head() : undefined;
+    }
     let result: ObjectReplicationStatus | undefined;
     for (const w of workers) {
       const s = w.objectStatus(key, versionId, sequence, head);

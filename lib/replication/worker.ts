@@ -592,9 +592,11 @@ export class ReplicationWorker {
   }
 
   async status(): Promise<WorkerStatus> {
-    await this.probeIdle().catch(() => undefined);
+    // Idle at the end of the log: nothing queued, whatever the store wrote
+    // since (its own internal records count in the head, not in the queue).
+    const idle = await this.probeIdle().catch(() => false);
     const head = this.feed.head ? await this.feed.head() : undefined;
-    const depth = this.queueDepth(head);
+    const depth = idle ? this.order.length : this.queueDepth(head);
     const labels = { bucket: this.bucket, rule: this.rule.id };
     this.metrics.queueDepth.set(labels, depth);
     this.metrics.lag.set(labels, this.lagSeconds());
@@ -637,13 +639,13 @@ export class ReplicationWorker {
    * shows them, yet they count in the log head. Stops at the first event of
    * this bucket (watch() delivers it).
    */
-  async probeIdle(): Promise<void> {
-    if (!this.feed.changes) return;
+  async probeIdle(): Promise<boolean> {
+    if (!this.feed.changes) return false;
     let from = this.applied + 1;
     for (let pages = 0; pages < 100; pages++) {
-      if (this.order.length > 0 || this.inFlight > 0) return;
+      if (this.order.length > 0 || this.inFlight > 0) return false;
       const page = await this.feed.changes(from, 1000);
-      if (this.order.length > 0 || this.inFlight > 0) return;
+      if (this.order.length > 0 || this.inFlight > 0) return false;
       const mine = page.events.find((e) => e.bucket === this.bucket && e.seq > this.applied);
       const upTo = (mine ? mine.seq : page.nextSeq) - 1;
       if (upTo > this.applied && from === this.applied + 1) {
@@ -651,9 +653,11 @@ export class ReplicationWorker {
         this.observedHigh = Math.max(this.observedHigh, upTo);
         this.updateGauges();
       }
-      if (mine || page.nextSeq > page.committedSeq || page.events.length === 0) return;
+      if (mine) return false;
+      if (page.nextSeq > page.committedSeq || page.events.length === 0) return true;
       from = page.nextSeq;
     }
+    return false;
   }
 
   /** True when every event up to `seq` is done. */

@@ -200,13 +200,6 @@ export class S3TargetClient {
     return out;
   }
 
-  async headBucket(bucket: string): Promise<boolean> {
-    const answer = await this.send('HEAD', bucket, undefined, [], {}, undefined, 0, false);
-    if (answer.status === 404) return false;
-    this.check('HEAD', bucket, '', answer, false);
-    return true;
-  }
-
   private check(
     method: string,
     bucket: string,

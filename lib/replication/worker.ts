@@ -323,7 +323,7 @@ export class ReplicationWorker {
     }
   }
 
-  private recordFailed(event: ChangeEvent, code: string): void {
+  private recordFailed(event: Pick<ChangeEvent, 'seq' | 'key' | 'versionId'>, code: string): void {
     this.failed.push({ seq: event.seq, key: event.key, versionId: event.versionId, code });
     this.failedKeys.add(`${event.key}\u0000${event.versionId}`);
     if (this.failed.length > FAILED_KEEP) {
@@ -508,10 +508,7 @@ export class ReplicationWorker {
         this.lastError = describe(error);
         if (!target || target.permanent) {
           if (attempt + 1 >= this.options.permanentAttempts) {
-            this.recordFailed(
-              { seq: 0, key, versionId: 'null', type: 'created' } as ChangeEvent,
-              target?.s3Code ?? codeOf(error),
-            );
+            this.recordFailed({ seq: 0, key, versionId: 'null' }, target?.s3Code ?? codeOf(error));
             return;
           }
         } else this.breaker.failure();

@@ -98,7 +98,12 @@ async function runPass(mode: 'scrub' | 'heal' | 'verify', flags: PassFlags): Pro
   if (!existsSync(join(path, 'drive-0', 'FORMAT'))) {
     throw new TesseraError('ERR_INVALID_ARG_VALUE', `no tessera store at ${path}`);
   }
-  const store = await Store.open({ path, replaceEmptyDrives: flags.replaceDrives === true });
+  // A maintenance command: no lifecycle pass runs while it works.
+  const store = await Store.open({
+    path,
+    replaceEmptyDrives: flags.replaceDrives === true,
+    lifecycle: { enabled: false },
+  });
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);

@@ -22,10 +22,11 @@ import { SigV4Verifier } from './auth/sigv4';
 import { S3Error, renderErrorResponse } from './errors';
 import type { GatewayConfig, GatewayLimits, RequestContext } from './handlers/context';
 import { MULTIPART_BUCKET, MultipartStore } from './handlers/multipart_store';
+import { CORS_RESPONSE_HEADERS, answerPreflight, applyCors } from './handlers/cors';
 import { HANDLERS } from './handlers/dispatch';
 import { redactUrl, silentLogger } from './observability/logging';
 import { GatewayMetrics } from './observability/metrics';
-import type { AddressOptions } from './request/address';
+import { type AddressOptions, resolveAddress } from './request/address';
 import { type ParsedRequest, parseRequest } from './request/parse';
 import { parseQuery, splitTarget } from './request/uri';
 
@@ -96,7 +97,13 @@ export interface GatewayHandler {
   close(): Promise<void>;
 }
 
-const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'connection']);
+const KEPT_ON_ERROR = new Set<string>([
+  'x-amz-request-id',
+  'x-amz-id-2',
+  'server',
+  'connection',
+  ...CORS_RESPONSE_HEADERS,
+]);
 const KEPT_ON_304 = new Set([...KEPT_ON_ERROR, 'etag', 'last-modified']);
 const KEPT_ON_416 = new Set([...KEPT_ON_ERROR, 'content-range']);
 const HEALTH_LIVE = new Set(['/healthz', '/minio/health/live']);
@@ -247,6 +254,13 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
         if (await observe(req, res, rawPath)) return;
         op = 'Unknown';
       }
+      if (method === 'OPTIONS') {
+        // CORS preflight: browsers send it without credentials (as S3 answers it).
+        op = 'Preflight';
+        const address = resolveAddress(rawPath, req.headers.host, addressOptions);
+        await answerPreflight(store, address.bucket, req, res);
+        return;
+      }
       // Addressing and routing are answered only after authentication, so an
       // unauthenticated probe learns nothing about names or operations.
       let parsed: ParsedRequest | undefined;
@@ -297,6 +311,7 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
         receivedBytes: 0,
         sentBytes: 0,
       };
+      if (req.headers.origin !== undefined) await applyCors(ctx);
       await HANDLERS[parsed.operation](ctx);
     } catch (error) {
       if (res.headersSent) {

@@ -9,11 +9,21 @@ import { raceAbort, throwIfAborted, validateSignal } from './abort';
 import { bodyChunks, knownLength, readBody, rechunk, validateBody, type Body } from './body';
 import type { EngineUpload, StoreEngine, WriteObjectRequest } from './engine';
 import type { InflightTracker } from './inflight';
+import type { BucketConfigs } from './bucket_config';
+import {
+  type LifecycleRule,
+  type NormalizedRule,
+  type StoredLifecycle,
+  fromStored,
+  toStored,
+  validateLifecycle,
+} from '../lifecycle/rules';
 import type { ReplicationApi } from '../replication/store_api';
 import type { RedactedRule, ReplicationRule } from '../replication/rules';
 import { SINGLE_PUT_BYTES_MAX } from './limits';
 import { decodeToken, encodeToken } from './list_token';
 import { resolveRange, validateRange } from './range';
+import { type MultipartOptions, validateMultipart } from './multipart_layout';
 import { headerEntries, splitStoredMetadata, validateChecksums } from './system_headers';
 import type {
   ByteRange,
@@ -41,6 +51,13 @@ export interface PutOptions {
    * (an aws-chunked trailer); if it rejects, nothing is stored.
    */
   checksums?: ChecksumMap | Promise<ChecksumMap | undefined>;
+  /**
+   * The body is the concatenation of parts (an S3 multipart upload): the
+   * object's ETag becomes `md5(concat(part MD5s))-N` (in head, get and every
+   * listing) and `parts` is returned by head/get. The sizes must add up to
+   * the body's length (else InvalidArgument and nothing is stored).
+   */
+  multipart?: MultipartOptions;
   ifMatch?: string;
   ifNoneMatch?: '*';
   signal?: AbortSignal;
@@ -83,6 +100,8 @@ export interface ListPageOptions {
 
 const LIST_PAGE_MAX = 1000;
 const STREAM_PIECE_BYTES = 1024 * 1024;
+/** head()'s `withBodyUpTo` is for small objects: at most 16 MiB. */
+const HEAD_BODY_BYTES_MAX = 16 * 1024 * 1024;
 
 function optionalString(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -116,8 +135,45 @@ export class Bucket {
     readonly name: string,
     private readonly engine: StoreEngine,
     private readonly inflight: InflightTracker,
+    private readonly configs?: BucketConfigs,
     private readonly replicationApi?: ReplicationApi,
   ) {}
+
+  /**
+   * Replaces the bucket's lifecycle rules (docs/lifecycle.md); resolves once
+   * they are durable. InvalidArgument for a malformed rule, NotImplemented
+   * for S3 features tessera lacks (tags, transitions), NoSuchBucket.
+   */
+  async setLifecycle(rules: LifecycleRule[]): Promise<void> {
+    const normalized = validateLifecycle(rules);
+    await this.requireConfigs().put(this.name, 'lifecycle', toStored(normalized));
+  }
+
+  /** The rules in effect (ids filled in), or undefined when there are none. */
+  async getLifecycle(): Promise<NormalizedRule[] | undefined> {
+    const configs = this.requireConfigs();
+    if (!(await this.inflight.run(() => this.engine.getBucket(this.name)))) {
+      throw new TesseraError('NoSuchBucket', `bucket ${JSON.stringify(this.name)} does not exist`);
+    }
+    const stored = await configs.get<StoredLifecycle>(this.name, 'lifecycle');
+    return stored === undefined ? undefined : fromStored(stored);
+  }
+
+  /** Removes every lifecycle rule; no error when there were none. */
+  async deleteLifecycle(): Promise<void> {
+    const configs = this.requireConfigs();
+    if (!(await this.inflight.run(() => this.engine.getBucket(this.name)))) {
+      throw new TesseraError('NoSuchBucket', `bucket ${JSON.stringify(this.name)} does not exist`);
+    }
+    await configs.delete(this.name, 'lifecycle');
+  }
+
+  private requireConfigs(): BucketConfigs {
+    if (this.configs === undefined) {
+      throw new TesseraError('ERR_STORE_UNSUPPORTED', 'this bucket handle has no configuration');
+    }
+    return this.configs;
+  }
 
   private repaired: { info: ObjectInfo; bytes: Buffer } | undefined;
 
@@ -148,11 +204,25 @@ export class Bucket {
 
   /** Stores `body` under `key`; resolves once it is durable. */
   async put(key: string, body: Body, options: PutOptions = {}): Promise<PutResult> {
+    const multipart = validateMultipart(options.multipart);
     const request: WriteObjectRequest = {
       bucket: this.name,
       key: validateKey(key),
-      metadata: { ...validateMetadata(options.metadata), ...headerEntries(options.headers) },
+      metadata: {
+        ...validateMetadata(options.metadata),
+        ...headerEntries(options.headers),
+        ...multipart?.entry,
+      },
       ...validateConditions(options),
+    };
+    if (multipart !== undefined) request.multipartEtag = multipart.etag;
+    const checkLength = (length: number) => {
+      if (multipart !== undefined && length !== multipart.totalBytes) {
+        throw new TesseraError(
+          'InvalidArgument',
+          `multipart.partSizes add up to ${multipart.totalBytes} bytes but the body has ${length}`,
+        );
+      }
     };
     const given = options.checksums;
     let lateChecksums: Promise<ChecksumMap | undefined> | undefined;
@@ -185,9 +255,13 @@ export class Bucket {
       if (length !== undefined && length <= this.engine.inlineBytesMax) {
         const bytes = await readBody(checked, { signal });
         await bodyEnded();
+        checkLength(bytes.length);
         return raceAbort(this.engine.put(request, bytes), signal);
       }
-      return this.putStreamed(request, checked, signal, bodyEnded);
+      return this.putStreamed(request, checked, signal, async (length) => {
+        await bodyEnded();
+        checkLength(length);
+      });
     });
   }
 
@@ -195,7 +269,7 @@ export class Bucket {
     request: WriteObjectRequest,
     body: Body,
     signal: AbortSignal | undefined,
-    bodyEnded: () => Promise<void>,
+    bodyEnded: (length: number) => Promise<void>,
   ): Promise<PutResult> {
     const upload: EngineUpload = await this.engine.beginUpload(this.name);
     try {
@@ -203,8 +277,12 @@ export class Bucket {
         bodyChunks(body, { signal, maxBytes: SINGLE_PUT_BYTES_MAX }),
         this.engine.uploadPieceBytes,
       );
-      for await (const piece of pieces) await upload.append(piece);
-      await bodyEnded();
+      let length = 0;
+      for await (const piece of pieces) {
+        length += piece.length;
+        await upload.append(piece);
+      }
+      await bodyEnded(length);
       throwIfAborted(signal);
       return await upload.commit(request);
     } catch (error) {
@@ -214,21 +292,30 @@ export class Bucket {
     }
   }
 
-  /** Metadata of the current (or given) version; undefined when missing. */
+  /**
+   * Metadata of the current (or given) version; undefined when missing.
+   * With `withBodyUpTo: n`, an object of at most n bytes comes with its
+   * `body`, read in the same engine call (a small GET in one round trip).
+   */
   async head(
     key: string,
-    options: Pick<ReadOptions, 'versionId' | 'signal'> = {},
-  ): Promise<ObjectInfo | undefined> {
+    options: Pick<ReadOptions, 'versionId' | 'signal'> & { withBodyUpTo?: number } = {},
+  ): Promise<(ObjectInfo & { body?: Buffer }) | undefined> {
     validateKey(key);
     const versionId = validateVersionId(options.versionId);
     const signal = validateSignal(options.signal);
+    const bodyBytesMax = validateLimit(
+      'withBodyUpTo',
+      options.withBodyUpTo,
+      HEAD_BODY_BYTES_MAX,
+      0,
+    );
     return this.inflight.run(async () => {
       throwIfAborted(signal);
-      const info = await this.engine.head(
-        this.name,
-        key,
-        versionId === undefined ? {} : { versionId },
-      );
+      const info = await this.engine.head(this.name, key, {
+        ...(versionId === undefined ? {} : { versionId }),
+        ...(bodyBytesMax > 0 ? { bodyBytesMax } : {}),
+      });
       return info === undefined || info.deleteMarker ? undefined : withHeaders(info);
     });
   }
@@ -467,6 +554,10 @@ export class Bucket {
 
 /** The stored record as callers see it: system headers out of `metadata`. */
 function withHeaders(info: ObjectInfo): ObjectInfo {
-  const { metadata, headers } = splitStoredMetadata(info.metadata);
-  return headers === undefined ? info : { ...info, metadata, headers };
+  const { metadata, headers, parts } = splitStoredMetadata(info.metadata);
+  if (metadata === info.metadata) return info;
+  const result: ObjectInfo = { ...info, metadata };
+  if (headers !== undefined) result.headers = headers;
+  if (parts !== undefined) result.parts = parts;
+  return result;
 }

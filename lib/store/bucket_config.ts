@@ -178,6 +178,30 @@ export class BucketConfigs {
     }
   }
 
+  /**
+   * @internal Store-wide state of a background task (a lifecycle cursor),
+   * kept with the same durability under `state/<name>`. Not cached.
+   */
+  async getState<T>(name: string): Promise<T | undefined> {
+    return this.inflight.run(async () => {
+      if (!(await this.engine.getBucket(CONFIG_BUCKET))) return undefined;
+      const found = await this.internal.get(`state/${name}`);
+      return found ? (JSON.parse(found.body.toString('utf8')) as T) : undefined;
+    });
+  }
+
+  /** @internal Replaces the state `name`; resolves once durable. */
+  async putState(name: string, value: unknown): Promise<void> {
+    await this.inflight.run(() =>
+      this.serialize('state' as BucketConfigKind, name, async () => {
+        await this.ensureInternal();
+        await this.internal.put(`state/${name}`, JSON.stringify(value), {
+          contentType: 'application/json',
+        });
+      }),
+    );
+  }
+
   private async remove(kind: BucketConfigKind, bucket: string): Promise<void> {
     const entries = await this.load(kind);
     if (!entries.has(bucket)) return;

@@ -14,7 +14,9 @@ import { binding } from '../binding';
 import { type NativeScrubHandle, runScrub, type ScrubOptions, type ScrubReport } from './scrub';
 import { TesseraError } from '../errors';
 import type {
+  EngineHead,
   EngineInfo,
+  EngineDeleteOptions,
   EngineListOptions,
   EngineListPage,
   EngineUpload,
@@ -72,6 +74,7 @@ interface NativeListedVersion {
   deleteMarker: boolean;
   size: number;
   etag: string;
+  partCount: number;
   mtimeMs: number;
 }
 
@@ -93,6 +96,11 @@ interface NativeWrite {
   /** 0 none, 1 ifNoneMatch '*', 2 ifMatch. */
   condition?: 0 | 1 | 2;
   ifMatchEtag?: Buffer;
+  ifMatchMtimeMs?: number;
+  ifMatchPartCount?: number;
+  /** A multipart object's ETag bytes, with its part count. */
+  etag?: Buffer;
+  partCount?: number;
   versioning?: 0 | 1 | 2;
   uploadId?: number;
 }
@@ -125,7 +133,12 @@ export interface NativeEngineHandle {
   beginUpload(): number;
   appendUpload(uploadId: number, piece: Buffer): Promise<void>;
   abortUpload(uploadId: number): void;
-  head(bucket: string, key: string, versionId: string): Promise<NativeObjectInfo | null>;
+  head(
+    bucket: string,
+    key: string,
+    versionId: string,
+    bodyBytesMax?: number,
+  ): Promise<(NativeObjectInfo & { body?: Buffer }) | null>;
   read(
     bucket: string,
     key: string,
@@ -285,11 +298,18 @@ function fromPairs(pairs: PairList): Record<string, string> {
   return out;
 }
 
-function etagBytes(etag: string): Buffer {
-  const hex = etag.replace(/^"|"$/g, '');
+/** `<hex>` or `<hex>-<N>` (multipart) as the engine's bytes and part count. */
+function etagBytes(etag: string): { bytes: Buffer; partCount: number } {
+  const m = /^"?([0-9a-f]{32})(?:-([1-9]\d{0,4}))?"?$/i.exec(etag);
   // A malformed ETag matches nothing: all-zero bytes are never an MD5 the
   // engine stores for a non-empty condition to hit by chance in practice.
-  return /^[0-9a-f]{32}$/i.test(hex) ? Buffer.from(hex, 'hex') : Buffer.alloc(16);
+  if (!m) return { bytes: Buffer.alloc(16), partCount: 0 };
+  return { bytes: Buffer.from(m[1]!, 'hex'), partCount: m[2] === undefined ? 0 : Number(m[2]) };
+}
+
+/** The ETag callers see: the MD5, or `<md5 of part md5s>-N` for a multipart object. */
+function etagText(hex: string, partCount: number): string {
+  return partCount > 0 && hex !== '' ? `${hex}-${partCount}` : hex;
 }
 
 function noSuchBucket(name: string): TesseraError {
@@ -441,14 +461,23 @@ export class NativeStoreEngine implements StoreEngine {
       condition: request.ifNoneMatch === '*' ? 1 : request.ifMatch !== undefined ? 2 : 0,
     };
     if (request.contentType !== undefined) write.contentType = request.contentType;
-    if (request.ifMatch !== undefined) write.ifMatchEtag = etagBytes(request.ifMatch);
+    if (request.ifMatch !== undefined) {
+      const { bytes, partCount } = etagBytes(request.ifMatch);
+      write.ifMatchEtag = bytes;
+      write.ifMatchPartCount = partCount;
+    }
+    if (request.multipartEtag !== undefined) {
+      const { bytes, partCount } = etagBytes(request.multipartEtag);
+      write.etag = bytes;
+      write.partCount = partCount;
+    }
     return write;
   }
 
   private async writeObject(write: NativeWrite, size: number): Promise<PutResult> {
     try {
       const r = await this.one(write);
-      return { etag: r.etag, versionId: r.versionId, size };
+      return { etag: etagText(r.etag, write.partCount ?? 0), versionId: r.versionId, size };
     } catch (error) {
       if (isCode(error, 'NoSuchKey')) {
         if (!this.handle.getBucket(write.bucket)) throw noSuchBucket(write.bucket);
@@ -500,7 +529,7 @@ export class NativeStoreEngine implements StoreEngine {
       bucket,
       key,
       versionId: n.versionId,
-      etag: n.etag,
+      etag: etagText(n.etag, n.partCount),
       size: n.size,
       lastModified: new Date(n.mtimeMs),
       metadata: fromPairs(n.metadata),
@@ -516,11 +545,17 @@ export class NativeStoreEngine implements StoreEngine {
   async head(
     bucket: string,
     key: string,
-    options: { versionId?: string },
-  ): Promise<ObjectInfo | undefined> {
-    this.requireBucket(bucket);
-    const n = await this.handle.head(bucket, key, options.versionId ?? '');
-    return n ? this.toInfo(bucket, key, n) : undefined;
+    options: { versionId?: string; bodyBytesMax?: number },
+  ): Promise<EngineHead | undefined> {
+    const n = await this.handle.head(bucket, key, options.versionId ?? '', options.bodyBytesMax);
+    if (!n) {
+      // The bucket is checked only when nothing was found (one call less per hit).
+      this.requireBucket(bucket);
+      return undefined;
+    }
+    const info: EngineHead = this.toInfo(bucket, key, n);
+    if (n.body !== undefined) info.body = n.body;
+    return info;
   }
 
   async read(info: ObjectInfo, offset: number, length: number): Promise<Buffer> {
@@ -533,20 +568,31 @@ export class NativeStoreEngine implements StoreEngine {
     }
   }
 
-  async delete(
-    bucket: string,
-    key: string,
-    options: { versionId?: string },
-  ): Promise<DeleteResult> {
+  async delete(bucket: string, key: string, options: EngineDeleteOptions): Promise<DeleteResult> {
     this.requireBucket(bucket);
     const write: NativeWrite = { kind: 'delete', bucket, key };
     if (options.versionId !== undefined) write.versionId = options.versionId;
+    if (options.ifMatch !== undefined) {
+      write.condition = 2;
+      const { bytes, partCount } = etagBytes(options.ifMatch.etag);
+      write.ifMatchEtag = bytes;
+      write.ifMatchPartCount = partCount;
+      if (options.ifMatch.lastModifiedMs !== undefined)
+        write.ifMatchMtimeMs = options.ifMatch.lastModifiedMs;
+    }
     try {
       const r = await this.one(write);
       const result: DeleteResult = { deleteMarker: r.deleteMarker };
       if (r.versionId !== '') result.versionId = r.versionId;
       return result;
     } catch (error) {
+      if (isCode(error, 'PreconditionFailed'))
+        throw new TesseraError('PreconditionFailed', 'the version changed since it was read');
+      if (isCode(error, 'NoSuchKey') && options.ifMatch !== undefined) {
+        if (!this.handle.getBucket(bucket)) throw noSuchBucket(bucket);
+        if (options.versionId === undefined)
+          throw new TesseraError('NoSuchKey', 'the object does not exist');
+      }
       // Deleting a version that is not there changes nothing (S3: 204).
       if (isCode(error, 'NoSuchKey') && options.versionId !== undefined) {
         if (!this.handle.getBucket(bucket)) throw noSuchBucket(bucket);
@@ -570,7 +616,7 @@ export class NativeStoreEngine implements StoreEngine {
       objects: page.objects.map((o) => ({
         key: o.key,
         size: o.size,
-        etag: o.etag,
+        etag: etagText(o.etag, o.partCount),
         lastModified: new Date(o.mtimeMs),
       })),
       commonPrefixes: page.commonPrefixes,
@@ -599,7 +645,7 @@ export class NativeStoreEngine implements StoreEngine {
         isLatest: v.isLatest,
         deleteMarker: v.deleteMarker,
         size: v.size,
-        etag: v.etag,
+        etag: etagText(v.etag, v.partCount),
         lastModified: new Date(v.mtimeMs),
       })),
     };

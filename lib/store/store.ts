@@ -6,6 +6,12 @@
 import { TesseraError } from '../errors';
 import { Bucket } from './bucket';
 import { BucketConfigs, isInternalBucket } from './bucket_config';
+import {
+  LifecycleRunner,
+  type LifecycleOptions,
+  validateLifecycleOptions,
+} from '../lifecycle/runner';
+import { gatewayUploads } from '../lifecycle/uploads';
 import type { EngineInfo, StoreEngine } from './engine';
 import { type EngineOpenOptions, NativeStoreEngine, validateOpenOptions } from './engine_binding';
 import { InflightTracker } from './inflight';
@@ -25,7 +31,10 @@ export interface CreateBucketOptions {
   versioning?: boolean;
 }
 
-export type StoreOpenOptions = EngineOpenOptions;
+export interface StoreOpenOptions extends EngineOpenOptions {
+  /** Background expiry by lifecycle rules (docs/lifecycle.md): rate, interval, clock. */
+  lifecycle?: LifecycleOptions;
+}
 
 export class Store {
   private readonly inflight = new InflightTracker();
@@ -43,12 +52,34 @@ export class Store {
    * fails with ERR_STORE_LOCKED.
    */
   static async open(options: StoreOpenOptions): Promise<Store> {
-    return new Store(await NativeStoreEngine.open(validateOpenOptions(options)));
+    const valid = validateOpenOptions(options);
+    const lifecycle = (options as { lifecycle?: LifecycleOptions }).lifecycle;
+    validateLifecycleOptions(lifecycle); // before the drives are opened (and locked)
+    const opened = new Store(await NativeStoreEngine.open(valid), { lifecycle });
+    opened.lifecycle.start();
+    return opened;
   }
 
+  /**
+   * Lifecycle expiry: `run()` makes one pass now; background passes follow
+   * the `lifecycle` open options. Rules are set per bucket
+   * (`bucket.setLifecycle`).
+   */
+  readonly lifecycle: LifecycleRunner;
+
   /** @internal Use Store.open(); tests may wrap another engine with openOnEngine(). */
-  constructor(private readonly engine: StoreEngine) {
+  constructor(
+    private readonly engine: StoreEngine,
+    options: { lifecycle?: LifecycleOptions | undefined } = {},
+  ) {
     this.bucketConfigs = new BucketConfigs(engine, this.inflight);
+    this.lifecycle = new LifecycleRunner(
+      engine,
+      this.inflight,
+      this.bucketConfigs,
+      gatewayUploads(this),
+      options.lifecycle,
+    );
     this.replicationApi = new ReplicationApi(this.bucketConfigs);
   }
 
@@ -104,7 +135,13 @@ export class Store {
   /** A handle on one bucket; no I/O until it is used (NoSuchBucket then). */
   bucket(name: string): Bucket {
     this.assertOpen();
-    return new Bucket(validateBucketName(name), this.engine, this.inflight, this.replicationApi);
+    return new Bucket(
+      validateBucketName(name),
+      this.engine,
+      this.inflight,
+      this.bucketConfigs,
+      this.replicationApi,
+    );
   }
 
   /**
@@ -169,6 +206,7 @@ export class Store {
       this.engine.cancelScrub();
     }
     this.closed ??= (this.replicationApi.manager?.close() ?? Promise.resolve())
+      .then(() => this.lifecycle.stop())
       .then(() => this.inflight.close())
       .then(() => this.engine.close());
     return this.closed;

@@ -18,6 +18,11 @@ export interface ObjectInfo {
   checksums?: ChecksumMap;
   /** HTTP system headers stored with the object (never part of `metadata`). */
   headers?: ObjectHeaders;
+  /**
+   * For an object written with `PutOptions.multipart`: its part count and,
+   * unless there were too many unequal parts to keep, each part's size.
+   */
+  parts?: { count: number; sizes?: number[] };
   /** True for a delete marker (only seen in version listings). */
   deleteMarker: boolean;
   /** True when this is the current version of its key. */

@@ -1050,7 +1050,8 @@ Status Engine::Enqueue(WriteRequest request, WriteDone done,
     meta_bytes += kv.first.size() + kv.second.size();
   }
   if (meta_bytes > log::metadata_bytes_max) {
-    return InvalidArg("user metadata is larger than 2048 bytes");
+    return InvalidArg("the metadata map is larger than " +
+                      std::to_string(log::metadata_bytes_max) + " bytes");
   }
   if (request.content_type.size() > log::content_type_bytes_max) {
     return InvalidArg("content type is longer than 1024 bytes");
@@ -1104,7 +1105,9 @@ void Engine::TakeGroup(std::vector<Pending>* group) {
   while (ready()) {
     Pending& p = queue_.front();
     if (p.etag_job != nullptr) {
-      memcpy(p.request.etag, p.etag_job->etag, 16);
+      // A put with a part count carries its own (multipart) ETag.
+      if (p.request.part_count == 0)
+        memcpy(p.request.etag, p.etag_job->etag, 16);
       p.etag_job.reset();
     }
     const std::string token = ConflictKey(p.request);
@@ -1205,20 +1208,31 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
         return Status(StatusCode::kPreconditionFailed,
                       "ifNoneMatch: the object exists");
       }
-      if (r.condition == Condition::kIfMatch && !exists) {
+      const bool targeted_delete =
+          r.kind == Kind::kDelete && !r.version_id.empty();
+      const bool if_match = r.condition == Condition::kIfMatch;
+      if (if_match && !targeted_delete && !exists) {
         return Status(StatusCode::kNotFound, "ifMatch: no such key");
       }
-      if (r.condition == Condition::kIfMatch &&
+      if (if_match && !targeted_delete &&
           (memcmp(current.etag, r.if_match_etag, 16) != 0 ||
-           current.part_count != r.if_match_part_count)) {
+           current.part_count != r.if_match_part_count ||
+           (r.if_match_mtime_ms != 0 &&
+            current.mtime_ms != r.if_match_mtime_ms))) {
         return Status(StatusCode::kPreconditionFailed,
                       "ifMatch: the ETag does not match");
       }
       const bool versioned = bucket.versioning == log::Versioning::kEnabled;
-      if (r.kind == Kind::kDelete && !r.version_id.empty()) {
+      if (targeted_delete) {
         VersionMeta target;
         TS_RETURN_IF_ERROR(
             directory_.Lookup(r.bucket, r.key, r.version_id, &target));
+        if (if_match && (memcmp(target.etag, r.if_match_etag, 16) != 0 ||
+                         (r.if_match_mtime_ms != 0 &&
+                          target.mtime_ms != r.if_match_mtime_ms))) {
+          return Status(StatusCode::kPreconditionFailed,
+                        "ifMatch: the version changed");
+        }
         log::DeleteRecord d{r.bucket, r.key, r.version_id};
         s.type = log::RecordType::kDelete;
         log::EncodeDeleteVar(d, &s.var);
@@ -1272,6 +1286,8 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
             Md5 md5 =
                 it->second->md5;  // every piece is hashed (unsettled == 0)
             md5.Final(o.etag);
+            // A multipart object keeps the ETag its writer computed.
+            if (r.part_count != 0) memcpy(o.etag, r.etag, 16);
           }
           for (const log::Extent& e : extents) o.size += e.length;
           log::EncodeExtents(extents, &s.owned_payload);

@@ -155,6 +155,10 @@ struct WriteRequest {
   Condition condition = Condition::kNone;
   uint8_t if_match_etag[16] = {};
   uint16_t if_match_part_count = 0;
+  // kIfMatch, when nonzero: the version must also have this mtime (an
+  // overwrite with the same bytes is a different version). A version-
+  // targeted delete checks that version instead of the current one.
+  uint64_t if_match_mtime_ms = 0;
   log::Versioning versioning = log::Versioning::kUnversioned;  // buckets
   uint64_t upload_id = 0;  // kFragment, kCommitUpload
 };

@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <deque>
 #include <future>
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "checksum/crc.h"
 #include "io/crash_fs.h"
@@ -336,6 +338,54 @@ TEST(Engine, ConcurrentConditionalPutsOnOneKeyOneWins) {
   memcpy(r.if_match_etag, info.etag, 16);
   EXPECT_TRUE(Write(e.get(), r).status.ok());
   EXPECT_EQ(Write(e.get(), r).status.code(), StatusCode::kPreconditionFailed);
+  RemoveTree(dir);
+}
+
+// Lifecycle's conditional delete: the ETag and the mtime of exactly the
+// version decided on; an overwrite with the same bytes is a new version.
+TEST(Engine, DeleteIfMatchChecksEtagAndMtime) {
+  const std::string dir = TempDir();
+  std::unique_ptr<Engine> e;
+  EngineOptions options = Options(dir);
+  options.now_ms = 0;  // the wall clock: the overwrite gets a later mtime
+  ASSERT_TRUE(Engine::Open(options, &e).ok());
+  ASSERT_TRUE(CreateBucket(e.get(), "plain").ok());
+  ASSERT_TRUE(CreateBucket(e.get(), "ver", log::Versioning::kEnabled).ok());
+  const std::string body = "same bytes";
+  for (const std::string bucket : {"plain", "ver"}) {
+    ASSERT_TRUE(Write(e.get(), PutReq(bucket, "k", body)).status.ok());
+    ObjectInfo old_info;
+    ASSERT_TRUE(e->Head(bucket, "k", "", &old_info).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    ASSERT_TRUE(Write(e.get(), PutReq(bucket, "k", body)).status.ok());
+    ObjectInfo now_info;
+    ASSERT_TRUE(e->Head(bucket, "k", "", &now_info).ok());
+    ASSERT_EQ(memcmp(old_info.etag, now_info.etag, 16), 0);
+    ASSERT_NE(old_info.mtime_ms, now_info.mtime_ms);
+    WriteRequest d;
+    d.kind = Kind::kDelete;
+    d.bucket = bucket;
+    d.key = "k";
+    d.condition = Condition::kIfMatch;
+    memcpy(d.if_match_etag, old_info.etag, 16);
+    d.if_match_mtime_ms = old_info.mtime_ms;
+    EXPECT_EQ(Write(e.get(), d).status.code(), StatusCode::kPreconditionFailed)
+        << bucket;
+    if (bucket == "ver") {
+      // Targeted at the old version: its own mtime matches, a wrong one not.
+      WriteRequest t = d;
+      t.version_id = old_info.version_id;
+      t.if_match_mtime_ms = old_info.mtime_ms + 1;
+      EXPECT_EQ(Write(e.get(), t).status.code(),
+                StatusCode::kPreconditionFailed);
+      t.if_match_mtime_ms = old_info.mtime_ms;
+      EXPECT_TRUE(Write(e.get(), t).status.ok());
+    }
+    d.if_match_mtime_ms = now_info.mtime_ms;
+    Outcome o = Write(e.get(), d);
+    EXPECT_TRUE(o.status.ok()) << o.status.message();
+    EXPECT_TRUE(o.result.delete_marker == (bucket == "ver")) << bucket;
+  }
   RemoveTree(dir);
 }
 

@@ -35,7 +35,9 @@ constexpr uint32_t bucket_bytes_max = 63;
 constexpr uint32_t object_key_bytes_max = 1024;
 constexpr uint32_t version_id_bytes_max = 64;
 constexpr uint32_t content_type_bytes_max = 1024;
-constexpr uint32_t metadata_bytes_max = 2048;
+// The whole metadata map of an OBJECT record: the Store keeps user metadata
+// (S3's 2 KiB) plus its own reserved entries (system headers, part layout).
+constexpr uint32_t metadata_bytes_max = 8192;
 constexpr uint32_t checksum_count_max = 8;
 constexpr uint64_t extent_count_max = 1u << 20;
 

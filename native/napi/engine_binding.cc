@@ -116,6 +116,7 @@ Napi::Object MetaToJs(Napi::Env env, const std::string& key,
   o.Set("deleteMarker", m.delete_marker);
   o.Set("size", double(m.size));
   o.Set("etag", m.delete_marker ? std::string() : Hex(m.etag, 16));
+  o.Set("partCount", m.part_count);
   o.Set("mtimeMs", double(m.mtime_ms));
   return o;
 }
@@ -400,6 +401,30 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
         }
         memcpy(r.if_match_etag, b.Data(), 16);
       }
+      if (op.Has("ifMatchMtimeMs")) {
+        const double ms = op.Get("ifMatchMtimeMs").ToNumber().DoubleValue();
+        if (!(ms >= 1 && ms <= 9007199254740991.0)) {
+          throw ArgumentError(env, "ERR_OUT_OF_RANGE",
+                              "ifMatchMtimeMs must be a positive integer");
+        }
+        r.if_match_mtime_ms = uint64_t(ms);
+      }
+      if (op.Has("ifMatchPartCount")) {
+        r.if_match_part_count =
+            uint16_t(op.Get("ifMatchPartCount").ToNumber().Uint32Value());
+      }
+      // A multipart object: its ETag (MD5 of the part MD5s) and part count.
+      Napi::Value etag = op.Get("etag");
+      if (etag.IsBuffer()) {
+        Napi::Buffer<uint8_t> b = etag.As<Napi::Buffer<uint8_t>>();
+        const uint32_t parts = op.Get("partCount").ToNumber().Uint32Value();
+        if (b.Length() != 16 || parts < 1 || parts > 10000) {
+          throw ArgumentError(env, "ERR_INVALID_ARG_VALUE",
+                              "etag must be 16 bytes with partCount 1..10000");
+        }
+        memcpy(r.etag, b.Data(), 16);
+        r.part_count = uint16_t(parts);
+      }
       if (op.Has("versioning")) {
         const int v = op.Get("versioning").ToNumber().Int32Value();
         if (v < 0 || v > 2) {
@@ -490,19 +515,50 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     std::string bucket = StringArg(info, 0, "bucket");
     std::string key = StringArg(info, 1, "key");
     std::string version = StringArg(info, 2, "versionId");
+    // Optional: also read the body of an object of at most this many bytes,
+    // in the same reader-thread task (one round trip for small GETs).
+    const uint64_t body_max =
+        info.Length() > 3 && info[3].IsNumber()
+            ? uint64_t(info[3].As<Napi::Number>().DoubleValue())
+            : 0;
     Completion* c = Start(env);
     Napi::Promise promise = c->deferred.Promise();
     Engine* e = engine_.get();
-    Status s = e->Post([this, e, c, bucket, key, version] {
+    Status s = e->Post([this, e, c, bucket, key, version, body_max] {
       auto out = std::make_shared<ObjectInfo>();
-      Status st = e->Head(bucket, key, version, out.get());
+      std::shared_ptr<std::string> body;
+      Status st;
+      engine::VersionMeta meta;
+      if (body_max > 0 &&
+          e->directory().Lookup(bucket, key, version, &meta).ok() &&
+          !meta.delete_marker && meta.size <= body_max) {
+        // Small: Get reads the record and the body together.
+        body = std::make_shared<std::string>();
+        st = e->Get(bucket, key, version, 0, meta.size, out.get(), body.get());
+        // A version replaced meanwhile by a larger one: no body (the
+        // caller then reads by the info).
+        if (!st.ok() || body->size() != out->size) body.reset();
+      } else {
+        st = e->Head(bucket, key, version, out.get());
+      }
       const bool marker =
           st.code() == StatusCode::kNotFound && out->delete_marker;
       const bool absent = st.code() == StatusCode::kNotFound && !marker;
       c->status = st.ok() || marker || absent ? Status::Ok() : st;
-      c->make = [out, absent](Napi::Env env) -> Napi::Value {
+      c->make = [out, absent, body](Napi::Env env) -> Napi::Value {
         if (absent) return env.Null();
-        return InfoToJs(env, *out);
+        Napi::Object o = InfoToJs(env, *out);
+        if (body != nullptr) {
+          auto* holder = new std::shared_ptr<std::string>(body);
+          o.Set("body",
+                Napi::Buffer<char>::New(
+                    env, body->empty() ? nullptr : &(*body)[0], body->size(),
+                    [](Napi::Env, char*, std::shared_ptr<std::string>* h) {
+                      delete h;
+                    },
+                    holder));
+        }
+        return o;
       };
       Finish(c);
     });

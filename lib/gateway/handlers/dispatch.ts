@@ -5,7 +5,9 @@
  */
 import type { Operation } from '../request/router';
 import * as buckets from './buckets';
+import * as cors from './cors';
 import type { Handler } from './context';
+import * as lifecycle from './lifecycle';
 import * as listing from './listing';
 import * as multipart from './multipart';
 import * as objects from './objects';
@@ -20,7 +22,9 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   GetBucketVersioning: buckets.getBucketVersioning,
   PutBucketVersioning: buckets.putBucketVersioning,
   GetBucketPolicy: buckets.getBucketPolicy,
-  GetBucketCors: buckets.getBucketCors,
+  GetBucketCors: cors.getBucketCors,
+  PutBucketCors: cors.putBucketCors,
+  DeleteBucketCors: cors.deleteBucketCors,
   GetBucketAcl: buckets.getAcl,
   GetObjectAcl: buckets.getAcl,
   ListObjects: listing.listObjectsV1,
@@ -39,6 +43,9 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   CompleteMultipartUpload: multipart.completeMultipartUpload,
   AbortMultipartUpload: multipart.abortMultipartUpload,
   ListParts: multipart.listParts,
+  PutBucketLifecycleConfiguration: lifecycle.putBucketLifecycle,
+  GetBucketLifecycleConfiguration: lifecycle.getBucketLifecycle,
+  DeleteBucketLifecycle: lifecycle.deleteBucketLifecycle,
   GetBucketReplication: replication.getBucketReplication,
   PutBucketReplication: replication.putBucketReplication,
   DeleteBucketReplication: replication.deleteBucketReplication,

@@ -3,9 +3,9 @@
  * *presence* of query parameters (`?uploads` and `?uploads=` are the same;
  * the SDK's `x-id=PutObject` is ignored). Operations of issue 6 are named;
  * every other S3 sub-resource answers 501 NotImplemented, and methods a
- * resource does not have answer 405 MethodNotAllowed. s3cmd reads `?policy`,
- * `?cors` and `?acl` in `s3cmd info` (ECOSYSTEM.md), so their GETs are
- * operations; writing them is NotImplemented.
+ * resource does not have answer 405 MethodNotAllowed. s3cmd reads `?policy`
+ * and `?acl` in `s3cmd info` (ECOSYSTEM.md), so their GETs are operations;
+ * writing them is NotImplemented. `?cors` is bucket CORS (handlers/cors.ts).
  */
 import type { HeaderValues } from '../auth/canonical';
 import { headerValues } from '../auth/canonical';
@@ -39,8 +39,13 @@ export const OPERATIONS = [
   'ListParts',
   'GetBucketPolicy',
   'GetBucketCors',
+  'PutBucketCors',
+  'DeleteBucketCors',
   'GetBucketAcl',
   'GetObjectAcl',
+  'PutBucketLifecycleConfiguration',
+  'GetBucketLifecycleConfiguration',
+  'DeleteBucketLifecycle',
   'GetBucketReplication',
   'PutBucketReplication',
   'DeleteBucketReplication',
@@ -56,7 +61,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'intelligent-tiering',
   'inventory',
   'legal-hold',
-  'lifecycle',
   'logging',
   'metadataConfiguration',
   'metadataTable',
@@ -80,7 +84,6 @@ const UNSUPPORTED_SUBRESOURCES = [
 /** Bucket sub-resources answered read-only (s3cmd info asks for them). */
 const BUCKET_READ_ONLY: ReadonlyArray<readonly [string, Operation]> = [
   ['policy', 'GetBucketPolicy'],
-  ['cors', 'GetBucketCors'],
   ['acl', 'GetBucketAcl'],
 ];
 
@@ -108,7 +111,8 @@ export function routeOperation(
   for (const name of UNSUPPORTED_SUBRESOURCES) {
     if (has(query, name)) throw notImplemented(`The '${name}' sub-resource`);
   }
-  if (method === 'OPTIONS') throw notImplemented('CORS (OPTIONS)');
+  // OPTIONS (CORS preflight) is answered before routing, in server.ts.
+  if (method === 'OPTIONS') throw methodNotAllowed(method, 'resource');
 
   if (address.bucket === undefined) {
     if (method === 'GET') return 'ListBuckets';
@@ -119,10 +123,22 @@ export function routeOperation(
     if (has(query, 'uploadId') || has(query, 'partNumber')) {
       throw new S3Error('InvalidRequest', 'A multipart request needs an object key.');
     }
+    if (has(query, 'cors')) {
+      if (method === 'GET') return 'GetBucketCors';
+      if (method === 'PUT') return 'PutBucketCors';
+      if (method === 'DELETE') return 'DeleteBucketCors';
+      throw methodNotAllowed(method, 'cors');
+    }
     for (const [name, operation] of BUCKET_READ_ONLY) {
       if (!has(query, name)) continue;
       if (method === 'GET') return operation;
       throw notImplemented(`${method} on the '${name}' sub-resource`);
+    }
+    if (has(query, 'lifecycle')) {
+      if (method === 'PUT') return 'PutBucketLifecycleConfiguration';
+      if (method === 'GET') return 'GetBucketLifecycleConfiguration';
+      if (method === 'DELETE') return 'DeleteBucketLifecycle';
+      throw methodNotAllowed(method, 'lifecycle');
     }
     if (has(query, 'location')) {
       if (method === 'GET') return 'GetBucketLocation';
@@ -174,6 +190,7 @@ export function routeOperation(
     }
   }
 
+  if (has(query, 'lifecycle')) throw notImplemented(`The 'lifecycle' sub-resource of an object`);
   if (has(query, 'acl')) {
     if (method === 'GET') return 'GetObjectAcl';
     throw notImplemented(`${method} on the 'acl' sub-resource`);

@@ -7,6 +7,9 @@ import { binding } from './binding';
 export { TesseraError, AbortError } from './errors';
 export { Store } from './store/store';
 export type { StoreOpenOptions } from './store/store';
+export type { ChangeEvent, ChangesPage, WatchOptions } from './store/changes';
+export type { RetentionRegistry } from './store/retention';
+export type { OpStats, StoreOp, StoreStats } from './store/stats';
 export type { BucketConfigKind, BucketConfigs } from './store/bucket_config';
 export type { LifecycleRule, NormalizedRule as LifecycleRuleInfo } from './lifecycle/rules';
 export type { LifecycleOptions, LifecycleReport, LifecycleRunner } from './lifecycle/runner';
@@ -16,6 +19,15 @@ export type { TesseraErrorOptions } from './errors';
 export { ReedSolomon } from './ec/reed_solomon';
 export type { EcBackend, ReedSolomonOptions } from './ec/reed_solomon';
 export { startGateway, createGatewayHandler } from './gateway/server';
+export {
+  setBucketNotification,
+  validateNotificationConfig,
+} from './gateway/notifications/webhooks';
+export type {
+  NotificationConfig,
+  WebhookNotifierOptions,
+  WebhookTarget,
+} from './gateway/notifications/webhooks';
 export type {
   Gateway,
   GatewayOptions,

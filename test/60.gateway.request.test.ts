@@ -569,6 +569,7 @@ describe('60 gateway request: the router covers every operation', () => {
         '/bk1?delete',
         '/bk1?versioning',
         '/bk1?replication',
+        '/bk1?notification',
         '/bk1?versions',
         '/bk1?location',
         '/bk1?list-type=2',

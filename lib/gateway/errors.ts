@@ -216,6 +216,8 @@ export const STORE_CODE_TO_S3: Readonly<Record<string, S3ErrorCode>> = {
   ERR_STORE_CLOSED: 'ServiceUnavailable',
   ERR_STORE_UNSUPPORTED: 'NotImplemented',
   ERR_STORE_INTERNAL: 'InternalError',
+  // The change feed is not an S3 operation; should it surface, it is the server's.
+  ERR_STORE_CHANGES_EXPIRED: 'InternalError',
   ERR_STORE_BINDING: 'InternalError',
   ABORT_ERR: 'RequestTimeout',
 };

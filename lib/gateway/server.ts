@@ -27,6 +27,8 @@ import { HANDLERS } from './handlers/dispatch';
 import { redactUrl, silentLogger } from './observability/logging';
 import { GatewayMetrics } from './observability/metrics';
 import { type AddressOptions, resolveAddress } from './request/address';
+import { registerStoreMetrics } from './observability/store_metrics';
+import { startNotifications, type WebhookNotifierOptions } from './notifications/webhooks';
 import { type ParsedRequest, parseRequest } from './request/parse';
 import { parseQuery, splitTarget } from './request/uri';
 
@@ -79,6 +81,11 @@ export interface GatewayHandlerOptions {
   now?: () => number;
   /** Named replication destinations PutBucketReplication may use (docs/replication.md). */
   replicationTargets?: GatewayConfig['replicationTargets'];
+  /**
+   * Webhook notifications from buckets' 'notification' configurations
+   * (docs/events.md); false: none. Default: on, with default options.
+   */
+  notifications?: WebhookNotifierOptions | false;
 }
 
 export interface GatewayHandler {
@@ -145,6 +152,11 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
   const logger = options.logger ?? silentLogger();
   const metrics = new GatewayMetrics(options.registry);
   const observability = options.observability ?? true;
+  registerStoreMetrics(metrics.registry, store);
+  const notifier =
+    options.notifications === false
+      ? undefined
+      : startNotifications(store, metrics.registry, logger, options.notifications);
   const multipart = new MultipartStore(store);
   let inflight = 0;
   let draining = false;
@@ -350,6 +362,7 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve));
   handler.close = async () => {
     clearInterval(sweep);
+    await notifier?.stop();
   };
   return handler;
 }

@@ -262,7 +262,7 @@ export class Bucket {
         await bodyEnded();
         checkLength(length);
       });
-    });
+    }, 'put');
   }
 
   private async putStreamed(
@@ -317,7 +317,7 @@ export class Bucket {
         ...(bodyBytesMax > 0 ? { bodyBytesMax } : {}),
       });
       return info === undefined || info.deleteMarker ? undefined : withHeaders(info);
-    });
+    }, 'head');
   }
 
   /** The whole object (or a range of it) in one Buffer; undefined when missing. */
@@ -336,7 +336,7 @@ export class Bucket {
       const result: GetResult = { ...info, body };
       if (range) result.range = span;
       return result;
-    });
+    }, 'get');
   }
 
   /**
@@ -369,7 +369,7 @@ export class Bucket {
         options.signal,
       );
       return range ? { ...info, stream, range: span } : { ...info, stream };
-    });
+    }, 'get');
   }
 
   /**
@@ -460,7 +460,7 @@ export class Bucket {
     return this.inflight.run(async () => {
       throwIfAborted(signal);
       return this.engine.delete(this.name, key, versionId === undefined ? {} : { versionId });
-    });
+    }, 'delete');
   }
 
   /** One page of a listing, S3 ListObjectsV2 style. */
@@ -488,7 +488,7 @@ export class Bucket {
       if (page.nextStartAfter !== undefined)
         result.nextContinuationToken = encodeToken(page.nextStartAfter);
       return result;
-    });
+    }, 'list');
   }
 
   /** Every key (and, with a delimiter, common prefix) in byte order. */
@@ -539,12 +539,14 @@ export class Bucket {
     let after: { key: string; versionId: string } | undefined;
     do {
       throwIfAborted(signal);
-      const page = await this.inflight.run(() =>
-        this.engine.listVersions(this.name, {
-          prefix,
-          maxKeys: LIST_PAGE_MAX,
-          ...(after ? { after } : {}),
-        }),
+      const page = await this.inflight.run(
+        () =>
+          this.engine.listVersions(this.name, {
+            prefix,
+            maxKeys: LIST_PAGE_MAX,
+            ...(after ? { after } : {}),
+          }),
+        'list',
       );
       for (const version of page.versions) yield version;
       after = page.next;

@@ -25,6 +25,8 @@ import type {
   WriteObjectRequest,
 } from './engine';
 import type { BucketInfo, ChecksumAlgorithm, DeleteResult, ObjectInfo, PutResult } from './types';
+import { type ChangeEvent, type ChangesPage, type ChangeSource, changesExpired } from './changes';
+import type { StoreStats } from './stats';
 
 /** Options of `Store.open` that reach the engine. */
 export interface EngineOpenOptions {
@@ -65,6 +67,7 @@ interface NativeObjectInfo {
   contentType: string;
   metadata: PairList;
   checksums: PairList;
+  sequence: number;
 }
 
 interface NativeListedVersion {
@@ -76,6 +79,7 @@ interface NativeListedVersion {
   etag: string;
   partCount: number;
   mtimeMs: number;
+  sequence: number;
 }
 
 interface NativeBucket {
@@ -175,6 +179,54 @@ export interface NativeEngineHandle {
   getBucket(name: string): NativeBucket | null;
   listBuckets(): NativeBucket[];
   close(): Promise<void>;
+  changes(fromSeq: number, maxEvents: number): Promise<NativeChangesPage | NativeChangesExpired>;
+  committedSeq(): number;
+  census(): Promise<NativeCensus>;
+  damagedStripes(): number;
+}
+
+/** Engine::Census (native/engine/stats.cc). */
+interface NativeCensus {
+  buckets: number;
+  keys: number;
+  versions: number;
+  objects: number;
+  deleteMarkers: number;
+  logicalBytes: number;
+  currentBytes: number;
+  liveLogBytes: number;
+  logBytes: number;
+  keyBytes: number;
+  indexMemoryBytes: number;
+  segments: number;
+  segmentFileBytes: number;
+  shards: number;
+}
+
+/** One page of the change feed (native/engine/changes.cc). */
+export interface NativeChangesPage {
+  expired?: undefined;
+  events: {
+    seq: number;
+    deleted: boolean;
+    deleteMarker: boolean;
+    bucket: string;
+    key: string;
+    versionId: string;
+    size: number;
+    etag: string;
+    partCount: number;
+    /** 0 for DELETE records, which carry no time. */
+    timeMs: number;
+  }[];
+  nextSeq: number;
+  committedSeq: number;
+}
+
+export interface NativeChangesExpired {
+  expired: true;
+  oldestSeq: number;
+  nextSeq: number;
 }
 
 export interface EngineBinding {
@@ -320,7 +372,7 @@ function isCode(error: unknown, code: string): boolean {
   return error instanceof TesseraError && error.code === code;
 }
 
-export class NativeStoreEngine implements StoreEngine {
+export class NativeStoreEngine implements StoreEngine, ChangeSource {
   readonly inlineBytesMax = INLINE_BYTES_MAX;
   readonly uploadPieceBytes = UPLOAD_PIECE_BYTES;
 
@@ -383,8 +435,102 @@ export class NativeStoreEngine implements StoreEngine {
     };
   }
 
+  private readonly commitListeners = new Set<(seq: number) => void>();
+
   private one(write: NativeWrite): Promise<NativeWriteResult> {
-    return this.handle.submit([write])[0]!;
+    return this.handle.submit([write])[0]!.then((r) => {
+      for (const listener of this.commitListeners) listener(r.seq);
+      return r;
+    });
+  }
+
+  /**
+   * Committed change events with seq >= fromSeq, in commit order, read from
+   * the log on a reader thread (docs/events.md). Throws
+   * ERR_STORE_CHANGES_EXPIRED (with `oldestSeq`) when the log no longer
+   * holds them.
+   */
+  async changes(fromSeq: number, maxEvents: number): Promise<ChangesPage> {
+    const page = await this.handle.changes(fromSeq, maxEvents);
+    if (page.expired) throw changesExpired(fromSeq, page.oldestSeq);
+    return {
+      events: page.events.map((e) => {
+        const event: ChangeEvent = {
+          seq: e.seq,
+          type: e.deleted ? 'deleted' : 'created',
+          bucket: e.bucket,
+          key: e.key,
+          versionId: e.versionId,
+          size: e.size,
+          etag: etagText(e.etag, e.partCount),
+          deleteMarker: e.deleteMarker,
+          time: e.timeMs === 0 ? null : new Date(e.timeMs),
+        };
+        return event;
+      }),
+      nextSeq: page.nextSeq,
+      committedSeq: page.committedSeq,
+    };
+  }
+
+  /** store.stats() (lib/store/stats.ts): the census plus the engine's counters. */
+  async storeStats(operations: StoreStats['operations']): Promise<StoreStats> {
+    const c = await this.handle.census();
+    const e = this.handle.stats();
+    // Counters other engine work adds (read cache, GC, degraded writes)
+    // are read when this build's engine reports them; absent, the engine
+    // has no such mechanism and the truthful value is 0.
+    const hits = e.cacheHits ?? 0;
+    const misses = e.cacheMisses ?? 0;
+    return {
+      objects: c.objects,
+      versions: c.versions,
+      deleteMarkers: c.deleteMarkers,
+      buckets: c.buckets,
+      logicalBytes: c.logicalBytes,
+      currentBytes: c.currentBytes,
+      physicalBytes: c.segments * c.segmentFileBytes * c.shards,
+      logBytes: c.logBytes,
+      liveBytes: c.liveLogBytes,
+      deadBytes: Math.max(0, c.logBytes - c.liveLogBytes),
+      segments: c.segments,
+      indexMemoryBytes: c.indexMemoryBytes,
+      cache: {
+        hits,
+        misses,
+        hitRatio: hits + misses === 0 ? null : hits / (hits + misses),
+        bytes: e.cacheBytes ?? 0,
+      },
+      operations,
+      degradedDrives: e.degradedDrives ?? 0,
+      healQueue: this.handle.damagedStripes(),
+      gc: {
+        available: e.gcSegmentsReclaimed !== undefined,
+        running: (e.gcRunning ?? 0) !== 0,
+        segmentsReclaimed: e.gcSegmentsReclaimed ?? 0,
+        bytesReclaimed: e.gcBytesReclaimed ?? 0,
+      },
+      changes: { committedSeq: this.handle.committedSeq() },
+      engine: {
+        commitGroups: e.groups ?? 0,
+        writes: e.writes ?? 0,
+        commitGroupsFailed: e.groupsFailed ?? 0,
+        chunksRead: e.chunksRead ?? 0,
+        chunksBad: e.chunksBad ?? 0,
+        stripesReconstructed: e.stripesReconstructed ?? 0,
+      },
+    };
+  }
+
+  /** The newest committed change sequence (0 on an empty store). */
+  committedSeq(): number {
+    return this.handle.committedSeq();
+  }
+
+  /** Calls `listener(seq)` after each write this engine committed; returns the remover. */
+  onCommit(listener: (seq: number) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   private requireBucket(name: string): NativeBucket {
@@ -535,6 +681,7 @@ export class NativeStoreEngine implements StoreEngine {
       metadata: fromPairs(n.metadata),
       deleteMarker: n.deleteMarker,
       isLatest: n.isLatest,
+      sequence: n.sequence,
     };
     if (!n.deleteMarker && n.contentType !== '') info.contentType = n.contentType;
     if (n.checksums.length > 0)
@@ -647,6 +794,7 @@ export class NativeStoreEngine implements StoreEngine {
         size: v.size,
         etag: etagText(v.etag, v.partCount),
         lastModified: new Date(v.mtimeMs),
+        sequence: v.sequence,
       })),
     };
     if (page.truncated)

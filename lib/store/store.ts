@@ -25,6 +25,15 @@ import {
   storeFeed,
 } from '../replication/store_api';
 import { type ScrubOptions, type ScrubReport, validateScrubOptions } from './scrub';
+import {
+  type ChangeEvent,
+  type ChangesPage,
+  type WatchOptions,
+  validateWatchOptions,
+  watchChanges,
+} from './changes';
+import { RetentionRegistry } from './retention';
+import type { StoreStats } from './stats';
 
 export interface CreateBucketOptions {
   /** Keep every version of every key (S3 versioning 'Enabled'). */
@@ -39,6 +48,12 @@ export interface StoreOpenOptions extends EngineOpenOptions {
 export class Store {
   private readonly inflight = new InflightTracker();
   private closed: Promise<void> | undefined;
+  private readonly closeListeners = new Set<() => void>();
+  /**
+   * Holds on the change feed: the GC keeps every record with seq >=
+   * retention.floor() (docs/events.md, "Retention").
+   */
+  readonly retention = new RetentionRegistry();
   /**
    * Durable per-bucket configuration (lifecycle, replication, notification,
    * CORS), stored through the engine in a hidden internal bucket.
@@ -199,8 +214,78 @@ export class Store {
     return this.inflight.run(() => native.scrub(heal, valid));
   }
 
+  /**
+   * Change events in commit order (docs/events.md): created and deleted
+   * versions, delete markers. Live: waits for commits when caught up.
+   * `since` resumes after a restart (the last seq processed + 1); without
+   * it only changes committed from now on are delivered. Throws
+   * ERR_STORE_CHANGES_EXPIRED (error.oldestSeq) when `since` is older than
+   * what the log still holds. Ends when `signal` aborts or the store closes.
+   */
+  watch(options?: WatchOptions): AsyncGenerator<ChangeEvent, void, undefined> {
+    const valid = validateWatchOptions(options);
+    this.assertOpen();
+    const native = this.nativeEngine('watch');
+    // "From now" is when watch() is called, not when iteration starts.
+    return watchChanges(
+      native,
+      { ...valid, since: valid.since ?? native.committedSeq() + 1 },
+      () => this.inflight.isClosing,
+      (wake) => {
+        this.closeListeners.add(wake);
+        return () => this.closeListeners.delete(wake);
+      },
+    );
+  }
+
+  /**
+   * One page of the change feed: events with seq >= fromSeq (at most
+   * maxEvents, 1..10000; internal buckets' events are read but left out),
+   * and where to continue. The reader under watch(), for consumers that
+   * keep their own cursor.
+   */
+  async changes(fromSeq: number, maxEvents = 1000): Promise<ChangesPage> {
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) {
+      throw new TesseraError('ERR_OUT_OF_RANGE', `fromSeq must be an integer >= 1, got ${fromSeq}`);
+    }
+    if (!Number.isInteger(maxEvents) || maxEvents < 1 || maxEvents > 10000) {
+      throw new TesseraError(
+        'ERR_OUT_OF_RANGE',
+        `maxEvents must be an integer in 1..10000, got ${maxEvents}`,
+      );
+    }
+    const native = this.nativeEngine('changes');
+    const page = await this.inflight.run(() => native.changes(fromSeq, maxEvents));
+    // The store's internal buckets are its own business (as in watch()).
+    return { ...page, events: page.events.filter((e) => !isInternalBucket(e.bucket)) };
+  }
+
+  /** The newest committed change sequence (0 on an empty store). */
+  committedSeq(): number {
+    this.assertOpen();
+    return this.nativeEngine('committedSeq').committedSeq();
+  }
+
+  /**
+   * Counts, sizes, operation latencies and health of the store
+   * (docs/metrics.md). Counting walks the index on a reader thread:
+   * O(versions), a few ms per 100k versions.
+   */
+  async stats(): Promise<StoreStats> {
+    const native = this.nativeEngine('stats');
+    return this.inflight.run(() => native.storeStats(this.inflight.ops.snapshot()));
+  }
+
+  private nativeEngine(what: string): NativeStoreEngine {
+    if (!(this.engine instanceof NativeStoreEngine)) {
+      throw new TesseraError('ERR_STORE_UNSUPPORTED', `this store engine has no ${what}`);
+    }
+    return this.engine;
+  }
+
   /** Waits for in-flight operations, then closes the engine. Idempotent. */
   close(): Promise<void> {
+    for (const wake of this.closeListeners) wake();
     // A scrub or heal in flight stops after its batch (its cursor is kept).
     if (this.closed === undefined && this.engine instanceof NativeStoreEngine) {
       this.engine.cancelScrub();

@@ -27,6 +27,11 @@ export interface ObjectInfo {
   deleteMarker: boolean;
   /** True when this is the current version of its key. */
   isLatest: boolean;
+  /**
+   * The change sequence of the record that wrote this version (the `seq` of
+   * its change event; docs/events.md). Set by the native engine.
+   */
+  sequence?: number;
 }
 
 export type ChecksumAlgorithm = 'crc32' | 'crc32c' | 'crc64nvme' | 'sha1' | 'sha256';
@@ -93,6 +98,8 @@ export interface VersionEntry {
   size: number;
   etag: string;
   lastModified: Date;
+  /** Change sequence of the version's record (see ObjectInfo.sequence). */
+  sequence?: number;
 }
 
 export interface BucketInfo {

@@ -841,6 +841,7 @@ void FillInfo(const VersionMeta& meta, const log::ObjectRecord& rec,
   out->content_type = rec.content_type;
   out->metadata = rec.metadata;
   out->checksums = rec.checksums;
+  out->seq = meta.seq;
 }
 }  // namespace
 
@@ -1503,6 +1504,9 @@ void Engine::RunGroup(std::vector<Pending>* group) {
         }
       }
       groups_since_snapshot_++;
+      // The change feed may now read this group (changes.cc).
+      published_end_.store(layout_.StripeAddress(tail_segment_, tail_stripe_));
+      committed_seq_.store(staged.back().seq);
     } else {
       std::lock_guard<std::mutex> lock(stats_mu_);
       stats_.fdatasync_groups_failed++;
@@ -1515,6 +1519,10 @@ void Engine::RunGroup(std::vector<Pending>* group) {
       }
     }
     if (!w.ok()) {
+      // Nobody saw the failed group's seqs: the next group takes them
+      // again, so committed records keep consecutive seqs (the change feed
+      // tells lost records from gaps by that; docs/events.md).
+      next_seq_ = staged.front().seq;
       // Make the failed group's void durable now, so a restart can never
       // resurrect what was reported as failed.
       uint64_t ignored = 0;
@@ -1835,6 +1843,8 @@ Status Engine::Recover() {
     TS_RETURN_IF_ERROR(CreateSegment(start_segment));
     tail_segment_ = start_segment;
     tail_stripe_ = 0;
+    published_end_.store(layout_.StripeAddress(start_segment, start_stripe));
+    committed_seq_.store(next_seq_ - 1);
     return Status::Ok();
   }
   const uint32_t k = layout_.data_shards;
@@ -2113,6 +2123,8 @@ Status Engine::Recover() {
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_.next_address = layout_.StripeAddress(tail_segment_, tail_stripe_);
   }
+  published_end_.store(log_end);
+  committed_seq_.store(next_seq_ - 1);
   TS_ASSERT(next_seq_ >= 1 && next_group_seq_ >= 1);
   return Status::Ok();
 }

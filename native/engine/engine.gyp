@@ -4,7 +4,7 @@
     {
       "target_name": "tessera_engine",
       "type": "static_library",
-      "sources": ["engine.cc", "key_directory.cc", "md5.cc", "scrub.cc", "kill_points.cc"],
+      "sources": ["engine.cc", "key_directory.cc", "md5.cc", "scrub.cc", "changes.cc", "stats.cc", "kill_points.cc"],
       "include_dirs": [".."],
       "direct_dependent_settings": {"include_dirs": [".."]},
       "dependencies": [

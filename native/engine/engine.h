@@ -183,6 +183,48 @@ struct ObjectInfo {
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> metadata;
   std::vector<std::pair<std::string, std::string>> checksums;
+  uint64_t seq = 0;  // the record's change sequence (changes.cc)
+};
+
+// The change feed (changes.cc; docs/events.md). One committed OBJECT
+// (a version or a delete marker) or DELETE (a version or an unversioned
+// key removed) record of the log.
+struct ChangeEvent {
+  uint64_t seq = 0;
+  bool deleted = false;        // DELETE record, or a delete marker
+  bool delete_marker = false;  // an OBJECT record that is a delete marker
+  std::string bucket;
+  std::string key;
+  std::string version_id;  // "null" for the null version
+  uint64_t size = 0;
+  uint8_t etag[16] = {};
+  uint16_t part_count = 0;
+  uint64_t time_ms = 0;  // OBJECT mtime; 0 for DELETE records (no time)
+};
+
+struct ChangesPage {
+  std::vector<ChangeEvent> events;
+  uint64_t next_seq = 0;       // where the next call continues
+  uint64_t committed_seq = 0;  // the newest committed seq when read
+  uint64_t oldest_seq = 0;     // kChangesExpired: where the feed resumes
+};
+
+// What the index and the log hold (stats.cc), counted on demand.
+struct EngineCensus {
+  uint64_t buckets = 0;
+  uint64_t keys = 0;
+  uint64_t versions = 0;  // delete markers included
+  uint64_t objects = 0;   // current versions that are not markers
+  uint64_t delete_markers = 0;
+  uint64_t logical_bytes = 0;       // body bytes of every version
+  uint64_t current_bytes = 0;       // body bytes of current versions
+  uint64_t live_log_bytes = 0;      // log bytes of live versions' records
+  uint64_t log_bytes = 0;           // log data bytes written (next address)
+  uint64_t key_bytes = 0;           // bytes of bucket + key strings indexed
+  uint64_t index_memory_bytes = 0;  // estimate (stats.cc)
+  uint64_t segments = 0;            // segment ids present on some drive
+  uint64_t segment_file_bytes = 0;  // size of one segment file
+  uint32_t shards = 0;
 };
 
 class Engine {
@@ -240,6 +282,19 @@ class Engine {
   // Runs `task` on a reader thread. kClosed after Close.
   Status Post(std::function<void()> task);
 
+  // The change feed (changes.cc): committed change events with seq >=
+  // from_seq in commit order, at most max_events, read from the log (call
+  // it on a reader thread: it reads disk). Only records that are durable
+  // and published appear; voided groups and relocated copies never do.
+  // kChangesExpired (out->oldest_seq set) when records the caller needs
+  // are no longer in the log.
+  Status ReadChanges(uint64_t from_seq, uint32_t max_events, ChangesPage* out);
+  // Counts the index (shared lock, page by page) and the segments; reads
+  // no data. O(versions): call it on a reader thread.
+  Status Census(EngineCensus* out);
+  // The newest seq whose group is durable and published (0: none).
+  uint64_t CommittedSeq() const { return committed_seq_.load(); }
+
  private:
   struct Drive;
   struct Segment;
@@ -291,6 +346,20 @@ class Engine {
   void NoteDamage(uint64_t segment, uint32_t stripe);
   Status ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
                       const ScrubOptions& options, ScrubReport* report);
+  // Change feed helpers (changes.cc).
+  struct FeedGroup;
+  Status TryGroupStart(uint64_t segment, uint32_t stripe, FeedGroup* out);
+  Status FindGroup(uint64_t address, uint64_t limit, FeedGroup* out,
+                   bool* found);
+  Status SegmentFirstSeq(uint64_t segment, uint64_t limit, uint64_t* first);
+  Status LocateSeq(uint64_t seq, uint64_t limit, uint64_t* address);
+  // Calls `each(header, variable part)` for the group's records in order
+  // (payloads are not read) until it returns false. *damaged: the group
+  // cannot be read (beyond parity); nothing was called.
+  Status ReadGroupRecords(const FeedGroup& group,
+                          const std::function<bool(const log::RecordHeader&,
+                                                   std::string_view)>& each,
+                          bool* damaged);
 
   EngineOptions options_;
   EngineInfo info_;
@@ -334,6 +403,16 @@ class Engine {
   std::deque<std::function<void()>> read_queue_;  // guarded by read_mu_
   bool read_stopping_ = false;                    // guarded by read_mu_
   std::vector<std::thread> readers_;
+
+  // Change feed: the end address of the last published group and the
+  // newest published seq (committer writes, readers read); caches of
+  // immutable facts about the published log (changes.cc).
+  std::atomic<uint64_t> published_end_{0};
+  std::atomic<uint64_t> committed_seq_{0};
+  std::mutex changes_mu_;
+  std::map<uint64_t, uint64_t> segment_first_seq_;  // changes_mu_
+  std::map<uint64_t, uint64_t> chain_next_;         // changes_mu_
+  std::map<uint64_t, uint64_t> resume_at_;          // changes_mu_
 
   mutable std::mutex stats_mu_;
   EngineStats stats_;  // guarded by stats_mu_

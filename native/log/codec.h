@@ -164,6 +164,11 @@ void EncodeGroupVar(const GroupRecord& group, std::string* var);
 Status DecodeGroupVar(std::string_view var, GroupRecord* out);
 constexpr uint32_t group_record_bytes = record_header_fixed_bytes + 48;
 
+// Any record type (RecordHeader.flags bit 7): a copy that compaction moved
+// to the log head, keeping the original seq. The change feed skips it (the
+// change happened where the original was written); see docs/events.md.
+constexpr uint8_t kRecordRelocated = 0x80;
+
 // OBJECT flags (RecordHeader.flags)
 constexpr uint8_t kObjectDeleteMarker = 1;
 constexpr uint8_t kObjectNullVersion = 2;  // unversioned / suspended bucket

@@ -104,6 +104,7 @@ Napi::Object InfoToJs(Napi::Env env, const ObjectInfo& info) {
   o.Set("contentType", info.content_type);
   o.Set("metadata", PairsToJs(env, info.metadata));
   o.Set("checksums", PairsToJs(env, info.checksums));
+  o.Set("sequence", double(info.seq));
   return o;
 }
 
@@ -118,6 +119,7 @@ Napi::Object MetaToJs(Napi::Env env, const std::string& key,
   o.Set("etag", m.delete_marker ? std::string() : Hex(m.etag, 16));
   o.Set("partCount", m.part_count);
   o.Set("mtimeMs", double(m.mtime_ms));
+  o.Set("sequence", double(m.seq));
   return o;
 }
 
@@ -161,6 +163,9 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
             InstanceMethod("scrubProgress", &NativeEngine::ScrubProgress),
             InstanceMethod("cancelScrub", &NativeEngine::CancelScrub),
             InstanceMethod("damagedStripes", &NativeEngine::DamagedStripes),
+            InstanceMethod("changes", &NativeEngine::Changes),
+            InstanceMethod("committedSeq", &NativeEngine::CommittedSeq),
+            InstanceMethod("census", &NativeEngine::Census),
         });
   }
 
@@ -602,6 +607,110 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       Finish(c);
     }
     return promise;
+  }
+
+  // ---- the change feed (engine reader threads) ----
+
+  // changes(fromSeq, maxEvents) -> Promise<{events, nextSeq, committedSeq}>;
+  // ERR_STORE_CHANGES_EXPIRED carries oldestSeq.
+  Napi::Value Changes(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    const uint64_t from = uint64_t(NumberArg(info, 0, "fromSeq"));
+    const uint32_t max = uint32_t(NumberArg(info, 1, "maxEvents"));
+    Completion* c = Start(env);
+    Napi::Promise promise = c->deferred.Promise();
+    Engine* e = engine_.get();
+    Status s = e->Post([this, e, c, from, max] {
+      auto page = std::make_shared<engine::ChangesPage>();
+      c->status = e->ReadChanges(from, max, page.get());
+      if (c->status.code() == StatusCode::kChangesExpired) {
+        // Settled as a value the TS layer turns into the error, so the
+        // oldest available seq travels with it.
+        c->status = Status::Ok();
+        c->make = [page](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("expired", true);
+          o.Set("oldestSeq", double(page->oldest_seq));
+          o.Set("nextSeq", double(page->next_seq));
+          return o;
+        };
+        Finish(c);
+        return;
+      }
+      c->make = [page](Napi::Env env) -> Napi::Value {
+        Napi::Array events = Napi::Array::New(env, page->events.size());
+        for (uint32_t i = 0; i < page->events.size(); i++) {
+          const engine::ChangeEvent& ev = page->events[i];
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("seq", double(ev.seq));
+          o.Set("deleted", ev.deleted);
+          o.Set("deleteMarker", ev.delete_marker);
+          o.Set("bucket", ev.bucket);
+          o.Set("key", ev.key);
+          o.Set("versionId", ev.version_id);
+          o.Set("size", double(ev.size));
+          o.Set("etag", ev.deleted ? std::string() : Hex(ev.etag, 16));
+          o.Set("partCount", ev.part_count);
+          o.Set("timeMs", double(ev.time_ms));
+          events.Set(i, o);
+        }
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("events", events);
+        o.Set("nextSeq", double(page->next_seq));
+        o.Set("committedSeq", double(page->committed_seq));
+        return o;
+      };
+      Finish(c);
+    });
+    if (!s.ok()) {
+      c->status = s;
+      Finish(c);
+    }
+    return promise;
+  }
+
+  // census() -> Promise<counts> (engine/stats.cc), on a reader thread.
+  Napi::Value Census(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    Completion* c = Start(env);
+    Napi::Promise promise = c->deferred.Promise();
+    Engine* e = engine_.get();
+    Status s = e->Post([this, e, c] {
+      auto out = std::make_shared<engine::EngineCensus>();
+      c->status = e->Census(out.get());
+      c->make = [out](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("buckets", double(out->buckets));
+        o.Set("keys", double(out->keys));
+        o.Set("versions", double(out->versions));
+        o.Set("objects", double(out->objects));
+        o.Set("deleteMarkers", double(out->delete_markers));
+        o.Set("logicalBytes", double(out->logical_bytes));
+        o.Set("currentBytes", double(out->current_bytes));
+        o.Set("liveLogBytes", double(out->live_log_bytes));
+        o.Set("logBytes", double(out->log_bytes));
+        o.Set("keyBytes", double(out->key_bytes));
+        o.Set("indexMemoryBytes", double(out->index_memory_bytes));
+        o.Set("segments", double(out->segments));
+        o.Set("segmentFileBytes", double(out->segment_file_bytes));
+        o.Set("shards", out->shards);
+        return o;
+      };
+      Finish(c);
+    });
+    if (!s.ok()) {
+      c->status = s;
+      Finish(c);
+    }
+    return promise;
+  }
+
+  Napi::Value CommittedSeq(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    return Napi::Number::New(env, double(engine_->CommittedSeq()));
   }
 
   // ---- scrub and heal (a thread of its own: it can run for hours) ----

@@ -10,6 +10,7 @@ import type { Handler } from './context';
 import * as lifecycle from './lifecycle';
 import * as listing from './listing';
 import * as multipart from './multipart';
+import * as notification from './notification';
 import * as objects from './objects';
 import * as replication from './replication';
 
@@ -21,6 +22,8 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   GetBucketLocation: buckets.getBucketLocation,
   GetBucketVersioning: buckets.getBucketVersioning,
   PutBucketVersioning: buckets.putBucketVersioning,
+  GetBucketNotificationConfiguration: notification.getBucketNotification,
+  PutBucketNotificationConfiguration: notification.putBucketNotification,
   GetBucketPolicy: buckets.getBucketPolicy,
   GetBucketCors: cors.getBucketCors,
   PutBucketCors: cors.putBucketCors,

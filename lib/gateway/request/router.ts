@@ -21,6 +21,8 @@ export const OPERATIONS = [
   'GetBucketLocation',
   'GetBucketVersioning',
   'PutBucketVersioning',
+  'GetBucketNotificationConfiguration',
+  'PutBucketNotificationConfiguration',
   'ListObjects',
   'ListObjectsV2',
   'ListObjectVersions',
@@ -65,7 +67,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'metadataConfiguration',
   'metadataTable',
   'metrics',
-  'notification',
   'object-lock',
   'ownershipControls',
   'policyStatus',
@@ -113,6 +114,9 @@ export function routeOperation(
   }
   // OPTIONS (CORS preflight) is answered before routing, in server.ts.
   if (method === 'OPTIONS') throw methodNotAllowed(method, 'resource');
+  if (address.key !== undefined && has(query, 'notification')) {
+    throw notImplemented("The 'notification' sub-resource on an object");
+  }
 
   if (address.bucket === undefined) {
     if (method === 'GET') return 'ListBuckets';
@@ -149,6 +153,11 @@ export function routeOperation(
       if (method === 'PUT') return 'PutBucketReplication';
       if (method === 'DELETE') return 'DeleteBucketReplication';
       throw methodNotAllowed(method, 'replication');
+    }
+    if (has(query, 'notification')) {
+      if (method === 'GET') return 'GetBucketNotificationConfiguration';
+      if (method === 'PUT') return 'PutBucketNotificationConfiguration';
+      throw methodNotAllowed(method, 'notification');
     }
     if (has(query, 'versioning')) {
       if (method === 'GET') return 'GetBucketVersioning';

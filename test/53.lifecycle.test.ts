@@ -570,10 +570,7 @@ describe('lifecycle: expiry with a fake clock', function () {
       clock.advanceDays(2);
       const deadline = Date.now() + 10_000;
       // The object goes before the pass that removed it records its end.
-      while (
-        (await keys(store, 'bgr')).length > 0 ||
-        store.lifecycle.last?.completed !== true
-      ) {
+      while ((await keys(store, 'bgr')).length > 0 || store.lifecycle.last?.completed !== true) {
         assert.ok(Date.now() < deadline, 'the background pass did not expire the object');
         await new Promise((resolve) => setTimeout(resolve, 25));
       }

@@ -568,6 +568,7 @@ describe('60 gateway request: the router covers every operation', () => {
         '/bk1/k?uploadId=u',
         '/bk1?delete',
         '/bk1?versioning',
+        '/bk1?replication',
         '/bk1?notification',
         '/bk1?versions',
         '/bk1?location',

@@ -131,6 +131,10 @@ export const S3_ERRORS = {
     status: 404,
     message: 'The specified bucket does not have a bucket policy.',
   },
+  ReplicationConfigurationNotFoundError: {
+    status: 404,
+    message: 'The replication configuration was not found.',
+  },
   NoSuchCORSConfiguration: {
     status: 404,
     message: 'The specified bucket does not have a CORS configuration.',

@@ -79,6 +79,8 @@ export interface GatewayHandlerOptions {
   limits?: Partial<GatewayLimits>;
   /** Clock for signature checks, ms since the epoch (tests pin it). */
   now?: () => number;
+  /** Named replication destinations PutBucketReplication may use (docs/replication.md). */
+  replicationTargets?: GatewayConfig['replicationTargets'];
   /**
    * Webhook notifications from buckets' 'notification' configurations
    * (docs/events.md); false: none. Default: on, with default options.
@@ -138,6 +140,7 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     ...DEFAULT_GATEWAY_LIMITS,
     ...options.limits,
     region: options.region ?? 'us-east-1',
+    ...(options.replicationTargets ? { replicationTargets: options.replicationTargets } : {}),
   };
   const verifier = new SigV4Verifier({
     credentials: credentialsProvider(options.credentials),

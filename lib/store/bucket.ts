@@ -18,6 +18,8 @@ import {
   toStored,
   validateLifecycle,
 } from '../lifecycle/rules';
+import type { ReplicationApi } from '../replication/store_api';
+import type { RedactedRule, ReplicationRule } from '../replication/rules';
 import { SINGLE_PUT_BYTES_MAX } from './limits';
 import { decodeToken, encodeToken } from './list_token';
 import { resolveRange, validateRange } from './range';
@@ -139,6 +141,7 @@ export class Bucket {
     private readonly engine: StoreEngine,
     private readonly inflight: InflightTracker,
     private readonly configs?: BucketConfigs,
+    private readonly replicationApi?: ReplicationApi,
   ) {}
 
   /**
@@ -175,6 +178,33 @@ export class Bucket {
       throw new TesseraError('ERR_STORE_UNSUPPORTED', 'this bucket handle has no configuration');
     }
     return this.configs;
+  }
+
+  private repaired: { info: ObjectInfo; bytes: Buffer } | undefined;
+
+  /**
+   * Sets this bucket's replication rules (docs/replication.md): where its
+   * writes go, which prefix, whether deletes follow, whether existing objects
+   * are copied. Durable when it resolves; credentials are never returned.
+   */
+  async setReplication(config: { rules: ReplicationRule[] }): Promise<void> {
+    await this.replication().set(this.name, config);
+  }
+
+  /** The rules without credentials, or undefined. */
+  async getReplication(): Promise<{ rules: RedactedRule[] } | undefined> {
+    return this.replication().get(this.name);
+  }
+
+  async deleteReplication(): Promise<void> {
+    await this.replication().delete(this.name);
+  }
+
+  private replication(): ReplicationApi {
+    if (!this.replicationApi) {
+      throw new TesseraError('ERR_STORE_UNSUPPORTED', 'this bucket handle has no replication');
+    }
+    return this.replicationApi;
   }
 
   /** Stores `body` under `key`; resolves once it is durable. */
@@ -339,7 +369,7 @@ export class Bucket {
       const body =
         length === 0
           ? Buffer.alloc(0)
-          : await raceAbort(this.readAll(info, span.start, length), options.signal);
+          : await raceAbort(this.readRepairing(info, span.start, length), options.signal);
       const result: GetResult = { ...info, body };
       if (range) result.range = span;
       return result;
@@ -393,6 +423,26 @@ export class Bucket {
     }, 'get');
   }
 
+  /**
+   * Reads from the engine; when the object cannot be reconstructed
+   * (ERR_STORE_CORRUPT: more than m shards lost) and a replication rule's
+   * destination holds exactly this version, serves it from there (read
+   * repair, docs/replication.md).
+   */
+  private async readRepairing(info: ObjectInfo, start: number, length: number): Promise<Buffer> {
+    try {
+      return await this.readAll(info, start, length);
+    } catch (error) {
+      if (!(error instanceof TesseraError) || error.code !== 'ERR_STORE_CORRUPT') throw error;
+      // A stream reads piece by piece: fetch the replica once per version.
+      let bytes = this.repaired?.info === info ? this.repaired.bytes : undefined;
+      bytes ??= await this.replicationApi?.repairRead(info).catch(() => undefined);
+      if (!bytes) throw error;
+      this.repaired = { info, bytes };
+      return bytes.subarray(start, start + length);
+    }
+  }
+
   private validateInfo(key: string, info: unknown): ObjectInfo | undefined {
     if (info === undefined) return undefined;
     const given = info as Partial<ObjectInfo> | null;
@@ -421,8 +471,8 @@ export class Bucket {
   ): Readable {
     let offset = start;
     const end = start + length;
-    const engine = this.engine;
     const inflight = this.inflight;
+    const readRepairing = this.readRepairing.bind(this);
     const stream = new Readable({
       highWaterMark,
       read() {
@@ -434,7 +484,7 @@ export class Bucket {
         const at = offset;
         offset += piece;
         inflight
-          .run(() => engine.read(info, at, piece))
+          .run(() => readRepairing(info, at, piece))
           .then(
             (bytes) => this.push(bytes),
             (error: unknown) => this.destroy(error as Error),

@@ -17,6 +17,13 @@ import { type EngineOpenOptions, NativeStoreEngine, validateOpenOptions } from '
 import { InflightTracker } from './inflight';
 import type { BucketInfo } from './types';
 import { validateBucketName } from './validate';
+import { ReplicationManager, type ReplicationStatus } from '../replication/manager';
+import {
+  ReplicationApi,
+  type StoreReplicationOptions,
+  noFeed,
+  storeFeed,
+} from '../replication/store_api';
 import { type ScrubOptions, type ScrubReport, validateScrubOptions } from './scrub';
 import {
   type ChangeEvent,
@@ -52,6 +59,7 @@ export class Store {
    * CORS), stored through the engine in a hidden internal bucket.
    */
   readonly bucketConfigs: BucketConfigs;
+  private readonly replicationApi: ReplicationApi;
 
   /**
    * Opens the store on `path` (drives `path/drive-<i>`) or on `drives`,
@@ -87,6 +95,7 @@ export class Store {
       gatewayUploads(this),
       options.lifecycle,
     );
+    this.replicationApi = new ReplicationApi(this.bucketConfigs);
   }
 
   /** What the store runs on: drives, k+m, direct I/O and I/O backend in effect. */
@@ -141,7 +150,40 @@ export class Store {
   /** A handle on one bucket; no I/O until it is used (NoSuchBucket then). */
   bucket(name: string): Bucket {
     this.assertOpen();
-    return new Bucket(validateBucketName(name), this.engine, this.inflight, this.bucketConfigs);
+    return new Bucket(
+      validateBucketName(name),
+      this.engine,
+      this.inflight,
+      this.bucketConfigs,
+      this.replicationApi,
+    );
+  }
+
+  /**
+   * Starts replicating every bucket that has replication rules
+   * (bucket.setReplication), in this process, until close()
+   * (docs/replication.md). Idempotent.
+   */
+  async startReplication(options: StoreReplicationOptions = {}): Promise<ReplicationManager> {
+    this.assertOpen();
+    const running = this.replicationApi.manager;
+    if (running && !running.isClosed) return running;
+    const feed = options.feed ?? storeFeed(this);
+    if (!feed) throw noFeed();
+    const manager = await ReplicationManager.start({ ...options, feed, store: this });
+    this.replicationApi.manager = manager;
+    return manager;
+  }
+
+  /** The running replicator, if startReplication() was called. */
+  get replication(): ReplicationManager | undefined {
+    const running = this.replicationApi.manager;
+    return running && !running.isClosed ? running : undefined;
+  }
+
+  /** Lag, queue depth and per-target state of every replication rule (none when not started). */
+  async replicationStatus(): Promise<ReplicationStatus> {
+    return (await this.replication?.status()) ?? { buckets: [] };
   }
 
   /**
@@ -248,8 +290,8 @@ export class Store {
     if (this.closed === undefined && this.engine instanceof NativeStoreEngine) {
       this.engine.cancelScrub();
     }
-    this.closed ??= this.lifecycle
-      .stop()
+    this.closed ??= (this.replicationApi.manager?.close() ?? Promise.resolve())
+      .then(() => this.lifecycle.stop())
       .then(() => this.inflight.close())
       .then(() => this.engine.close());
     return this.closed;

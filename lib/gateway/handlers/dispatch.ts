@@ -12,6 +12,7 @@ import * as listing from './listing';
 import * as multipart from './multipart';
 import * as notification from './notification';
 import * as objects from './objects';
+import * as replication from './replication';
 
 export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   ListBuckets: buckets.listBuckets,
@@ -48,4 +49,7 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   PutBucketLifecycleConfiguration: lifecycle.putBucketLifecycle,
   GetBucketLifecycleConfiguration: lifecycle.getBucketLifecycle,
   DeleteBucketLifecycle: lifecycle.deleteBucketLifecycle,
+  GetBucketReplication: replication.getBucketReplication,
+  PutBucketReplication: replication.putBucketReplication,
+  DeleteBucketReplication: replication.deleteBucketReplication,
 };

@@ -201,6 +201,13 @@ export async function getObject(ctx: RequestContext): Promise<void> {
     throw error;
   }
   setObjectHeaders(ctx, info, partial ? span : undefined);
+  const replication = await ctx.store.replication?.objectStatus(
+    ctx.bucket!,
+    ctx.key!,
+    info.versionId,
+    (info as { sequence?: number }).sequence,
+  );
+  if (replication !== undefined) ctx.res.setHeader('x-amz-replication-status', replication);
   for (const [param, name] of RESPONSE_OVERRIDES) {
     const value = ctx.params.get(param);
     if (value !== undefined) ctx.res.setHeader(name, value);

@@ -48,6 +48,9 @@ export const OPERATIONS = [
   'PutBucketLifecycleConfiguration',
   'GetBucketLifecycleConfiguration',
   'DeleteBucketLifecycle',
+  'GetBucketReplication',
+  'PutBucketReplication',
+  'DeleteBucketReplication',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
@@ -68,7 +71,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   'ownershipControls',
   'policyStatus',
   'publicAccessBlock',
-  'replication',
   'requestPayment',
   'restore',
   'retention',
@@ -145,6 +147,12 @@ export function routeOperation(
     if (has(query, 'location')) {
       if (method === 'GET') return 'GetBucketLocation';
       throw methodNotAllowed(method, 'location');
+    }
+    if (has(query, 'replication')) {
+      if (method === 'GET') return 'GetBucketReplication';
+      if (method === 'PUT') return 'PutBucketReplication';
+      if (method === 'DELETE') return 'DeleteBucketReplication';
+      throw methodNotAllowed(method, 'replication');
     }
     if (has(query, 'notification')) {
       if (method === 'GET') return 'GetBucketNotificationConfiguration';

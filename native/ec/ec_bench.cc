@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,12 @@
 
 namespace tessera {
 namespace ec {
+
+// ec_bench_skeleton.cc (AVX-512 unit, x86-64 only).
+bool MemorySkeletonUsable();
+void EncodeMemorySkeleton(size_t len, int k, int m, uint8_t* const* src,
+                          uint8_t* const* dst);
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -161,43 +168,66 @@ int Paired(int rounds, double ms) {
   const IsalEncodeFn isal_avx2 = IsalAvx2();
   Memory mem = Allocate(w);
   const double s = ms / 1000;
-  // A side and B side of each pair; B == nullptr with use_avx2 means ISA-L's
-  // own AVX2 entry point.
+  // The memory-only skeleton: the same loads, stores and prefetches as the
+  // gfni-avx512 kernel with no GF multiply, i.e. what the memory system
+  // allows for this access pattern (docs/ec.md, "How far from the bound").
+  const double skeleton_s = s;
+  auto skeleton = [&]() {
+    const size_t shard = w.stripe_bytes / w.k;
+    size_t ops = 0;
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::duration<double>(skeleton_s);
+    auto now = start;
+    do {
+      for (int rep = 0; rep < 8; ++rep, ++ops)
+        EncodeMemorySkeleton(shard, w.k, w.m, &mem.shards[0], &mem.shards[w.k]);
+      now = Clock::now();
+    } while (now < deadline);
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    return static_cast<double>(ops) * shard * w.k / elapsed / 1e9;
+  };
   struct Pair {
     const char* label;
-    const ReedSolomonCodec* a;
-    const ReedSolomonCodec* b;
-    bool b_is_isal_avx2;
+    std::function<double()> a, b;
+  };
+  auto enc = [&](const ReedSolomonCodec* c) {
+    return [&, c]() { return Measure(*c, w, mem, false, s); };
   };
   std::vector<Pair> pairs;
-  if (const ReedSolomonCodec* g = FindCodec(codecs, "gfni-avx512"))
+  const ReedSolomonCodec* gfni = FindCodec(codecs, "gfni-avx512");
+  if (gfni != nullptr)
     pairs.push_back(
-        {"gfni-avx512 / isal (backend)", g, isal_codec.get(), false});
+        {"gfni-avx512 / isal (backend)", enc(gfni), enc(isal_codec.get())});
   if (const ReedSolomonCodec* a = FindCodec(codecs, "avx2")) {
-    pairs.push_back({"avx2 / isal (backend)", a, isal_codec.get(), false});
+    pairs.push_back({"avx2 / isal (backend)", enc(a), enc(isal_codec.get())});
     if (isal_avx2 != nullptr)
-      pairs.push_back({"avx2 / isal ec_encode_data_avx2", a, nullptr, true});
+      pairs.push_back({"avx2 / isal ec_encode_data_avx2", enc(a), [&]() {
+                         return MeasureIsalAvx2(isal_avx2, w, mem, s);
+                       }});
+  }
+  if (MemorySkeletonUsable()) {
+    pairs.push_back({"memory-only skeleton / isal (backend)", skeleton,
+                     enc(isal_codec.get())});
+    if (gfni != nullptr)
+      pairs.push_back(
+          {"memory-only skeleton / gfni-avx512", skeleton, enc(gfni)});
   }
   std::printf("paired ratios, 8+4 1 MiB hot, %d rounds of %.0f ms per side\n",
               rounds, ms);
-  std::printf("%-34s %8s %8s %8s %10s %10s\n", "pair", "median", "q1", "q3",
+  std::printf("%-38s %8s %8s %8s %10s %10s\n", "pair", "median", "q1", "q3",
               "A GB/s", "B GB/s");
   for (const Pair& p : pairs) {
-    auto run_b = [&]() {
-      return p.b_is_isal_avx2 ? MeasureIsalAvx2(isal_avx2, w, mem, s)
-                              : Measure(*p.b, w, mem, false, s);
-    };
-    Measure(*p.a, w, mem, false, 0.02);
-    run_b();
+    p.a();
+    p.b();
     std::vector<double> ratio, ga, gb;
     for (int r = 0; r < rounds; ++r) {
       double x, y;
       if (r % 2 == 0) {
-        x = Measure(*p.a, w, mem, false, s);
-        y = run_b();
+        x = p.a();
+        y = p.b();
       } else {
-        y = run_b();
-        x = Measure(*p.a, w, mem, false, s);
+        y = p.b();
+        x = p.a();
       }
       ratio.push_back(x / y);
       ga.push_back(x);
@@ -207,7 +237,7 @@ int Paired(int rounds, double ms) {
       std::sort(v.begin(), v.end());
       return v[static_cast<size_t>(q * (v.size() - 1) + 0.5)];
     };
-    std::printf("%-34s %8.3f %8.3f %8.3f %10.2f %10.2f\n", p.label,
+    std::printf("%-38s %8.3f %8.3f %8.3f %10.2f %10.2f\n", p.label,
                 at(ratio, 0.5), at(ratio, 0.25), at(ratio, 0.75), at(ga, 0.5),
                 at(gb, 0.5));
   }

@@ -219,7 +219,7 @@ void HashTable::Rebuild(uint64_t group_count, RetireList* retire) {
     for (uint32_t s = 0; s < kSlotsPerGroup; ++s) {
       const uint32_t id = old->groups[g].ids[s].load(std::memory_order_relaxed);
       if (id == 0 || id == kTombstone) continue;
-      PlaceNew(t, id, HashKey(RecordKey(arena_->At(id)), seed_));
+      PlaceNew(t, id, HashIndexKey(RecordKey(arena_->At(id)), seed_));
       ++moved;
     }
   }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "index/index.h"
+#include "index/key_hash.h"
 
 namespace tessera {
 namespace index {
@@ -350,6 +351,55 @@ void BenchMemory() {
   }
 }
 
+// Where a single Get's time goes (one thread, same process, alternating):
+// the full Get over random keys of a 2^23-key table (two dependent cache
+// misses: hash group, then record), the same Get over 4096 hot keys (every
+// line cached: the instruction cost), and the parts alone: hashing a 22-byte
+// internal key, and entering + leaving an epoch guard. ns per op of CPU.
+void BenchGetPath() {
+  const uint64_t n = g_quick ? (1u << 18) : (1u << 23);
+  Index idx;
+  Fill(&idx, n);
+  std::vector<std::string> keys(1u << 20);
+  std::mt19937_64 rng(1);
+  for (auto& k : keys) k = Key16(rng() % n);
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  const uint64_t ops = g_quick ? 1000000 : 4000000;
+  ObjectMeta m;
+  auto run = [&](const char* name, uint64_t mask) {
+    uint64_t hits = 0;
+    const double c0 = ThreadCpuSeconds();
+    for (uint64_t i = 0; i < ops; ++i)
+      hits += idx.Get("bench", views[i & mask], &m);
+    const double cpu = ThreadCpuSeconds() - c0;
+    if (hits != ops) std::abort();
+    Report(name, cpu / ops * 1e9, "ns/op (cpu)");
+  };
+  for (int rep = 0; rep < 3; ++rep) {
+    run("getpath Get, random keys of the table", keys.size() - 1);
+    run("getpath Get, 4096 hot keys", 4095);
+    {
+      uint64_t acc = 0;
+      const double c0 = ThreadCpuSeconds();
+      for (uint64_t i = 0; i < ops; ++i)
+        acc += HashIndexKey("bench", views[i & 4095], i);
+      const double cpu = ThreadCpuSeconds() - c0;
+      if (acc == 1) std::abort();
+      Report("getpath HashIndexKey, bucket + 16-byte key", cpu / ops * 1e9,
+             "ns/op (cpu)");
+    }
+    {
+      const double c0 = ThreadCpuSeconds();
+      for (uint64_t i = 0; i < ops; ++i) {
+        ReadGuard g;
+        asm volatile("" ::: "memory");
+      }
+      const double cpu = ThreadCpuSeconds() - c0;
+      Report("getpath ReadGuard enter+exit", cpu / ops * 1e9, "ns/op (cpu)");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace index
 }  // namespace tessera
@@ -366,6 +416,7 @@ int main(int argc, char** argv) {
   }
   if (which == "all" || which == "lookup") BenchLookup();
   if (which == "all" || which == "lookup" || which == "peer") BenchPeer();
+  if (which == "getpath") BenchGetPath();
   if (which == "all" || which == "mixed") BenchMixed();
   if (which == "all" || which == "scan") BenchScan();
   if (which == "all" || which == "delimiter") BenchDelimiter();

@@ -2,6 +2,7 @@
 //   index_bench [lookup|mixed|scan|delimiter|snapshot|memory|all] [--quick]
 // Prints one line per figure: name, value, unit. --quick shrinks sizes for a
 // smoke run. Pin single-thread figures with `taskset -c 1`.
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -353,7 +354,7 @@ void BenchMemory() {
 
 // Where a single Get's time goes (one thread, same process, alternating):
 // the full Get over random keys of a 2^23-key table (two dependent cache
-// misses: hash group, then record), the same Get over 4096 hot keys (every
+// misses: hash group, then record), the same Get over 256 hot keys (every
 // line cached: the instruction cost), and the parts alone: hashing a 22-byte
 // internal key, and entering + leaving an epoch guard. ns per op of CPU.
 void BenchGetPath() {
@@ -375,9 +376,34 @@ void BenchGetPath() {
     if (hits != ops) std::abort();
     Report(name, cpu / ops * 1e9, "ns/op (cpu)");
   };
+  // The floor: one dependent DRAM miss, measured as a random pointer chase
+  // over 512 MiB (huge-page advised, as the table and the arena are).
+  const size_t chase_n =
+      (g_quick ? (size_t{64} << 20) : (size_t{512} << 20)) / 8;
+  uint64_t* chase =
+      static_cast<uint64_t*>(std::aligned_alloc(size_t{2} << 20, chase_n * 8));
+  (void)::madvise(chase, chase_n * 8, MADV_HUGEPAGE);
+  {
+    // Sattolo's algorithm: one cycle through every slot.
+    for (size_t i = 0; i < chase_n; ++i) chase[i] = i;
+    std::mt19937_64 r(3);
+    for (size_t i = chase_n - 1; i > 0; --i) {
+      const size_t j = r() % i;
+      std::swap(chase[i], chase[j]);
+    }
+  }
   for (int rep = 0; rep < 3; ++rep) {
+    {
+      uint64_t at = 0;
+      const double c0 = ThreadCpuSeconds();
+      for (uint64_t i = 0; i < ops; ++i) at = chase[at];
+      const double cpu = ThreadCpuSeconds() - c0;
+      if (at == chase_n) std::abort();
+      Report("getpath one dependent miss (pointer chase)", cpu / ops * 1e9,
+             "ns/op (cpu)");
+    }
     run("getpath Get, random keys of the table", keys.size() - 1);
-    run("getpath Get, 4096 hot keys", 4095);
+    run("getpath Get, 256 hot keys", 255);
     {
       uint64_t acc = 0;
       const double c0 = ThreadCpuSeconds();
@@ -398,6 +424,7 @@ void BenchGetPath() {
       Report("getpath ReadGuard enter+exit", cpu / ops * 1e9, "ns/op (cpu)");
     }
   }
+  std::free(chase);
 }
 
 }  // namespace

@@ -23,9 +23,11 @@
 // relaxed, followed by a compiler barrier, and the writer's scan is preceded
 // by membarrier(PRIVATE_EXPEDITED), a full fence executed on every CPU that
 // runs a thread of this process. The heavy fence stands in for the reader's
-// store-load fence: a reader whose pin store was not yet visible to the scan
-// was interrupted before it, so its later loads see every unlink made before
-// the scan (the urcu-membarrier / folly asymmetric-fence argument).
+// store-load fence: every reader thread passes a full barrier at some point
+// of its program during the call; if its pin store precedes that point, the
+// scan (after the call) sees it; if it follows, the reader's later loads see
+// every unlink made before the call (the urcu-membarrier / folly
+// asymmetric-fence argument).
 // TESSERA_INDEX_NO_MEMBARRIER=1 forces the symmetric (seq_cst) variant.
 //
 // One process-wide domain serves every Index: a thread has one participant

@@ -198,7 +198,7 @@ Status Index::Put(std::string_view bucket, std::string_view key,
   TS_RETURN_IF_ERROR(MakeKey(bucket, key, &ik));
   TS_RETURN_IF_ERROR(CheckMeta(meta));
   const std::string_view ikey = ik.view();
-  const uint64_t h = HashKey(ikey, seed_);
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
   const RecordFields fields = FieldsFromMeta(meta);
 
   std::lock_guard<std::mutex> lock(writer_mu_);
@@ -246,7 +246,7 @@ Status Index::DeleteVersion(std::string_view bucket, std::string_view key,
   KeyBuf ik;
   TS_RETURN_IF_ERROR(MakeKey(bucket, key, &ik));
   const std::string_view ikey = ik.view();
-  const uint64_t h = HashKey(ikey, seed_);
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
   std::lock_guard<std::mutex> lock(writer_mu_);
   const uint32_t head = hash_.Find(ikey, h);
   if (head == 0) return Status(StatusCode::kNotFound, "no such key");
@@ -295,7 +295,7 @@ Status Index::Remove(std::string_view bucket, std::string_view key,
                   "Remove does not take an if-absent condition");
   }
   const std::string_view ikey = ik.view();
-  const uint64_t h = HashKey(ikey, seed_);
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
   std::lock_guard<std::mutex> lock(writer_mu_);
   const uint32_t head = hash_.Find(ikey, h);
   if (head == 0) return Status(StatusCode::kNotFound, "no such key");
@@ -309,7 +309,7 @@ bool Index::Get(std::string_view bucket, std::string_view key,
   KeyBuf ik;
   if (!MakeKey(bucket, key, &ik).ok()) return false;
   const std::string_view ikey = ik.view();
-  const uint64_t h = HashKey(ikey, seed_);
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
   ReadGuard guard;
   const uint32_t id = hash_.Find(ikey, h);
   if (id == 0) return false;
@@ -322,7 +322,7 @@ bool Index::GetVersion(std::string_view bucket, std::string_view key,
   KeyBuf ik;
   if (!MakeKey(bucket, key, &ik).ok()) return false;
   const std::string_view ikey = ik.view();
-  const uint64_t h = HashKey(ikey, seed_);
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
   ReadGuard guard;
   for (uint32_t id = hash_.Find(ikey, h); id != 0;) {
     const char* r = arena_.At(id);
@@ -351,7 +351,7 @@ void Index::GetMany(std::string_view bucket, const std::string_view* keys,
     for (size_t i = 0; i < m; ++i) {
       valid[i] = MakeKey(bucket, keys[base + i], &ik[i]).ok();
       if (!valid[i]) continue;
-      h[i] = HashKey(ik[i].view(), seed_);
+      h[i] = HashIndexKey(bucket, keys[base + i], seed_);
       hash_.Prefetch(h[i]);
     }
     for (size_t i = 0; i < m; ++i) {

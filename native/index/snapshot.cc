@@ -277,7 +277,7 @@ Status Index::LoadSnapshot(const std::string& path,
     heads.push_back(next);
     // Hash inserts are random accesses: prefetch each key's home group and
     // insert it kPrefetchDistance keys later, so the misses overlap.
-    const uint64_t h = HashKey(key, seed);
+    const uint64_t h = HashIndexKey(key, seed);
     idx->hash_.Prefetch(h);
     PendingInsert& slot = pending[pending_count % kPrefetchDistance];
     if (pending_count >= kPrefetchDistance) {

@@ -4,7 +4,7 @@
  *   --runs N      measured runs per trial (default 5; 3 with --quick)
  *   --quick       fewer runs and smaller trials (about a minute in all)
  *   --long        bigger trials, for the numbers in docs/BENCHMARKS.md
- *   --filter RE   only trials whose name matches RE
+ *   --filter RE   only trials whose name or group matches RE
  *   --json        print one JSON document instead of the table
  *   --list        list suites and trials
  *
@@ -135,7 +135,9 @@ async function main(): Promise<void> {
     if (!file)
       throw new Error(`unknown suite '${name}'; have: ${[...available.keys()].join(', ')}`);
     const { suite } = (await import(file)) as { suite: BenchSuite };
-    const trials = (await suite.trials()).filter((t) => !filter || filter.test(t.name));
+    const trials = (await suite.trials()).filter(
+      (t) => !filter || filter.test(t.name) || filter.test(t.group),
+    );
     if (values.list) {
       process.stdout.write(`${suite.name}: ${suite.description}\n`);
       for (const t of trials) process.stdout.write(`  [${t.group}] ${t.name}\n`);

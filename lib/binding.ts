@@ -81,6 +81,22 @@ export interface NativeListPage {
   next?: Buffer;
 }
 
+/** One page of a native version listing; see NativeIndexHandle.listVersions. */
+export interface NativeListVersionsPage {
+  /** (u16 length, bytes) per version, newest first within a key. */
+  keys: Buffer;
+  count: number;
+  /** `count` 64-byte metadata records. */
+  metas: Buffer;
+  /** `count` bytes, 1 where the version is its key's current one. */
+  latest: Buffer;
+  prefixes: Buffer;
+  prefixCount: number;
+  truncated: boolean;
+  nextKeyMarker?: Buffer;
+  nextVersionIdMarker?: bigint;
+}
+
 export interface NativeIndexHandle {
   put(
     bucket: string,
@@ -107,6 +123,15 @@ export interface NativeIndexHandle {
     maxKeys: number,
     withMeta: boolean,
   ): NativeListPage;
+  listVersions(
+    bucket: string,
+    prefix: Buffer,
+    delimiter: Buffer,
+    keyMarker: Buffer,
+    hasVersionMarker: boolean,
+    versionIdMarker: bigint,
+    maxKeys: number,
+  ): NativeListVersionsPage;
   keyCount(): number;
   memory(): Record<string, number>;
   saveSnapshot(path: string): Promise<void>;

@@ -23,6 +23,7 @@ export const NATIVE_STATUS_CODES = [
   'ERR_STORE_CLOSED',
   'ERR_STORE_UNSUPPORTED',
   'ERR_STORE_INTERNAL',
+  'ERR_STORE_CHANGES_EXPIRED',
 ] as const;
 
 /** HTTP status for each code; codes not listed are caller errors (400). */
@@ -47,6 +48,7 @@ const HTTP_STATUS: Readonly<Record<string, number>> = {
   ERR_STORE_UNSUPPORTED: 501,
   ERR_STORE_INTERNAL: 500,
   ERR_STORE_BINDING: 500,
+  ERR_STORE_CHANGES_EXPIRED: 410,
   ABORT_ERR: 499,
 };
 

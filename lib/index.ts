@@ -15,12 +15,27 @@ export type {
   SegmentSpace,
   SpaceStats,
 } from './gc/index';
+export type { ChangeEvent, ChangesPage, WatchOptions } from './store/changes';
+export type { RetentionRegistry } from './store/retention';
+export type { OpStats, StoreOp, StoreStats } from './store/stats';
+export type { BucketConfigKind, BucketConfigs } from './store/bucket_config';
+export type { LifecycleRule, NormalizedRule as LifecycleRuleInfo } from './lifecycle/rules';
+export type { LifecycleOptions, LifecycleReport, LifecycleRunner } from './lifecycle/runner';
 export * as checksums from './checksum/index';
 export type { ChecksumInput, ChecksumKernels } from './checksum/index';
 export type { TesseraErrorOptions } from './errors';
 export { ReedSolomon } from './ec/reed_solomon';
 export type { EcBackend, ReedSolomonOptions } from './ec/reed_solomon';
 export { startGateway, createGatewayHandler } from './gateway/server';
+export {
+  setBucketNotification,
+  validateNotificationConfig,
+} from './gateway/notifications/webhooks';
+export type {
+  NotificationConfig,
+  WebhookNotifierOptions,
+  WebhookTarget,
+} from './gateway/notifications/webhooks';
 export type {
   Gateway,
   GatewayOptions,

@@ -51,7 +51,7 @@ describe('10 binding: the addon and how its errors cross', () => {
       (error: unknown) =>
         error instanceof TesseraError &&
         error.code === 'ERR_OUT_OF_RANGE' &&
-        error.message === 'status code must be in 1..12',
+        error.message === 'status code must be in 1..13',
     );
     assert.throws(
       () => (binding.setErrorConstructor as (x: unknown) => void)(42),

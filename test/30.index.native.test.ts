@@ -149,6 +149,60 @@ describe('30 index: the native index through the addon', () => {
     assert.deepEqual(page.entries[0]?.meta, meta(3));
   });
 
+  it('lists versions newest first, with delimiter and key/version-id marker pages', () => {
+    const index = new ObjectIndex();
+    // Model: key -> version numbers, newest first.
+    const model = new Map<string, number[]>();
+    let v = 1;
+    for (const key of ['a', 'd/1', 'd/2', 'k', 'z']) {
+      for (let i = 0; i < (key === 'k' ? 5 : 2); i++) {
+        const marker = key === 'z' && i === 1;
+        index.put('vbkt', key, meta(v, marker ? FLAG_DELETE_MARKER : 0), { newVersion: true });
+        model.set(key, [v, ...(model.get(key) ?? [])]);
+        v++;
+      }
+    }
+    index.deleteVersion('vbkt', 'k', BigInt(model.get('k')![2]!));
+    model.get('k')!.splice(2, 1);
+    const expected = [...model.entries()]
+      .sort(([x], [y]) => (x < y ? -1 : 1))
+      .flatMap(([key, vs]) => vs.map((n, i) => ({ key, versionId: BigInt(n), isLatest: i === 0 })));
+    for (const maxKeys of [1, 2, 3, 7, 1000]) {
+      const seen: { key: string; versionId: bigint; isLatest: boolean }[] = [];
+      let keyMarker: string | undefined;
+      let versionIdMarker: bigint | undefined;
+      for (let pages = 0; pages < 100; pages++) {
+        const page = index.listVersions('vbkt', { keyMarker, versionIdMarker, maxKeys });
+        assert.ok(page.entries.length <= maxKeys);
+        for (const e of page.entries) {
+          assert.deepEqual(e.meta, meta(Number(e.meta.versionId), e.meta.flags));
+          seen.push({ key: e.key, versionId: e.meta.versionId, isLatest: e.isLatest });
+        }
+        if (!page.truncated) break;
+        keyMarker = page.nextKeyMarker;
+        versionIdMarker = page.nextVersionIdMarker;
+      }
+      assert.deepEqual(seen, expected, `maxKeys ${maxKeys}`);
+    }
+    const folded = index.listVersions('vbkt', { delimiter: '/' });
+    assert.deepEqual(folded.commonPrefixes, ['d/']);
+    assert.deepEqual(
+      folded.entries.map((e) => e.key),
+      ['a', 'a', 'k', 'k', 'k', 'k', 'z', 'z'],
+    );
+    assert.equal(folded.entries[6]!.meta.flags, FLAG_DELETE_MARKER);
+    // A key marker alone skips every version of that key.
+    assert.deepEqual(
+      index.listVersions('vbkt', { keyMarker: 'k' }).entries.map((e) => e.key),
+      ['z', 'z'],
+    );
+    assert.throws(() => index.listVersions('vbkt', { maxKeys: 0 }), isCode('ERR_OUT_OF_RANGE'));
+    assert.throws(
+      () => index.listVersions('vbkt', { versionIdMarker: -1n }),
+      isCode('ERR_OUT_OF_RANGE'),
+    );
+  });
+
   it('saves a snapshot, loads it back, and refuses a damaged one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-index-'));
     try {

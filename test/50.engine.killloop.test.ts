@@ -14,7 +14,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binding, packageRoot } from '../lib/binding';
@@ -54,7 +54,9 @@ function runChild(
       }),
     );
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': 'exit' may come before the last lines the child
+    // wrote are read from the pipe.
+    child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       if (signal !== 'SIGKILL') reject(new Error(`child exited with ${code} ${signal}`));
       else resolve({ acked: report.acked });
@@ -158,5 +160,39 @@ describe('native engine: kill -9 loop', function () {
 
   it('the same with garbage collection running in the child', async () => {
     await killLoop('gc', process.env.TESSERA_LONG ? 400 : 40);
+  });
+
+  // The failure that once reverted the native index (cycle 88, seed 140931:
+  // "k34 held 358 bytes matching no allowed op") was this protocol, not the
+  // engine: the child reported "I" lines with process.stdout.write, which on
+  // a full pipe queues them in the child and returns, so a SIGKILL dropped
+  // the lines of operations that had already been submitted and landed.
+  it('hears the report of every operation a child submitted before SIGKILL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-killreport-'));
+    try {
+      const landedFile = join(dir, 'landed');
+      const count = 20000; // far more report bytes than a pipe buffers
+      const history = new Map<string, KillOp[]>();
+      const report = new KillReport(history);
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [join(__dirname, 'support', 'kill_report_child.js'), landedFile, '7', String(count)],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        child.stdout.on('data', (chunk: Buffer) => report.feed(chunk));
+        child.on('error', reject);
+        child.on('close', (c, signal) => resolve(signal === 'SIGKILL' ? null : c));
+      });
+      assert.equal(code, null, 'the child kills itself');
+      const heard = new Set<number>();
+      for (const ops of history.values()) for (const op of ops) heard.add(op.id);
+      const landed = readFileSync(landedFile, 'latin1').split('\n').filter(Boolean).map(Number);
+      assert.equal(landed.length, count);
+      const unheard = landed.filter((id) => !heard.has(id));
+      assert.deepEqual(unheard.slice(0, 5), [], `${unheard.length} landed operations unreported`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -55,6 +55,15 @@ describe('native engine: durability across reopen', () => {
     const big = Buffer.alloc(9 * 1024 * 1024 + 3);
     for (let i = 0; i < big.length; i += 4096) big[i] = i & 0xff;
     const bigPut = await bucket.put('big', big);
+    // Multipart objects (inline and streamed) keep ETag, part count and sizes.
+    const partEtags = ['0'.repeat(32), 'f'.repeat(32)];
+    const mpSmall = await bucket.put('mp-small', Buffer.alloc(10, 1), {
+      multipart: { partEtags, partSizes: [6, 4] },
+    });
+    const mpBig = await bucket.put('mp-big', big, {
+      multipart: { partEtags, partSizes: [5 * 1024 * 1024, big.length - 5 * 1024 * 1024] },
+    });
+    assert.match(mpSmall.etag, /^[0-9a-f]{32}-2$/);
     await bucket.delete('k/3');
     await store.close();
 
@@ -79,6 +88,18 @@ describe('native engine: durability across reopen', () => {
       for await (const v of b.listVersions({ prefix: 'k/3' }))
         if (v.key === 'k/3') versions.push(v);
       assert.equal(versions.length, 2, pass);
+      for (const [key, put, sizes] of [
+        ['mp-small', mpSmall, [6, 4]],
+        ['mp-big', mpBig, [5 * 1024 * 1024, big.length - 5 * 1024 * 1024]],
+      ] as const) {
+        const head = await b.head(key);
+        assert.equal(head?.etag, put.etag, `${pass} ${key}`);
+        assert.deepEqual(head?.parts, { count: 2, sizes }, `${pass} ${key}`);
+        assert.deepEqual(head?.metadata, {}, `${pass} ${key}`);
+      }
+      const listed = [];
+      for await (const e of b.list({ prefix: 'mp-' })) if (e.type === 'object') listed.push(e.etag);
+      assert.deepEqual(listed, [mpBig.etag, mpSmall.etag], pass);
       await store.close();
     }
   });

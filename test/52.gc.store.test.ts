@@ -179,6 +179,35 @@ describe('52 gc: space reclamation through the store', function () {
     await store.close();
   });
 
+  it('keeps what store.retention holds by default; store.stats() reports GC and dead bytes', async () => {
+    const dir = fresh();
+    const store = await Store.open({ path: dir, segmentStripes: 16, gc: { background: false } });
+    await store.createBucket('bkt');
+    for (let i = 0; i < 80; i++) await store.bucket('bkt').put(`k${i % 5}`, body(i, 20_000));
+    let floor = 1;
+    store.retention.hold('test-consumer', () => floor);
+    const held = await store.gc({ rateBytesPerSec: 0 });
+    assert.equal(held.segmentsCompacted, 0);
+    assert.ok(held.skipped.length > 0 && held.skipped.every((s) => s.reason === 'retained'));
+    const space = store.spaceStats();
+    const sealed = space.perSegment.filter((s) => !s.tail && !s.freed);
+    floor = sealed[0]!.maxSeq + 1;
+    const partial = await store.gc({ rateBytesPerSec: 0 });
+    assert.equal(partial.segmentsCompacted, 1);
+    const before = await store.stats();
+    store.retention.release('test-consumer');
+    const all = await store.gc({ rateBytesPerSec: 0 });
+    assert.ok(all.segmentsCompacted > 1);
+    const after = await store.stats();
+    assert.equal(after.gc.available, true);
+    assert.equal(after.gc.running, false);
+    assert.equal(after.gc.segmentsReclaimed, 1 + all.segmentsCompacted);
+    assert.equal(after.gc.bytesReclaimed - before.gc.bytesReclaimed, all.bytesReclaimed);
+    assert.ok(after.deadBytes < before.deadBytes, 'dead bytes fall');
+    assert.ok(after.segments < before.segments, 'freed segments no longer count');
+    await store.close();
+  });
+
   it('rejects bad options with stable codes', async () => {
     const dir = fresh();
     await assert.rejects(

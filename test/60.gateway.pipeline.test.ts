@@ -237,15 +237,15 @@ describe('60 gateway pipeline: the server over loopback HTTP', function () {
     assert.equal(head.status, 404);
     assert.equal(head.body, '');
     assert.ok(head.headers['x-amz-request-id']);
-    const lifecycle = await raw(
+    const website = await raw(
       'GET',
-      '/bucket-a?lifecycle',
-      await signedHeaders('GET', '/bucket-a', undefined, { lifecycle: '' }),
+      '/bucket-a?website',
+      await signedHeaders('GET', '/bucket-a', undefined, { website: '' }),
     );
-    assert.equal(lifecycle.status, 501);
+    assert.equal(website.status, 501);
     assert.match(
-      lifecycle.body,
-      /<Code>NotImplemented<\/Code><Message>The &apos;lifecycle&apos; sub-resource is not implemented.<\/Message>/,
+      website.body,
+      /<Code>NotImplemented<\/Code><Message>The &apos;website&apos; sub-resource is not implemented.<\/Message>/,
     );
     // s3cmd info reads ?acl, ?policy and ?cors (ECOSYSTEM.md): answered, not 501.
     const acl = await raw(

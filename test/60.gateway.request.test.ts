@@ -234,6 +234,8 @@ describe('60 gateway request: routing', () => {
       ['GET', '/bk1?location', 'GetBucketLocation'],
       ['GET', '/bk1?policy', 'GetBucketPolicy'],
       ['GET', '/bk1?cors', 'GetBucketCors'],
+      ['PUT', '/bk1?cors', 'PutBucketCors'],
+      ['DELETE', '/bk1?cors', 'DeleteBucketCors'],
       ['GET', '/bk1?acl', 'GetBucketAcl'],
       ['GET', '/bk1/k?acl', 'GetObjectAcl'],
       ['GET', '/bk1?versioning', 'GetBucketVersioning'],
@@ -264,13 +266,16 @@ describe('60 gateway request: routing', () => {
       ['POST', '/bk1/k?uploadId=u', 'CompleteMultipartUpload'],
       ['DELETE', '/bk1/k?uploadId=u', 'AbortMultipartUpload'],
       ['GET', '/bk1/k?uploadId=u&max-parts=10', 'ListParts'],
+      ['PUT', '/bk1?lifecycle', 'PutBucketLifecycleConfiguration'],
+      ['GET', '/bk1?lifecycle', 'GetBucketLifecycleConfiguration'],
+      ['DELETE', '/bk1?lifecycle', 'DeleteBucketLifecycle'],
     ];
     for (const [method, url, operation, headers] of cases)
       assert.equal(route(method, url, headers), operation, `${method} ${url}`);
   });
 
   it('answers 501 NotImplemented for other sub-resources and 405 for missing methods', () => {
-    for (const url of ['/bk1?lifecycle', '/bk1/k?tagging', '/bk1/k?retention', '/bk1?website']) {
+    for (const url of ['/bk1?logging', '/bk1/k?tagging', '/bk1/k?retention', '/bk1?website']) {
       expectThrow(
         () => route('GET', url),
         'NotImplemented',
@@ -278,11 +283,12 @@ describe('60 gateway request: routing', () => {
         /sub-resource is not implemented/,
       );
     }
-    expectThrow(() => route('OPTIONS', '/bk1/k'), 'NotImplemented', 501);
-    // s3cmd reads ?policy, ?cors and ?acl; writing them is not implemented.
+    // OPTIONS is a CORS preflight, answered by the server before routing.
+    expectThrow(() => route('OPTIONS', '/bk1/k'), 'MethodNotAllowed', 405);
+    expectThrow(() => route('POST', '/bk1?cors'), 'MethodNotAllowed', 405);
+    // s3cmd reads ?policy and ?acl; writing them is not implemented.
     for (const [method, url] of [
       ['PUT', '/bk1?policy'],
-      ['DELETE', '/bk1?cors'],
       ['PUT', '/bk1?acl'],
       ['PUT', '/bk1/k?acl'],
     ] as const) {
@@ -562,6 +568,8 @@ describe('60 gateway request: the router covers every operation', () => {
         '/bk1/k?uploadId=u',
         '/bk1?delete',
         '/bk1?versioning',
+        '/bk1?replication',
+        '/bk1?notification',
         '/bk1?versions',
         '/bk1?location',
         '/bk1?list-type=2',
@@ -569,6 +577,7 @@ describe('60 gateway request: the router covers every operation', () => {
         '/bk1?cors',
         '/bk1?acl',
         '/bk1/k?acl',
+        '/bk1?lifecycle',
       ]) {
         for (const copy of [false, true]) {
           try {

@@ -25,6 +25,7 @@ import {
   ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
   ListObjectsCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -303,6 +304,37 @@ for (const { kind, label } of STORES)
           undefined,
           412,
         );
+      });
+
+      it('keeps the full 2 KiB of user metadata besides system headers, and returns exactly it', async () => {
+        const metadata = { a: 'x'.repeat(1000), b: 'y'.repeat(1046) }; // 2048 bytes with names
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: 'meta-full',
+            Body: 'm',
+            Metadata: metadata,
+            CacheControl: 'c'.repeat(900),
+            ContentDisposition: 'attachment; filename="' + 'd'.repeat(800) + '"',
+            ContentLanguage: 'en',
+            Expires: new Date('2030-01-01T00:00:00Z'),
+          }),
+        );
+        const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'meta-full' }));
+        assert.deepEqual(head.Metadata, metadata);
+        assert.equal(head.CacheControl, 'c'.repeat(900));
+        assert.equal(head.ContentLanguage, 'en');
+        // The copy keeps metadata and headers, still only the client's own names.
+        await s3.send(
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: 'meta-copy',
+            CopySource: `${bucket}/meta-full`,
+          }),
+        );
+        const copied = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'meta-copy' }));
+        assert.deepEqual(copied.Metadata, metadata);
+        assert.equal(copied.CacheControl, 'c'.repeat(900));
       });
 
       it('applies response-* overrides on GET', async () => {
@@ -587,6 +619,13 @@ for (const { kind, label } of STORES)
         assert.equal(head.ETag, expected);
         assert.equal(head.ContentLength, body.length);
         assert.equal(head.ContentType, 'application/zip');
+        // Listings show the same multipart ETag as HEAD, and no internal metadata leaks.
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'big' }));
+        assert.deepEqual(
+          listed.Contents?.map((o) => [o.Key, o.ETag]),
+          [['big.bin', expected]],
+        );
+        assert.deepEqual(head.Metadata, {});
         assert.deepEqual(await bytesOf(s3, bucket, 'big.bin'), body);
         const part2 = await s3.send(
           new GetObjectCommand({ Bucket: bucket, Key: 'big.bin', PartNumber: 2 }),

@@ -69,7 +69,9 @@ function runChild(
     const report = new KillReport(history);
     child.stdout.on('data', (chunk: Buffer) => report.feed(chunk));
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': 'exit' may come before the last lines the child
+    // wrote are read from the pipe.
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 9) resolve({ acked: report.acked, fired: true });
       else if (signal === 'SIGKILL') resolve({ acked: report.acked, fired: false });
@@ -91,7 +93,18 @@ describe('fault: kill points', function () {
     const store = join(dir, 'store');
     const engineBinding = binding as unknown as EngineBinding;
     // Created here, without kill points: the loop is about a living store.
-    await (await engineBinding.engineOpen({ path: store, dataShards: 4, parityShards: 2 })).close();
+    // Small segments (128 stripes, 2 MB of data) so that segments roll in
+    // every cycle: with the default 2065 stripes a child that is slowed by
+    // a loaded machine may never roll one in the cycles that belong to the
+    // segment.* points, which then stay unhit.
+    await (
+      await engineBinding.engineOpen({
+        path: store,
+        dataShards: 4,
+        parityShards: 2,
+        segmentStripes: 128,
+      })
+    ).close();
     const history = new Map<string, KillOp[]>();
     const names = Object.keys(POINTS);
     let start = 0;

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Store } from '../../lib/store/store';
 import type { BenchSuite, Measurement, TrialContext, Trial } from '../lib/types';
+import { readAndLargeTrials } from './reads_large';
 
 const OBJECT_BYTES = 4096;
 const IN_FLIGHT = 64;
@@ -108,7 +109,8 @@ function hasLmdb(): boolean {
 
 export const suite: BenchSuite = {
   name: 'store',
-  description: 'durable 4 KiB puts: tessera Store (4+2) vs lmdb-js durable commits vs raw ceiling',
+  description:
+    'issue 5: durable 4 KiB puts, 4 KiB gets (cached/uncached), 64 MiB put/get, 1000 concurrent 1 MiB puts; vs lmdb-js and raw ceilings',
   trials: () => {
     const trials: Trial[] = [];
     const inFlight = `4KiB durable put, ${IN_FLIGHT} in flight`;
@@ -157,6 +159,7 @@ export const suite: BenchSuite = {
         run: (c) => lmdbPuts(c, 1),
       });
     }
+    trials.push(...readAndLargeTrials(hasLmdb()));
     return trials;
   },
 };

@@ -7,6 +7,7 @@ import { nativeInfo } from '../index';
 import { TesseraError } from '../errors';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit_codes';
 import { runDemo } from './demo';
+import { registerReplication } from './replication';
 import { registerServe } from './serve';
 import { registerScrub, scrubExitCode } from './scrub';
 import { gcExitCode, registerGc } from './gc';
@@ -45,6 +46,7 @@ function buildProgram(version: string): Command {
   registerServe(program);
   registerScrub(program);
   registerGc(program);
+  registerReplication(program);
   return program;
 }
 

@@ -6,9 +6,10 @@
  *   anything is damaged).
  * - heal: the same, rewriting missing or corrupt chunks from parity (exit 0
  *   when everything is whole afterwards, 3 when data is lost beyond parity).
- * - verify (fsck): open (segments and snapshot checked by recovery), scrub
- *   every chunk, then read every current object version in full (index
- *   against segments); exit 3 on any corruption.
+ * - verify (fsck): the snapshot's index against a full scan of the log
+ *   (lib/store/verify_snapshot.ts), then open, scrub every chunk, then read
+ *   every current object version in full (index against segments); exit 3
+ *   on any corruption or difference.
  *
  * A progress bar (cli-progress) is drawn on stderr only when it is a TTY.
  * SIGINT stops the pass after its current batch; the cursor is kept and
@@ -18,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
+import { checkSnapshotAgainstLog } from '../store/verify_snapshot';
 import { TesseraError } from '../errors';
 import { Store } from '../store/store';
 import type { ScrubProgress, ScrubReport } from '../store/scrub';
@@ -98,7 +100,16 @@ async function runPass(mode: 'scrub' | 'heal' | 'verify', flags: PassFlags): Pro
   if (!existsSync(join(path, 'drive-0', 'FORMAT'))) {
     throw new TesseraError('ERR_INVALID_ARG_VALUE', `no tessera store at ${path}`);
   }
-  const store = await Store.open({ path, replaceEmptyDrives: flags.replaceDrives === true });
+  const snapshot =
+    mode === 'verify'
+      ? await checkSnapshotAgainstLog(path, { replaceEmptyDrives: flags.replaceDrives === true })
+      : undefined;
+  // A maintenance command: no lifecycle pass runs while it works.
+  const store = await Store.open({
+    path,
+    replaceEmptyDrives: flags.replaceDrives === true,
+    lifecycle: { enabled: false },
+  });
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
@@ -130,14 +141,26 @@ async function runPass(mode: 'scrub' | 'heal' | 'verify', flags: PassFlags): Pro
         } while (token !== undefined);
       }
     }
+    const snapshotBad = snapshot !== undefined && snapshot.mismatches.length > 0;
     if (flags.json) {
-      process.stdout.write(JSON.stringify({ ...report, unreadable }) + '\n');
+      process.stdout.write(
+        JSON.stringify({ ...report, unreadable, ...(snapshot ? { snapshot } : {}) }) + '\n',
+      );
     } else {
       printReport(mode, report);
       for (const u of unreadable) process.stdout.write(`  unreadable: ${u}\n`);
+      if (snapshot !== undefined) {
+        process.stdout.write(
+          `snapshot vs log: ${snapshot.snapshotLoaded ? 'snapshot loaded' : 'no snapshot'}, ` +
+            `${snapshot.entries} entries, ${snapshot.mismatches.length} differences\n`,
+        );
+        for (const m of snapshot.mismatches) process.stdout.write(`  ${m}\n`);
+      }
     }
     if (report.cancelled) return EXIT_INTERRUPTED;
-    return damaged(report, mode === 'heal') || unreadable.length > 0 ? EXIT_CORRUPTION : EXIT_OK;
+    return damaged(report, mode === 'heal') || unreadable.length > 0 || snapshotBad
+      ? EXIT_CORRUPTION
+      : EXIT_OK;
   } finally {
     sink.stop();
     process.removeListener('SIGINT', onSigint);

@@ -4,7 +4,8 @@
  * Settings: flags > environment (TESSERA_DATA_DIR, TESSERA_HOST,
  * TESSERA_PORT, TESSERA_ACCESS_KEY / TESSERA_SECRET_KEY, else
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, TESSERA_REGION,
- * TESSERA_DOMAIN, LOG_LEVEL) > defaults (./tessera-data, 127.0.0.1:9000,
+ * TESSERA_DOMAIN, LOG_LEVEL, TESSERA_REPLICATION_TARGETS: a JSON file of
+ * named replication destinations, docs/replication.md) > defaults (./tessera-data, 127.0.0.1:9000,
  * EC 4+2). A non-loopback address needs credentials.
  *
  * Shutdown on SIGTERM/SIGINT: /readyz turns 503, the listener stops
@@ -18,6 +19,8 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { TesseraError } from '../errors';
 import { Store } from '../store/store';
+import { storeFeed } from '../replication/store_api';
+import { loadReplicationTargets } from '../replication/targets';
 import { startGateway } from '../gateway/server';
 import { createLogger } from '../gateway/observability/logging';
 
@@ -183,8 +186,11 @@ export async function runServe(
   deps: ServeDependencies = {},
 ): Promise<number> {
   const logger = deps.logger ?? createLogger(settings.logLevel);
+  const targetsFile = process.env.TESSERA_REPLICATION_TARGETS;
+  const replicationTargets = targetsFile ? loadReplicationTargets(targetsFile) : undefined;
   const store = await (deps.openStore ?? openNativeStore)(settings);
   const gateway = await startGateway({
+    ...(replicationTargets ? { replicationTargets } : {}),
     store,
     host: settings.host,
     port: settings.port,
@@ -203,6 +209,11 @@ export async function runServe(
       { accessKey: DEV_ACCESS_KEY },
       `no credentials configured: loopback-only development credentials ${DEV_ACCESS_KEY} / ${DEV_SECRET_KEY}`,
     );
+  }
+  if (storeFeed(store)) {
+    await store.startReplication({ logger, registry: gateway.metrics.registry });
+  } else if (replicationTargets) {
+    logger.warn('replication rules are stored but not run: this store has no change feed yet');
   }
   logger.info({ url: gateway.url, dataDir: settings.dataDir }, 'tessera S3 gateway listening');
   deps.onListening?.(gateway.url);

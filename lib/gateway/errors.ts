@@ -15,6 +15,11 @@ interface S3ErrorSpec {
 /** Every S3 error code the gateway may answer, with AWS's status and message. */
 export const S3_ERRORS = {
   AccessDenied: { status: 403, message: 'Access Denied' },
+  AccessForbidden: {
+    status: 403,
+    message:
+      "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+  },
   AuthorizationHeaderMalformed: {
     status: 400,
     message: 'The authorization header that you provided is not valid.',
@@ -95,6 +100,7 @@ export const S3_ERRORS = {
   },
   InvalidRange: { status: 416, message: 'The requested range cannot be satisfied.' },
   InvalidRequest: { status: 400, message: 'Invalid Request' },
+  BadRequest: { status: 400, message: 'Insufficient information. Origin request header needed.' },
   InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   KeyTooLongError: { status: 400, message: 'Your key is too long.' },
   MalformedTrailerError: {
@@ -125,11 +131,19 @@ export const S3_ERRORS = {
     status: 404,
     message: 'The specified bucket does not have a bucket policy.',
   },
+  ReplicationConfigurationNotFoundError: {
+    status: 404,
+    message: 'The replication configuration was not found.',
+  },
   NoSuchCORSConfiguration: {
     status: 404,
     message: 'The specified bucket does not have a CORS configuration.',
   },
   NoSuchKey: { status: 404, message: 'The specified key does not exist.' },
+  NoSuchLifecycleConfiguration: {
+    status: 404,
+    message: 'The lifecycle configuration does not exist.',
+  },
   NoSuchUpload: {
     status: 404,
     message:
@@ -202,6 +216,8 @@ export const STORE_CODE_TO_S3: Readonly<Record<string, S3ErrorCode>> = {
   ERR_STORE_CLOSED: 'ServiceUnavailable',
   ERR_STORE_UNSUPPORTED: 'NotImplemented',
   ERR_STORE_INTERNAL: 'InternalError',
+  // The change feed is not an S3 operation; should it surface, it is the server's.
+  ERR_STORE_CHANGES_EXPIRED: 'InternalError',
   ERR_STORE_BINDING: 'InternalError',
   ABORT_ERR: 'RequestTimeout',
 };

@@ -22,10 +22,13 @@ import { SigV4Verifier } from './auth/sigv4';
 import { S3Error, renderErrorResponse } from './errors';
 import type { GatewayConfig, GatewayLimits, RequestContext } from './handlers/context';
 import { MULTIPART_BUCKET, MultipartStore } from './handlers/multipart_store';
+import { CORS_RESPONSE_HEADERS, answerPreflight, applyCors } from './handlers/cors';
 import { HANDLERS } from './handlers/dispatch';
 import { redactUrl, silentLogger } from './observability/logging';
 import { GatewayMetrics } from './observability/metrics';
-import type { AddressOptions } from './request/address';
+import { type AddressOptions, resolveAddress } from './request/address';
+import { registerStoreMetrics } from './observability/store_metrics';
+import { startNotifications, type WebhookNotifierOptions } from './notifications/webhooks';
 import { type ParsedRequest, parseRequest } from './request/parse';
 import { parseQuery, splitTarget } from './request/uri';
 
@@ -76,6 +79,13 @@ export interface GatewayHandlerOptions {
   limits?: Partial<GatewayLimits>;
   /** Clock for signature checks, ms since the epoch (tests pin it). */
   now?: () => number;
+  /** Named replication destinations PutBucketReplication may use (docs/replication.md). */
+  replicationTargets?: GatewayConfig['replicationTargets'];
+  /**
+   * Webhook notifications from buckets' 'notification' configurations
+   * (docs/events.md); false: none. Default: on, with default options.
+   */
+  notifications?: WebhookNotifierOptions | false;
 }
 
 export interface GatewayHandler {
@@ -94,7 +104,13 @@ export interface GatewayHandler {
   close(): Promise<void>;
 }
 
-const KEPT_ON_ERROR = new Set(['x-amz-request-id', 'x-amz-id-2', 'server', 'connection']);
+const KEPT_ON_ERROR = new Set<string>([
+  'x-amz-request-id',
+  'x-amz-id-2',
+  'server',
+  'connection',
+  ...CORS_RESPONSE_HEADERS,
+]);
 const KEPT_ON_304 = new Set([...KEPT_ON_ERROR, 'etag', 'last-modified']);
 const KEPT_ON_416 = new Set([...KEPT_ON_ERROR, 'content-range']);
 const HEALTH_LIVE = new Set(['/healthz', '/minio/health/live']);
@@ -124,6 +140,7 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     ...DEFAULT_GATEWAY_LIMITS,
     ...options.limits,
     region: options.region ?? 'us-east-1',
+    ...(options.replicationTargets ? { replicationTargets: options.replicationTargets } : {}),
   };
   const verifier = new SigV4Verifier({
     credentials: credentialsProvider(options.credentials),
@@ -135,6 +152,11 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
   const logger = options.logger ?? silentLogger();
   const metrics = new GatewayMetrics(options.registry);
   const observability = options.observability ?? true;
+  registerStoreMetrics(metrics.registry, store);
+  const notifier =
+    options.notifications === false
+      ? undefined
+      : startNotifications(store, metrics.registry, logger, options.notifications);
   const multipart = new MultipartStore(store);
   let inflight = 0;
   let draining = false;
@@ -244,6 +266,13 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
         if (await observe(req, res, rawPath)) return;
         op = 'Unknown';
       }
+      if (method === 'OPTIONS') {
+        // CORS preflight: browsers send it without credentials (as S3 answers it).
+        op = 'Preflight';
+        const address = resolveAddress(rawPath, req.headers.host, addressOptions);
+        await answerPreflight(store, address.bucket, req, res);
+        return;
+      }
       // Addressing and routing are answered only after authentication, so an
       // unauthenticated probe learns nothing about names or operations.
       let parsed: ParsedRequest | undefined;
@@ -294,6 +323,7 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
         receivedBytes: 0,
         sentBytes: 0,
       };
+      if (req.headers.origin !== undefined) await applyCors(ctx);
       await HANDLERS[parsed.operation](ctx);
     } catch (error) {
       if (res.headersSent) {
@@ -332,6 +362,7 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve));
   handler.close = async () => {
     clearInterval(sweep);
+    await notifier?.stop();
   };
   return handler;
 }

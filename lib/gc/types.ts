@@ -27,7 +27,9 @@ export interface GcOptions {
   /**
    * The oldest change seq a durable consumer (replication, a resumable
    * watch) still needs; a segment holding any change with seq >= it is
-   * never compacted. Default: no hold.
+   * never compacted. The store always applies `store.retention.floor()`
+   * too (the lower seq wins); this hook adds a hold of its own. Default:
+   * none beyond the retention registry.
    */
   retainFromSeq?: () => number;
 }

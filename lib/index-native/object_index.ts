@@ -47,6 +47,25 @@ export interface ListResult {
   continuation?: Buffer;
 }
 
+export interface ListVersionsOptions {
+  prefix?: string;
+  delimiter?: string;
+  /** Resume after this key (all its versions), or after `versionIdMarker` of it. */
+  keyMarker?: string;
+  versionIdMarker?: bigint;
+  maxKeys?: number;
+}
+
+export interface ListVersionsResult {
+  /** Keys in byte order, each key's versions newest first, delete markers included. */
+  entries: { key: string; meta: IndexMeta; isLatest: boolean }[];
+  commonPrefixes: string[];
+  truncated: boolean;
+  /** Set when truncated: pass back as keyMarker / versionIdMarker. */
+  nextKeyMarker?: string;
+  nextVersionIdMarker?: bigint;
+}
+
 const EMPTY = Buffer.alloc(0);
 
 function keyBuffer(key: string | Buffer, what: string, max: number): Buffer {
@@ -262,6 +281,52 @@ export class ObjectIndex {
       commonPrefixes: unpackKeys(page.prefixes),
       truncated: page.truncated,
       continuation: page.next,
+    };
+  }
+
+  /** One page of versions (S3 ListObjectVersions order). */
+  listVersions(bucket: string, options: ListVersionsOptions = {}): ListVersionsResult {
+    checkBucket(bucket);
+    const maxKeys = options.maxKeys ?? 1000;
+    if (!Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > LIST_KEYS_MAX) {
+      throw new TesseraError(
+        'ERR_OUT_OF_RANGE',
+        `maxKeys must be an integer in 1..10000, got ${maxKeys}`,
+      );
+    }
+    const marker = options.versionIdMarker;
+    if (
+      marker !== undefined &&
+      (typeof marker !== 'bigint' || marker < 0n || marker >= 1n << 64n)
+    ) {
+      throw new TesseraError('ERR_OUT_OF_RANGE', 'versionIdMarker must be a u64 bigint');
+    }
+    const page = this.native.listVersions(
+      bucket,
+      options.prefix === undefined
+        ? EMPTY
+        : keyBuffer(options.prefix, 'prefix', OBJECT_KEY_BYTES_MAX),
+      options.delimiter === undefined
+        ? EMPTY
+        : keyBuffer(options.delimiter, 'delimiter', OBJECT_KEY_BYTES_MAX),
+      options.keyMarker === undefined
+        ? EMPTY
+        : keyBuffer(options.keyMarker, 'keyMarker', OBJECT_KEY_BYTES_MAX),
+      marker !== undefined,
+      marker ?? 0n,
+      maxKeys,
+    );
+    const keys = unpackKeys(page.keys);
+    return {
+      entries: keys.map((key, i) => ({
+        key,
+        meta: decodeMeta(page.metas, i * META_BYTES),
+        isLatest: page.latest[i] === 1,
+      })),
+      commonPrefixes: unpackKeys(page.prefixes),
+      truncated: page.truncated,
+      nextKeyMarker: page.nextKeyMarker?.toString('utf8'),
+      nextVersionIdMarker: page.nextVersionIdMarker,
     };
   }
 

@@ -9,9 +9,21 @@ import { raceAbort, throwIfAborted, validateSignal } from './abort';
 import { bodyChunks, knownLength, readBody, rechunk, validateBody, type Body } from './body';
 import type { EngineUpload, StoreEngine, WriteObjectRequest } from './engine';
 import type { InflightTracker } from './inflight';
+import type { BucketConfigs } from './bucket_config';
+import {
+  type LifecycleRule,
+  type NormalizedRule,
+  type StoredLifecycle,
+  fromStored,
+  toStored,
+  validateLifecycle,
+} from '../lifecycle/rules';
+import type { ReplicationApi } from '../replication/store_api';
+import type { RedactedRule, ReplicationRule } from '../replication/rules';
 import { SINGLE_PUT_BYTES_MAX } from './limits';
 import { decodeToken, encodeToken } from './list_token';
 import { resolveRange, validateRange } from './range';
+import { type MultipartOptions, validateMultipart } from './multipart_layout';
 import { headerEntries, splitStoredMetadata, validateChecksums } from './system_headers';
 import type {
   ByteRange,
@@ -27,6 +39,11 @@ import type {
 } from './types';
 import { validateConditions, validateKey, validateMetadata, validateSystemValue } from './validate';
 
+/** A get of more than two of these is read as parallel pieces. */
+const PARALLEL_READ_PIECE_BYTES = 4 * 1024 * 1024;
+/** Upload pieces a streamed put keeps in flight to the engine. */
+const UPLOAD_PIECES_IN_FLIGHT = 4;
+
 export interface PutOptions {
   contentType?: string;
   metadata?: Record<string, string>;
@@ -39,6 +56,13 @@ export interface PutOptions {
    * (an aws-chunked trailer); if it rejects, nothing is stored.
    */
   checksums?: ChecksumMap | Promise<ChecksumMap | undefined>;
+  /**
+   * The body is the concatenation of parts (an S3 multipart upload): the
+   * object's ETag becomes `md5(concat(part MD5s))-N` (in head, get and every
+   * listing) and `parts` is returned by head/get. The sizes must add up to
+   * the body's length (else InvalidArgument and nothing is stored).
+   */
+  multipart?: MultipartOptions;
   ifMatch?: string;
   ifNoneMatch?: '*';
   signal?: AbortSignal;
@@ -81,6 +105,8 @@ export interface ListPageOptions {
 
 const LIST_PAGE_MAX = 1000;
 const STREAM_PIECE_BYTES = 1024 * 1024;
+/** head()'s `withBodyUpTo` is for small objects: at most 16 MiB. */
+const HEAD_BODY_BYTES_MAX = 16 * 1024 * 1024;
 
 function optionalString(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -114,15 +140,94 @@ export class Bucket {
     readonly name: string,
     private readonly engine: StoreEngine,
     private readonly inflight: InflightTracker,
+    private readonly configs?: BucketConfigs,
+    private readonly replicationApi?: ReplicationApi,
   ) {}
+
+  /**
+   * Replaces the bucket's lifecycle rules (docs/lifecycle.md); resolves once
+   * they are durable. InvalidArgument for a malformed rule, NotImplemented
+   * for S3 features tessera lacks (tags, transitions), NoSuchBucket.
+   */
+  async setLifecycle(rules: LifecycleRule[]): Promise<void> {
+    const normalized = validateLifecycle(rules);
+    await this.requireConfigs().put(this.name, 'lifecycle', toStored(normalized));
+  }
+
+  /** The rules in effect (ids filled in), or undefined when there are none. */
+  async getLifecycle(): Promise<NormalizedRule[] | undefined> {
+    const configs = this.requireConfigs();
+    if (!(await this.inflight.run(() => this.engine.getBucket(this.name)))) {
+      throw new TesseraError('NoSuchBucket', `bucket ${JSON.stringify(this.name)} does not exist`);
+    }
+    const stored = await configs.get<StoredLifecycle>(this.name, 'lifecycle');
+    return stored === undefined ? undefined : fromStored(stored);
+  }
+
+  /** Removes every lifecycle rule; no error when there were none. */
+  async deleteLifecycle(): Promise<void> {
+    const configs = this.requireConfigs();
+    if (!(await this.inflight.run(() => this.engine.getBucket(this.name)))) {
+      throw new TesseraError('NoSuchBucket', `bucket ${JSON.stringify(this.name)} does not exist`);
+    }
+    await configs.delete(this.name, 'lifecycle');
+  }
+
+  private requireConfigs(): BucketConfigs {
+    if (this.configs === undefined) {
+      throw new TesseraError('ERR_STORE_UNSUPPORTED', 'this bucket handle has no configuration');
+    }
+    return this.configs;
+  }
+
+  private repaired: { info: ObjectInfo; bytes: Buffer } | undefined;
+
+  /**
+   * Sets this bucket's replication rules (docs/replication.md): where its
+   * writes go, which prefix, whether deletes follow, whether existing objects
+   * are copied. Durable when it resolves; credentials are never returned.
+   */
+  async setReplication(config: { rules: ReplicationRule[] }): Promise<void> {
+    await this.replication().set(this.name, config);
+  }
+
+  /** The rules without credentials, or undefined. */
+  async getReplication(): Promise<{ rules: RedactedRule[] } | undefined> {
+    return this.replication().get(this.name);
+  }
+
+  async deleteReplication(): Promise<void> {
+    await this.replication().delete(this.name);
+  }
+
+  private replication(): ReplicationApi {
+    if (!this.replicationApi) {
+      throw new TesseraError('ERR_STORE_UNSUPPORTED', 'this bucket handle has no replication');
+    }
+    return this.replicationApi;
+  }
 
   /** Stores `body` under `key`; resolves once it is durable. */
   async put(key: string, body: Body, options: PutOptions = {}): Promise<PutResult> {
+    const multipart = validateMultipart(options.multipart);
     const request: WriteObjectRequest = {
       bucket: this.name,
       key: validateKey(key),
-      metadata: { ...validateMetadata(options.metadata), ...headerEntries(options.headers) },
+      metadata: {
+        ...validateMetadata(options.metadata),
+        ...headerEntries(options.headers),
+        ...multipart?.entry,
+      },
       ...validateConditions(options),
+    };
+    if (multipart !== undefined) request.multipartEtag = multipart.etag;
+    const checkLength = (length: number) => {
+      if (multipart !== undefined && length !== multipart.totalBytes) {
+        throw new TesseraError(
+          'InvalidArgument',
+          `multipart.partSizes add up to ${multipart.totalBytes} bytes but the body has ${length}`,
+        );
+      }
     };
     const given = options.checksums;
     let lateChecksums: Promise<ChecksumMap | undefined> | undefined;
@@ -155,58 +260,107 @@ export class Bucket {
       if (length !== undefined && length <= this.engine.inlineBytesMax) {
         const bytes = await readBody(checked, { signal });
         await bodyEnded();
+        checkLength(bytes.length);
         return raceAbort(this.engine.put(request, bytes), signal);
       }
-      return this.putStreamed(request, checked, signal, bodyEnded);
-    });
+      return this.putStreamed(request, checked, signal, async (length) => {
+        await bodyEnded();
+        checkLength(length);
+      });
+    }, 'put');
   }
 
   private async putStreamed(
     request: WriteObjectRequest,
     body: Body,
     signal: AbortSignal | undefined,
-    bodyEnded: () => Promise<void>,
+    bodyEnded: (length: number) => Promise<void>,
   ): Promise<PutResult> {
     const upload: EngineUpload = await this.engine.beginUpload(this.name);
+    // Pieces in flight (the engine hashes and writes them in order): the
+    // next piece is hashed while the previous one commits. Memory stays
+    // bounded by UPLOAD_PIECES_IN_FLIGHT pieces.
+    const pending: Promise<void>[] = [];
     try {
       const pieces = rechunk(
         bodyChunks(body, { signal, maxBytes: SINGLE_PUT_BYTES_MAX }),
         this.engine.uploadPieceBytes,
       );
-      for await (const piece of pieces) await upload.append(piece);
-      await bodyEnded();
+      let length = 0;
+      for await (const piece of pieces) {
+        length += piece.length;
+        const appended = upload.append(piece);
+        appended.catch(() => undefined); // awaited below, in order
+        pending.push(appended);
+        if (pending.length >= UPLOAD_PIECES_IN_FLIGHT) await pending.shift();
+      }
+      while (pending.length > 0) await pending.shift();
+      await bodyEnded(length);
       throwIfAborted(signal);
       return await upload.commit(request);
     } catch (error) {
       // Nothing of an aborted or failed put may become visible.
+      await Promise.allSettled(pending);
       await upload.abort().catch(() => undefined);
       throw error;
     }
   }
 
-  /** Metadata of the current (or given) version; undefined when missing. */
+  /**
+   * Metadata of the current (or given) version; undefined when missing.
+   * With `withBodyUpTo: n`, an object of at most n bytes comes with its
+   * `body`, read in the same engine call (a small GET in one round trip).
+   */
   async head(
     key: string,
-    options: Pick<ReadOptions, 'versionId' | 'signal'> = {},
-  ): Promise<ObjectInfo | undefined> {
+    options: Pick<ReadOptions, 'versionId' | 'signal'> & { withBodyUpTo?: number } = {},
+  ): Promise<(ObjectInfo & { body?: Buffer }) | undefined> {
     validateKey(key);
     const versionId = validateVersionId(options.versionId);
     const signal = validateSignal(options.signal);
+    const bodyBytesMax = validateLimit(
+      'withBodyUpTo',
+      options.withBodyUpTo,
+      HEAD_BODY_BYTES_MAX,
+      0,
+    );
     return this.inflight.run(async () => {
       throwIfAborted(signal);
-      const info = await this.engine.head(
-        this.name,
-        key,
-        versionId === undefined ? {} : { versionId },
-      );
+      const info = await this.engine.head(this.name, key, {
+        ...(versionId === undefined ? {} : { versionId }),
+        ...(bodyBytesMax > 0 ? { bodyBytesMax } : {}),
+      });
       return info === undefined || info.deleteMarker ? undefined : withHeaders(info);
-    });
+    }, 'head');
   }
 
   /** The whole object (or a range of it) in one Buffer; undefined when missing. */
   async get(key: string, options: ReadOptions = {}): Promise<GetResult | undefined> {
     const range = validateRange(options.range);
     const known = this.validateInfo(key, options.info);
+    if (known === undefined && this.engine.getCached && !this.inflight.isClosing) {
+      // A hot small object straight from the read cache: memory only, no
+      // round trip to a reader thread. A miss falls through to head + read.
+      validateKey(key);
+      const versionId = validateVersionId(options.versionId);
+      throwIfAborted(validateSignal(options.signal));
+      const started = process.hrtime.bigint();
+      const hit = this.engine.getCached(this.name, key, versionId);
+      if (hit) {
+        // Counted like any get in store.stats() (served from memory).
+        this.inflight.ops.record('get', Number(process.hrtime.bigint() - started) / 1e9, false);
+        // hit.info is a fresh object: grow it into the result (no copy).
+        const result = withHeaders(hit.info) as GetResult;
+        if (!range) {
+          result.body = hit.body;
+          return result;
+        }
+        const span = resolveRange(range, result.size);
+        result.body = hit.body.subarray(span.start, span.end + 1);
+        result.range = span;
+        return result;
+      }
+    }
     return this.inflight.run(async () => {
       const info = known ?? (await this.head(key, options));
       if (!info) return undefined;
@@ -215,11 +369,25 @@ export class Bucket {
       const body =
         length === 0
           ? Buffer.alloc(0)
-          : await raceAbort(this.engine.read(info, span.start, length), options.signal);
+          : await raceAbort(this.readRepairing(info, span.start, length), options.signal);
       const result: GetResult = { ...info, body };
       if (range) result.range = span;
       return result;
-    });
+    }, 'get');
+  }
+
+  /**
+   * `length` bytes at `start`: one engine read, or for large bodies pieces
+   * read in parallel by the engine's reader threads, then joined.
+   */
+  private async readAll(info: ObjectInfo, start: number, length: number): Promise<Buffer> {
+    if (length <= PARALLEL_READ_PIECE_BYTES * 2) return this.engine.read(info, start, length);
+    const pieces: Promise<Buffer>[] = [];
+    for (let off = 0; off < length; off += PARALLEL_READ_PIECE_BYTES) {
+      const n = Math.min(PARALLEL_READ_PIECE_BYTES, length - off);
+      pieces.push(this.engine.read(info, start + off, n));
+    }
+    return Buffer.concat(await Promise.all(pieces), length);
   }
 
   /**
@@ -252,7 +420,27 @@ export class Bucket {
         options.signal,
       );
       return range ? { ...info, stream, range: span } : { ...info, stream };
-    });
+    }, 'get');
+  }
+
+  /**
+   * Reads from the engine; when the object cannot be reconstructed
+   * (ERR_STORE_CORRUPT: more than m shards lost) and a replication rule's
+   * destination holds exactly this version, serves it from there (read
+   * repair, docs/replication.md).
+   */
+  private async readRepairing(info: ObjectInfo, start: number, length: number): Promise<Buffer> {
+    try {
+      return await this.readAll(info, start, length);
+    } catch (error) {
+      if (!(error instanceof TesseraError) || error.code !== 'ERR_STORE_CORRUPT') throw error;
+      // A stream reads piece by piece: fetch the replica once per version.
+      let bytes = this.repaired?.info === info ? this.repaired.bytes : undefined;
+      bytes ??= await this.replicationApi?.repairRead(info).catch(() => undefined);
+      if (!bytes) throw error;
+      this.repaired = { info, bytes };
+      return bytes.subarray(start, start + length);
+    }
   }
 
   private validateInfo(key: string, info: unknown): ObjectInfo | undefined {
@@ -283,8 +471,8 @@ export class Bucket {
   ): Readable {
     let offset = start;
     const end = start + length;
-    const engine = this.engine;
     const inflight = this.inflight;
+    const readRepairing = this.readRepairing.bind(this);
     const stream = new Readable({
       highWaterMark,
       read() {
@@ -296,7 +484,7 @@ export class Bucket {
         const at = offset;
         offset += piece;
         inflight
-          .run(() => engine.read(info, at, piece))
+          .run(() => readRepairing(info, at, piece))
           .then(
             (bytes) => this.push(bytes),
             (error: unknown) => this.destroy(error as Error),
@@ -323,7 +511,7 @@ export class Bucket {
     return this.inflight.run(async () => {
       throwIfAborted(signal);
       return this.engine.delete(this.name, key, versionId === undefined ? {} : { versionId });
-    });
+    }, 'delete');
   }
 
   /** One page of a listing, S3 ListObjectsV2 style. */
@@ -351,7 +539,7 @@ export class Bucket {
       if (page.nextStartAfter !== undefined)
         result.nextContinuationToken = encodeToken(page.nextStartAfter);
       return result;
-    });
+    }, 'list');
   }
 
   /** Every key (and, with a delimiter, common prefix) in byte order. */
@@ -402,12 +590,14 @@ export class Bucket {
     let after: { key: string; versionId: string } | undefined;
     do {
       throwIfAborted(signal);
-      const page = await this.inflight.run(() =>
-        this.engine.listVersions(this.name, {
-          prefix,
-          maxKeys: LIST_PAGE_MAX,
-          ...(after ? { after } : {}),
-        }),
+      const page = await this.inflight.run(
+        () =>
+          this.engine.listVersions(this.name, {
+            prefix,
+            maxKeys: LIST_PAGE_MAX,
+            ...(after ? { after } : {}),
+          }),
+        'list',
       );
       for (const version of page.versions) yield version;
       after = page.next;
@@ -417,6 +607,12 @@ export class Bucket {
 
 /** The stored record as callers see it: system headers out of `metadata`. */
 function withHeaders(info: ObjectInfo): ObjectInfo {
-  const { metadata, headers } = splitStoredMetadata(info.metadata);
-  return headers === undefined ? info : { ...info, metadata, headers };
+  // Nothing stored: no system headers to split out (the common case).
+  if (Object.keys(info.metadata).length === 0) return info;
+  const { metadata, headers, parts } = splitStoredMetadata(info.metadata);
+  if (metadata === info.metadata) return info;
+  const result: ObjectInfo = { ...info, metadata };
+  if (headers !== undefined) result.headers = headers;
+  if (parts !== undefined) result.parts = parts;
+  return result;
 }

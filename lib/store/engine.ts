@@ -42,6 +42,8 @@ export interface WriteObjectRequest {
   contentType?: string;
   metadata: Record<string, string>;
   checksums?: Partial<Record<ChecksumAlgorithm, string>>;
+  /** `<hex>-<N>`: store this ETag and part count instead of the body's MD5. */
+  multipartEtag?: string;
   ifMatch?: string;
   ifNoneMatch?: '*';
 }
@@ -58,7 +60,21 @@ export interface EngineUpload {
 
 export interface EngineReadOptions {
   versionId?: string;
+  /** head(): also return the body of an object of at most this many bytes. */
+  bodyBytesMax?: number;
 }
+
+export interface EngineDeleteOptions extends EngineReadOptions {
+  /**
+   * Delete only if the version (the given versionId, else the current one)
+   * still has this ETag and, when given, this lastModified in ms: an
+   * overwrite after a decision, even with the same bytes, fails it with
+   * PreconditionFailed (NoSuchKey when the key has no current object).
+   */
+  ifMatch?: { etag: string; lastModifiedMs?: number };
+}
+/** head()'s answer: the record, and the body when `bodyBytesMax` allowed it. */
+export type EngineHead = ObjectInfo & { body?: Buffer };
 
 export interface EngineListOptions {
   prefix: string;
@@ -96,10 +112,19 @@ export interface StoreEngine {
 
   put(request: WriteObjectRequest, body: Buffer): Promise<PutResult>;
   beginUpload(bucket: string): Promise<EngineUpload>;
-  head(bucket: string, key: string, options: EngineReadOptions): Promise<ObjectInfo | undefined>;
+  head(bucket: string, key: string, options: EngineReadOptions): Promise<EngineHead | undefined>;
   /** Reads `length` bytes at `offset` of the version `info` names. */
   read(info: ObjectInfo, offset: number, length: number): Promise<Buffer>;
-  delete(bucket: string, key: string, options: EngineReadOptions): Promise<DeleteResult>;
+  /**
+   * Optional: a whole get answered from memory (a read cache), synchronously,
+   * or undefined (then head + read). Must never touch disk.
+   */
+  getCached?(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+  ): { info: ObjectInfo; body: Buffer } | undefined;
+  delete(bucket: string, key: string, options: EngineDeleteOptions): Promise<DeleteResult>;
   list(bucket: string, options: EngineListOptions): Promise<EngineListPage>;
   listVersions(
     bucket: string,

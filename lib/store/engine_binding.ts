@@ -11,10 +11,13 @@
  */
 import { join } from 'node:path';
 import { binding } from '../binding';
+import { ByteBudget } from './byte_budget';
 import { type NativeScrubHandle, runScrub, type ScrubOptions, type ScrubReport } from './scrub';
 import { TesseraError } from '../errors';
 import type {
+  EngineHead,
   EngineInfo,
+  EngineDeleteOptions,
   EngineListOptions,
   EngineListPage,
   EngineUpload,
@@ -23,6 +26,8 @@ import type {
   WriteObjectRequest,
 } from './engine';
 import type { BucketInfo, ChecksumAlgorithm, DeleteResult, ObjectInfo, PutResult } from './types';
+import { type ChangeEvent, type ChangesPage, type ChangeSource, changesExpired } from './changes';
+import type { StoreStats } from './stats';
 
 /** Options of `Store.open` that reach the engine. */
 export interface EngineOpenOptions {
@@ -49,11 +54,32 @@ export interface EngineOpenOptions {
   /** Threads that read from disk (default 2). */
   readerThreads?: number;
   /**
+   * Bytes of memory for the read cache of small objects (bodies up to
+   * 64 KiB), W-TinyLFU admission; 0 disables it. Default 64 MiB.
+   */
+  cacheBytes?: number;
+  /**
    * Format an empty directory found in place of a lost drive as that drive
    * (then `store.heal()` rebuilds its chunks). Default false: refused with
    * ERR_STORE_QUORUM.
    */
   replaceEmptyDrives?: boolean;
+  /**
+   * Drives that must hold a commit durably before it is acknowledged
+   * (k..k+m; default k+1). With fewer drives up, writes fail with
+   * ERR_STORE_QUORUM; reads go on while k are readable.
+   */
+  writeQuorum?: number;
+  /** Heal what a drive missed once it is back (default true). */
+  autoHeal?: boolean;
+  /** The automatic heal's rate limit (default 64 MiB/s; 0: unlimited). */
+  healRateBytesPerSec?: number;
+  /** How often a down drive is tried again, ms (default 1000; 0: every commit). */
+  driveProbeIntervalMs?: number;
+  /** Recover from a full log scan, ignoring snapshots (verify). */
+  ignoreSnapshot?: boolean;
+  /** Tests only: route I/O through a fault injector (testFailDrive). */
+  testFaults?: boolean;
 }
 
 type PairList = [string, string][];
@@ -69,6 +95,7 @@ interface NativeObjectInfo {
   contentType: string;
   metadata: PairList;
   checksums: PairList;
+  sequence: number;
 }
 
 interface NativeListedVersion {
@@ -78,7 +105,9 @@ interface NativeListedVersion {
   deleteMarker: boolean;
   size: number;
   etag: string;
+  partCount: number;
   mtimeMs: number;
+  sequence: number;
 }
 
 interface NativeBucket {
@@ -99,6 +128,11 @@ interface NativeWrite {
   /** 0 none, 1 ifNoneMatch '*', 2 ifMatch. */
   condition?: 0 | 1 | 2;
   ifMatchEtag?: Buffer;
+  ifMatchMtimeMs?: number;
+  ifMatchPartCount?: number;
+  /** A multipart object's ETag bytes, with its part count. */
+  etag?: Buffer;
+  partCount?: number;
   versioning?: 0 | 1 | 2;
   uploadId?: number;
 }
@@ -125,13 +159,40 @@ export interface NativeEngineHandle {
     recoveredFromSnapshot: boolean;
     recoveryGroupsReplayed: number;
     recoveryVoidBytes: number;
+    drivesReplaced: number;
+    /** Drives a commit must be durable on (issue 7). */
+    writeQuorum: number;
   };
+  /**
+   * Counters; among them (issue 7) degradedDrives (drives down now),
+   * degradedDriveMask (bit d: drive d), healQueue (stripes waiting for the
+   * automatic heal), groupsDegraded, stripesAutoHealed, chunksAutoHealed.
+   */
   stats(): Record<string, number>;
+  /** Resolves true once the automatic heal has nothing left it can do now. */
+  waitHealIdle(timeoutMs: number): Promise<boolean>;
+  /** Tests only (testFaults): drive `drive`'s segment files fail `op`. */
+  testFailDrive(drive: number, op: 'write' | 'sync' | 'read', persistent: boolean): void;
+  testClearFaults(): void;
   submit(writes: NativeWrite[]): Promise<NativeWriteResult>[];
   beginUpload(): number;
   appendUpload(uploadId: number, piece: Buffer): Promise<void>;
   abortUpload(uploadId: number): void;
-  head(bucket: string, key: string, versionId: string): Promise<NativeObjectInfo | null>;
+  head(
+    bucket: string,
+    key: string,
+    versionId: string,
+    bodyBytesMax?: number,
+  ): Promise<(NativeObjectInfo & { body?: Buffer }) | null>;
+  /** Memory only: a cached small object, or null (then head + read). */
+  getCached(
+    bucket: string,
+    key: string,
+    versionId: string,
+    scratch: Buffer,
+    slab: Buffer,
+    slabOffset: number,
+  ): number;
   read(
     bucket: string,
     key: string,
@@ -168,6 +229,54 @@ export interface NativeEngineHandle {
   getBucket(name: string): NativeBucket | null;
   listBuckets(): NativeBucket[];
   close(): Promise<void>;
+  changes(fromSeq: number, maxEvents: number): Promise<NativeChangesPage | NativeChangesExpired>;
+  committedSeq(): number;
+  census(): Promise<NativeCensus>;
+  damagedStripes(): number;
+}
+
+/** Engine::Census (native/engine/stats.cc). */
+interface NativeCensus {
+  buckets: number;
+  keys: number;
+  versions: number;
+  objects: number;
+  deleteMarkers: number;
+  logicalBytes: number;
+  currentBytes: number;
+  liveLogBytes: number;
+  logBytes: number;
+  keyBytes: number;
+  indexMemoryBytes: number;
+  segments: number;
+  segmentFileBytes: number;
+  shards: number;
+}
+
+/** One page of the change feed (native/engine/changes.cc). */
+export interface NativeChangesPage {
+  expired?: undefined;
+  events: {
+    seq: number;
+    deleted: boolean;
+    deleteMarker: boolean;
+    bucket: string;
+    key: string;
+    versionId: string;
+    size: number;
+    etag: string;
+    partCount: number;
+    /** 0 for DELETE records, which carry no time. */
+    timeMs: number;
+  }[];
+  nextSeq: number;
+  committedSeq: number;
+}
+
+export interface NativeChangesExpired {
+  expired: true;
+  oldestSeq: number;
+  nextSeq: number;
 }
 
 export interface EngineBinding {
@@ -267,6 +376,25 @@ export function validateOpenOptions(options: unknown): EngineOpenOptions {
   if (o.replaceEmptyDrives !== undefined && typeof o.replaceEmptyDrives !== 'boolean') {
     throw new TesseraError('ERR_INVALID_ARG_TYPE', 'replaceEmptyDrives must be a boolean');
   }
+  for (const name of ['autoHeal', 'ignoreSnapshot', 'testFaults'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'boolean') {
+      throw new TesseraError('ERR_INVALID_ARG_TYPE', `${name} must be a boolean`);
+    }
+  }
+  if (o.writeQuorum !== undefined && !isInteger(o.writeQuorum, 1, 255)) {
+    throw new TesseraError(
+      'ERR_OUT_OF_RANGE',
+      `writeQuorum must be an integer in 1..255, got ${String(o.writeQuorum)}`,
+    );
+  }
+  for (const name of ['healRateBytesPerSec', 'driveProbeIntervalMs'] as const) {
+    if (o[name] !== undefined && !isInteger(o[name], 0, Number.MAX_SAFE_INTEGER)) {
+      throw new TesseraError(
+        'ERR_OUT_OF_RANGE',
+        `${name} must be a non-negative integer, got ${String(o[name])}`,
+      );
+    }
+  }
   for (const name of ['groupCommitDelayUs', 'readerThreads'] as const) {
     const lo = name === 'readerThreads' ? 1 : 0;
     const hi = name === 'readerThreads' ? 64 : 100000;
@@ -277,6 +405,15 @@ export function validateOpenOptions(options: unknown): EngineOpenOptions {
       );
     }
   }
+  if (
+    o.cacheBytes !== undefined &&
+    (typeof o.cacheBytes !== 'number' || !Number.isSafeInteger(o.cacheBytes) || o.cacheBytes < 0)
+  ) {
+    throw new TesseraError(
+      'ERR_OUT_OF_RANGE',
+      `cacheBytes must be a non-negative integer, got ${String(o.cacheBytes)}`,
+    );
+  }
   return o as EngineOpenOptions;
 }
 
@@ -284,6 +421,13 @@ const VERSIONING: readonly BucketInfo['versioning'][] = ['Disabled', 'Enabled', 
 
 /** Pieces of a streamed body; under the engine's record limit. */
 const UPLOAD_PIECE_BYTES = 4 * 1024 * 1024;
+/** Body bytes in flight to the engine (its queue refuses beyond 256 MiB). */
+const WRITE_BYTES_IN_FLIGHT_MAX = 128 * 1024 * 1024;
+/** The engine caches bodies up to 64 KiB (EngineOptions::cache_object_bytes_max). */
+const CACHED_BODY_MAX = 64 * 1024;
+const SLAB_BYTES = 512 * 1024;
+/** 'null' as a little-endian u32. */
+const NULL_VERSION_LE = Buffer.from('null').readUInt32LE(0);
 /** Bodies up to this size go down in one call. */
 const INLINE_BYTES_MAX = 4 * 1024 * 1024;
 
@@ -297,11 +441,18 @@ function fromPairs(pairs: PairList): Record<string, string> {
   return out;
 }
 
-function etagBytes(etag: string): Buffer {
-  const hex = etag.replace(/^"|"$/g, '');
+/** `<hex>` or `<hex>-<N>` (multipart) as the engine's bytes and part count. */
+function etagBytes(etag: string): { bytes: Buffer; partCount: number } {
+  const m = /^"?([0-9a-f]{32})(?:-([1-9]\d{0,4}))?"?$/i.exec(etag);
   // A malformed ETag matches nothing: all-zero bytes are never an MD5 the
   // engine stores for a non-empty condition to hit by chance in practice.
-  return /^[0-9a-f]{32}$/i.test(hex) ? Buffer.from(hex, 'hex') : Buffer.alloc(16);
+  if (!m) return { bytes: Buffer.alloc(16), partCount: 0 };
+  return { bytes: Buffer.from(m[1]!, 'hex'), partCount: m[2] === undefined ? 0 : Number(m[2]) };
+}
+
+/** The ETag callers see: the MD5, or `<md5 of part md5s>-N` for a multipart object. */
+function etagText(hex: string, partCount: number): string {
+  return partCount > 0 && hex !== '' ? `${hex}-${partCount}` : hex;
 }
 
 function noSuchBucket(name: string): TesseraError {
@@ -312,9 +463,25 @@ function isCode(error: unknown, code: string): boolean {
   return error instanceof TesseraError && error.code === code;
 }
 
-export class NativeStoreEngine implements StoreEngine {
+export class NativeStoreEngine implements StoreEngine, ChangeSource {
   readonly inlineBytesMax = INLINE_BYTES_MAX;
   readonly uploadPieceBytes = UPLOAD_PIECE_BYTES;
+  /**
+   * Body bytes submitted and not yet settled, kept under half the engine's
+   * queue limit (256 MiB): more concurrent writes wait here, in order,
+   * instead of failing with "the write queue is full".
+   */
+  private readonly budget = new ByteBudget(WRITE_BYTES_IN_FLIGHT_MAX);
+  /** Where getCached encodes an object's info (metadata is under 2 KiB). */
+  private readonly scratch = Buffer.allocUnsafeSlow(64 * 1024);
+  /**
+   * Cached bodies are copied into this slab and returned as views of it
+   * (like Node's Buffer pool for small allocations, so a hot get allocates
+   * no ArrayBuffer); a new slab starts when less than the largest cached
+   * body is left.
+   */
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private slabUsed = 0;
 
   private constructor(
     private readonly handle: NativeEngineHandle,
@@ -337,8 +504,19 @@ export class NativeStoreEngine implements StoreEngine {
     if (options.groupCommitDelayUs !== undefined)
       native.groupCommitDelayUs = options.groupCommitDelayUs;
     if (options.readerThreads !== undefined) native.readerThreads = options.readerThreads;
+    if (options.cacheBytes !== undefined) native.cacheBytes = options.cacheBytes;
     if (options.replaceEmptyDrives !== undefined)
       native.replaceEmptyDrives = options.replaceEmptyDrives;
+    for (const name of [
+      'writeQuorum',
+      'autoHeal',
+      'healRateBytesPerSec',
+      'driveProbeIntervalMs',
+      'ignoreSnapshot',
+      'testFaults',
+    ] as const) {
+      if (options[name] !== undefined) native[name] = options[name];
+    }
     const handle = await engineBinding.engineOpen(native);
     const info = handle.info();
     const drives =
@@ -376,8 +554,102 @@ export class NativeStoreEngine implements StoreEngine {
     };
   }
 
+  private readonly commitListeners = new Set<(seq: number) => void>();
+
   private one(write: NativeWrite): Promise<NativeWriteResult> {
-    return this.handle.submit([write])[0]!;
+    return this.handle.submit([write])[0]!.then((r) => {
+      for (const listener of this.commitListeners) listener(r.seq);
+      return r;
+    });
+  }
+
+  /**
+   * Committed change events with seq >= fromSeq, in commit order, read from
+   * the log on a reader thread (docs/events.md). Throws
+   * ERR_STORE_CHANGES_EXPIRED (with `oldestSeq`) when the log no longer
+   * holds them.
+   */
+  async changes(fromSeq: number, maxEvents: number): Promise<ChangesPage> {
+    const page = await this.handle.changes(fromSeq, maxEvents);
+    if (page.expired) throw changesExpired(fromSeq, page.oldestSeq);
+    return {
+      events: page.events.map((e) => {
+        const event: ChangeEvent = {
+          seq: e.seq,
+          type: e.deleted ? 'deleted' : 'created',
+          bucket: e.bucket,
+          key: e.key,
+          versionId: e.versionId,
+          size: e.size,
+          etag: etagText(e.etag, e.partCount),
+          deleteMarker: e.deleteMarker,
+          time: e.timeMs === 0 ? null : new Date(e.timeMs),
+        };
+        return event;
+      }),
+      nextSeq: page.nextSeq,
+      committedSeq: page.committedSeq,
+    };
+  }
+
+  /** store.stats() (lib/store/stats.ts): the census plus the engine's counters. */
+  async storeStats(operations: StoreStats['operations']): Promise<StoreStats> {
+    const c = await this.handle.census();
+    const e = this.handle.stats();
+    // Counters other engine work adds (read cache, GC, degraded writes)
+    // are read when this build's engine reports them; absent, the engine
+    // has no such mechanism and the truthful value is 0.
+    const hits = e.cacheHits ?? 0;
+    const misses = e.cacheMisses ?? 0;
+    return {
+      objects: c.objects,
+      versions: c.versions,
+      deleteMarkers: c.deleteMarkers,
+      buckets: c.buckets,
+      logicalBytes: c.logicalBytes,
+      currentBytes: c.currentBytes,
+      physicalBytes: c.segments * c.segmentFileBytes * c.shards,
+      logBytes: c.logBytes,
+      liveBytes: c.liveLogBytes,
+      deadBytes: Math.max(0, c.logBytes - c.liveLogBytes),
+      segments: c.segments,
+      indexMemoryBytes: c.indexMemoryBytes,
+      cache: {
+        hits,
+        misses,
+        hitRatio: hits + misses === 0 ? null : hits / (hits + misses),
+        bytes: e.cacheBytes ?? 0,
+      },
+      operations,
+      degradedDrives: e.degradedDrives ?? 0,
+      healQueue: this.handle.damagedStripes(),
+      gc: {
+        available: e.gcSegmentsReclaimed !== undefined,
+        running: (e.gcRunning ?? 0) !== 0,
+        segmentsReclaimed: e.gcSegmentsReclaimed ?? 0,
+        bytesReclaimed: e.gcBytesReclaimed ?? 0,
+      },
+      changes: { committedSeq: this.handle.committedSeq() },
+      engine: {
+        commitGroups: e.groups ?? 0,
+        writes: e.writes ?? 0,
+        commitGroupsFailed: e.groupsFailed ?? 0,
+        chunksRead: e.chunksRead ?? 0,
+        chunksBad: e.chunksBad ?? 0,
+        stripesReconstructed: e.stripesReconstructed ?? 0,
+      },
+    };
+  }
+
+  /** The newest committed change sequence (0 on an empty store). */
+  committedSeq(): number {
+    return this.handle.committedSeq();
+  }
+
+  /** Calls `listener(seq)` after each write this engine committed; returns the remover. */
+  onCommit(listener: (seq: number) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   private requireBucket(name: string): NativeBucket {
@@ -454,14 +726,23 @@ export class NativeStoreEngine implements StoreEngine {
       condition: request.ifNoneMatch === '*' ? 1 : request.ifMatch !== undefined ? 2 : 0,
     };
     if (request.contentType !== undefined) write.contentType = request.contentType;
-    if (request.ifMatch !== undefined) write.ifMatchEtag = etagBytes(request.ifMatch);
+    if (request.ifMatch !== undefined) {
+      const { bytes, partCount } = etagBytes(request.ifMatch);
+      write.ifMatchEtag = bytes;
+      write.ifMatchPartCount = partCount;
+    }
+    if (request.multipartEtag !== undefined) {
+      const { bytes, partCount } = etagBytes(request.multipartEtag);
+      write.etag = bytes;
+      write.partCount = partCount;
+    }
     return write;
   }
 
   private async writeObject(write: NativeWrite, size: number): Promise<PutResult> {
     try {
       const r = await this.one(write);
-      return { etag: r.etag, versionId: r.versionId, size };
+      return { etag: etagText(r.etag, write.partCount ?? 0), versionId: r.versionId, size };
     } catch (error) {
       if (isCode(error, 'NoSuchKey')) {
         if (!this.handle.getBucket(write.bucket)) throw noSuchBucket(write.bucket);
@@ -481,7 +762,13 @@ export class NativeStoreEngine implements StoreEngine {
   async put(request: WriteObjectRequest, body: Buffer): Promise<PutResult> {
     const write = this.objectWrite(request, 'put');
     write.body = body;
-    return this.writeObject(write, body.length);
+    const wait = this.budget.acquire(body.length);
+    if (wait) await wait;
+    try {
+      return await this.writeObject(write, body.length);
+    } finally {
+      this.budget.release(body.length);
+    }
   }
 
   async beginUpload(bucket: string): Promise<EngineUpload> {
@@ -493,7 +780,13 @@ export class NativeStoreEngine implements StoreEngine {
       append: async (piece: Buffer) => {
         if (finished) throw new TesseraError('ERR_STORE_INTERNAL', 'upload already finished');
         size += piece.length;
-        await this.handle.appendUpload(id, piece);
+        const wait = this.budget.acquire(piece.length);
+        if (wait) await wait;
+        try {
+          await this.handle.appendUpload(id, piece);
+        } finally {
+          this.budget.release(piece.length);
+        }
       },
       commit: async (request: WriteObjectRequest) => {
         finished = true;
@@ -513,12 +806,13 @@ export class NativeStoreEngine implements StoreEngine {
       bucket,
       key,
       versionId: n.versionId,
-      etag: n.etag,
+      etag: etagText(n.etag, n.partCount),
       size: n.size,
       lastModified: new Date(n.mtimeMs),
       metadata: fromPairs(n.metadata),
       deleteMarker: n.deleteMarker,
       isLatest: n.isLatest,
+      sequence: n.sequence,
     };
     if (!n.deleteMarker && n.contentType !== '') info.contentType = n.contentType;
     if (n.checksums.length > 0)
@@ -529,11 +823,79 @@ export class NativeStoreEngine implements StoreEngine {
   async head(
     bucket: string,
     key: string,
-    options: { versionId?: string },
-  ): Promise<ObjectInfo | undefined> {
-    this.requireBucket(bucket);
-    const n = await this.handle.head(bucket, key, options.versionId ?? '');
-    return n ? this.toInfo(bucket, key, n) : undefined;
+    options: { versionId?: string; bodyBytesMax?: number },
+  ): Promise<EngineHead | undefined> {
+    const n = await this.handle.head(bucket, key, options.versionId ?? '', options.bodyBytesMax);
+    if (!n) {
+      // The bucket is checked only when nothing was found (one call less per hit).
+      this.requireBucket(bucket);
+      return undefined;
+    }
+    const info: EngineHead = this.toInfo(bucket, key, n);
+    if (n.body !== undefined) info.body = n.body;
+    return info;
+  }
+
+  /**
+   * A get answered from memory (the read cache), synchronously, or
+   * undefined: never touches disk, so it may run on the JS thread.
+   */
+  getCached(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+  ): { info: ObjectInfo; body: Buffer } | undefined {
+    const s = this.scratch;
+    if (this.slab.length - this.slabUsed < CACHED_BODY_MAX) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const bodyBytes = this.handle.getCached(
+      bucket,
+      key,
+      versionId ?? '',
+      s,
+      this.slab,
+      this.slabUsed,
+    );
+    if (bodyBytes < 0) return undefined;
+    const body = Buffer.from(this.slab.buffer, this.slab.byteOffset + this.slabUsed, bodyBytes);
+    this.slabUsed += (bodyBytes + 7) & ~7;
+    // The layout is written by GetCached in native/napi/engine_binding.cc.
+    let at = 56;
+    const str = (): string => {
+      const n = s.readUInt32LE(at);
+      at += 4 + n;
+      return n === 0 ? '' : s.toString('utf8', at - n, at);
+    };
+    // Unversioned objects (the common case) have version 'null': no decode.
+    const version =
+      s.readUInt32LE(56) === 4 && s.readUInt32LE(60) === NULL_VERSION_LE
+        ? ((at += 8), 'null')
+        : str();
+    const contentType = str();
+    const metadata: Record<string, string> = {};
+    for (let i = s.readUInt32LE(40); i > 0; i--) metadata[str()] = str();
+    const info: ObjectInfo = {
+      bucket,
+      key,
+      versionId: version,
+      etag: etagText(s.toString('hex', 24, 40), s.readUInt16LE(20)),
+      size: s.readDoubleLE(0),
+      lastModified: new Date(s.readDoubleLE(8)),
+      metadata,
+      deleteMarker: false,
+      isLatest: s[22] === 1,
+      sequence: s.readDoubleLE(48),
+    };
+    if (contentType !== '') info.contentType = contentType;
+    const checksumPairs = s.readUInt32LE(44);
+    if (checksumPairs > 0) {
+      const checksums: Record<string, string> = {};
+      for (let i = checksumPairs; i > 0; i--) checksums[str()] = str();
+      info.checksums = checksums as Partial<Record<ChecksumAlgorithm, string>>;
+    }
+    return { info, body };
   }
 
   async read(info: ObjectInfo, offset: number, length: number): Promise<Buffer> {
@@ -546,20 +908,31 @@ export class NativeStoreEngine implements StoreEngine {
     }
   }
 
-  async delete(
-    bucket: string,
-    key: string,
-    options: { versionId?: string },
-  ): Promise<DeleteResult> {
+  async delete(bucket: string, key: string, options: EngineDeleteOptions): Promise<DeleteResult> {
     this.requireBucket(bucket);
     const write: NativeWrite = { kind: 'delete', bucket, key };
     if (options.versionId !== undefined) write.versionId = options.versionId;
+    if (options.ifMatch !== undefined) {
+      write.condition = 2;
+      const { bytes, partCount } = etagBytes(options.ifMatch.etag);
+      write.ifMatchEtag = bytes;
+      write.ifMatchPartCount = partCount;
+      if (options.ifMatch.lastModifiedMs !== undefined)
+        write.ifMatchMtimeMs = options.ifMatch.lastModifiedMs;
+    }
     try {
       const r = await this.one(write);
       const result: DeleteResult = { deleteMarker: r.deleteMarker };
       if (r.versionId !== '') result.versionId = r.versionId;
       return result;
     } catch (error) {
+      if (isCode(error, 'PreconditionFailed'))
+        throw new TesseraError('PreconditionFailed', 'the version changed since it was read');
+      if (isCode(error, 'NoSuchKey') && options.ifMatch !== undefined) {
+        if (!this.handle.getBucket(bucket)) throw noSuchBucket(bucket);
+        if (options.versionId === undefined)
+          throw new TesseraError('NoSuchKey', 'the object does not exist');
+      }
       // Deleting a version that is not there changes nothing (S3: 204).
       if (isCode(error, 'NoSuchKey') && options.versionId !== undefined) {
         if (!this.handle.getBucket(bucket)) throw noSuchBucket(bucket);
@@ -583,7 +956,7 @@ export class NativeStoreEngine implements StoreEngine {
       objects: page.objects.map((o) => ({
         key: o.key,
         size: o.size,
-        etag: o.etag,
+        etag: etagText(o.etag, o.partCount),
         lastModified: new Date(o.mtimeMs),
       })),
       commonPrefixes: page.commonPrefixes,
@@ -612,8 +985,9 @@ export class NativeStoreEngine implements StoreEngine {
         isLatest: v.isLatest,
         deleteMarker: v.deleteMarker,
         size: v.size,
-        etag: v.etag,
+        etag: etagText(v.etag, v.partCount),
         lastModified: new Date(v.mtimeMs),
+        sequence: v.sequence,
       })),
     };
     if (page.truncated)

@@ -3,8 +3,12 @@
  * refuses new ones once closing started (ERR_STORE_CLOSED).
  */
 import { TesseraError } from '../errors';
+import { OpRecorder, type StoreOp } from './stats';
 
 export class InflightTracker {
+  /** Counts and latencies of the operations run with an `op` name (store.stats()). */
+  readonly ops = new OpRecorder();
+
   private count = 0;
   private closing = false;
   private drained: (() => void) | undefined;
@@ -13,12 +17,12 @@ export class InflightTracker {
     return this.closing;
   }
 
-  /** Runs `work` as one tracked operation. */
-  async run<T>(work: () => Promise<T>): Promise<T> {
+  /** Runs `work` as one tracked operation; `op` also times it. */
+  async run<T>(work: () => Promise<T>, op?: StoreOp): Promise<T> {
     if (this.closing) throw new TesseraError('ERR_STORE_CLOSED', 'the store is closed');
     this.count++;
     try {
-      return await work();
+      return await (op === undefined ? work() : this.ops.time(op, work));
     } finally {
       this.count--;
       if (this.count === 0) this.drained?.();

@@ -10,10 +10,10 @@
  */
 import { TesseraError } from '../errors';
 import type { ChecksumAlgorithm, ChecksumMap, ObjectHeaders } from './types';
-import {
-  RESERVED_METADATA_PREFIX as RESERVED_HEADER_PREFIX,
-  validateSystemValue,
-} from './validate';
+import { decodePartSizes, PART_SIZES_ENTRY } from './multipart_layout';
+import { RESERVED_METADATA_PREFIX, validateSystemValue } from './validate';
+
+const RESERVED_HEADER_PREFIX = `${RESERVED_METADATA_PREFIX}h-`;
 
 /** ObjectHeaders field -> HTTP header name (the stored name after the prefix). */
 const HEADER_FIELDS: ReadonlyArray<readonly [keyof ObjectHeaders, string]> = [
@@ -101,19 +101,28 @@ export function headerEntries(headers: unknown): Record<string, string> {
   return entries;
 }
 
-/** Splits a stored metadata map into user metadata and system headers. */
+/** Splits a stored metadata map into user metadata, system headers and the part layout. */
 export function splitStoredMetadata(stored: Record<string, string>): {
   metadata: Record<string, string>;
   headers: ObjectHeaders | undefined;
+  parts: { count: number; sizes?: number[] } | undefined;
 } {
   let headers: ObjectHeaders | undefined;
-  let metadata = stored;
+  let reserved = false;
+  for (const name in stored) {
+    if (name.startsWith(RESERVED_METADATA_PREFIX)) {
+      reserved = true;
+      break;
+    }
+  }
+  if (!reserved) return { metadata: stored, headers: undefined, parts: undefined };
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(stored)) {
+    if (!name.startsWith(RESERVED_METADATA_PREFIX)) metadata[name] = value;
+  }
   for (const [field, name] of HEADER_FIELDS) {
     const value = stored[RESERVED_HEADER_PREFIX + name];
-    if (value === undefined) continue;
-    if (metadata === stored) metadata = { ...stored };
-    delete metadata[RESERVED_HEADER_PREFIX + name];
-    (headers ??= {})[field] = value;
+    if (value !== undefined) (headers ??= {})[field] = value;
   }
-  return { metadata, headers };
+  return { metadata, headers, parts: decodePartSizes(stored[PART_SIZES_ENTRY]) };
 }

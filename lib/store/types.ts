@@ -18,10 +18,20 @@ export interface ObjectInfo {
   checksums?: ChecksumMap;
   /** HTTP system headers stored with the object (never part of `metadata`). */
   headers?: ObjectHeaders;
+  /**
+   * For an object written with `PutOptions.multipart`: its part count and,
+   * unless there were too many unequal parts to keep, each part's size.
+   */
+  parts?: { count: number; sizes?: number[] };
   /** True for a delete marker (only seen in version listings). */
   deleteMarker: boolean;
   /** True when this is the current version of its key. */
   isLatest: boolean;
+  /**
+   * The change sequence of the record that wrote this version (the `seq` of
+   * its change event; docs/events.md). Set by the native engine.
+   */
+  sequence?: number;
 }
 
 export type ChecksumAlgorithm = 'crc32' | 'crc32c' | 'crc64nvme' | 'sha1' | 'sha256';
@@ -88,6 +98,8 @@ export interface VersionEntry {
   size: number;
   etag: string;
   lastModified: Date;
+  /** Change sequence of the version's record (see ObjectInfo.sequence). */
+  sequence?: number;
 }
 
 export interface BucketInfo {

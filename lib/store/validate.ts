@@ -22,8 +22,12 @@ const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
-/** Names the Store keeps for itself in the metadata map (system headers). */
-export const RESERVED_METADATA_PREFIX = 'x-tessera-h-';
+/**
+ * Names the Store keeps for itself in the metadata map (system headers, the
+ * part layout): refused from callers, never returned in `metadata`, and not
+ * counted in the caller's 2 KiB.
+ */
+export const RESERVED_METADATA_PREFIX = 'x-tessera-';
 
 function describe(value: unknown): string {
   if (typeof value === 'string')

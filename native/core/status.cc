@@ -37,6 +37,8 @@ const char* StatusCodeName(StatusCode code) {
       return "ERR_STORE_UNSUPPORTED";
     case StatusCode::kInternal:
       return "ERR_STORE_INTERNAL";
+    case StatusCode::kChangesExpired:
+      return "ERR_STORE_CHANGES_EXPIRED";
   }
   return "ERR_STORE_INTERNAL";
 }

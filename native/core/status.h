@@ -27,6 +27,7 @@ enum class StatusCode : int {
   kClosed,              // the store or handle was closed
   kUnsupported,         // the platform or kernel lacks a required feature
   kInternal,            // a bug: an invariant that should have held did not
+  kChangesExpired,      // the change feed no longer holds the asked seq
 };
 
 // Stable string for a code, e.g. "ERR_STORE_IO". Never changes once shipped.

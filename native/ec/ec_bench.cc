@@ -4,6 +4,12 @@
 // is printed. Pin it: `taskset -c 1 build/native/ec/ec_bench`.
 //
 // Usage: ec_bench [--trials N] [--ms T] [--quick] [--only LABEL-SUBSTRING]
+//        ec_bench --paired [--rounds N (101)] [--ms T (5)]
+//
+// --paired measures the kernel-versus-ISA-L ratios (8+4, 1 MiB
+// stripes, hot) as paired ratios: each round runs A then B (order
+// alternating) for T ms each, and the median and quartiles of the per-round
+// ratios are printed. Both sides of a ratio see the same moment's load.
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -11,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +28,12 @@
 
 namespace tessera {
 namespace ec {
+
+// ec_bench_skeleton.cc (AVX-512 unit, x86-64 only).
+bool MemorySkeletonUsable();
+void EncodeMemorySkeleton(size_t len, int k, int m, uint8_t* const* src,
+                          uint8_t* const* dst);
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -123,23 +136,138 @@ double MeasureIsalAvx2(IsalEncodeFn fn, const Workload& w, Memory& mem,
   return static_cast<double>(ops) * shard * w.k / elapsed / 1e9;
 }
 
+const ReedSolomonCodec* FindCodec(
+    const std::vector<std::unique_ptr<ReedSolomonCodec>>& codecs,
+    const char* name) {
+  for (const auto& c : codecs)
+    if (!std::strcmp(c->kernel_name(), name)) return c.get();
+  return nullptr;
+}
+
+int Paired(int rounds, double ms) {
+  const Workload w = {8, 4, 1 << 20, 0, "8+4 1MiB hot"};
+  const IsalLibrary* isal = LoadIsal();
+  if (isal == nullptr) {
+    std::printf("isal: %s\n", IsalUnavailableReason());
+    return 1;
+  }
+  std::vector<std::unique_ptr<ReedSolomonCodec>> codecs;
+  for (const char* name : {"gfni-avx512", "avx2"}) {
+    const EcKernel* kernel = FindUsableKernel(name);
+    std::unique_ptr<ReedSolomonCodec> c;
+    if (kernel != nullptr &&
+        ReedSolomonCodec::Create(w.k, w.m, EcBackend::kBuiltin, kernel, &c)
+            .ok())
+      codecs.push_back(std::move(c));
+  }
+  std::unique_ptr<ReedSolomonCodec> isal_codec;
+  if (!ReedSolomonCodec::Create(w.k, w.m, EcBackend::kIsal, nullptr,
+                                &isal_codec)
+           .ok())
+    return 1;
+  const IsalEncodeFn isal_avx2 = IsalAvx2();
+  Memory mem = Allocate(w);
+  const double s = ms / 1000;
+  // The memory-only skeleton: the same loads, stores and prefetches as the
+  // gfni-avx512 kernel with no GF multiply, i.e. what the memory system
+  // allows for this access pattern (docs/ec.md, "How far from the bound").
+  const double skeleton_s = s;
+  auto skeleton = [&]() {
+    const size_t shard = w.stripe_bytes / w.k;
+    size_t ops = 0;
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::duration<double>(skeleton_s);
+    auto now = start;
+    do {
+      for (int rep = 0; rep < 8; ++rep, ++ops)
+        EncodeMemorySkeleton(shard, w.k, w.m, &mem.shards[0], &mem.shards[w.k]);
+      now = Clock::now();
+    } while (now < deadline);
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    return static_cast<double>(ops) * shard * w.k / elapsed / 1e9;
+  };
+  struct Pair {
+    const char* label;
+    std::function<double()> a, b;
+  };
+  auto enc = [&](const ReedSolomonCodec* c) {
+    return [&, c]() { return Measure(*c, w, mem, false, s); };
+  };
+  std::vector<Pair> pairs;
+  const ReedSolomonCodec* gfni = FindCodec(codecs, "gfni-avx512");
+  if (gfni != nullptr)
+    pairs.push_back(
+        {"gfni-avx512 / isal (backend)", enc(gfni), enc(isal_codec.get())});
+  if (const ReedSolomonCodec* a = FindCodec(codecs, "avx2")) {
+    pairs.push_back({"avx2 / isal (backend)", enc(a), enc(isal_codec.get())});
+    if (isal_avx2 != nullptr)
+      pairs.push_back({"avx2 / isal ec_encode_data_avx2", enc(a), [&]() {
+                         return MeasureIsalAvx2(isal_avx2, w, mem, s);
+                       }});
+  }
+  if (MemorySkeletonUsable()) {
+    pairs.push_back({"memory-only skeleton / isal (backend)", skeleton,
+                     enc(isal_codec.get())});
+    if (gfni != nullptr)
+      pairs.push_back(
+          {"memory-only skeleton / gfni-avx512", skeleton, enc(gfni)});
+  }
+  std::printf("paired ratios, 8+4 1 MiB hot, %d rounds of %.0f ms per side\n",
+              rounds, ms);
+  std::printf("%-38s %8s %8s %8s %10s %10s\n", "pair", "median", "q1", "q3",
+              "A GB/s", "B GB/s");
+  for (const Pair& p : pairs) {
+    p.a();
+    p.b();
+    std::vector<double> ratio, ga, gb;
+    for (int r = 0; r < rounds; ++r) {
+      double x, y;
+      if (r % 2 == 0) {
+        x = p.a();
+        y = p.b();
+      } else {
+        y = p.b();
+        x = p.a();
+      }
+      ratio.push_back(x / y);
+      ga.push_back(x);
+      gb.push_back(y);
+    }
+    auto at = [](std::vector<double> v, double q) {
+      std::sort(v.begin(), v.end());
+      return v[static_cast<size_t>(q * (v.size() - 1) + 0.5)];
+    };
+    std::printf("%-38s %8.3f %8.3f %8.3f %10.2f %10.2f\n", p.label,
+                at(ratio, 0.5), at(ratio, 0.25), at(ratio, 0.75), at(ga, 0.5),
+                at(gb, 0.5));
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   int trials = 5;
   double ms = 150;
+  double paired_ms = 5;        // short windows: fewer preemptions inside one
   const char* only = nullptr;  // run workloads whose label contains this
+  bool paired = false;
+  int rounds = 101;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--trials") && i + 1 < argc)
       trials = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--ms") && i + 1 < argc)
-      ms = std::atof(argv[++i]);
+      ms = paired_ms = std::atof(argv[++i]);
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc)
       only = argv[++i];
+    else if (!std::strcmp(argv[i], "--paired"))
+      paired = true;
+    else if (!std::strcmp(argv[i], "--rounds") && i + 1 < argc)
+      rounds = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--quick")) {
       trials = 3;
       ms = 60;
     }
   }
-  std::vector<std::pair<std::string, std::unique_ptr<ReedSolomonCodec>>> dummy;
+  if (paired) return Paired(rounds, paired_ms);
   const size_t mib = 1 << 20;
   const Workload workloads[] = {
       {8, 4, mib, 0, "8+4 1MiB hot"},

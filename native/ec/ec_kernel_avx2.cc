@@ -30,6 +30,16 @@ struct Avx2 {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
     const size_t end = off + len;
     size_t pos = off;
+    // Peel the head through the scalar tables so the first output's stores
+    // are 64-byte aligned: both 32-byte stores of a step land in one line
+    // (buffers 16 bytes past a line, as malloc and Node give, otherwise split
+    // every other store); sources and other outputs usually share the offset.
+    const size_t head =
+        (0 - reinterpret_cast<uintptr_t>(dst[row0] + pos)) & size_t{63};
+    if (head != 0 && head + 64 <= len) {
+      kernel_driver::ScalarTail<Avx2>(pos, pos + head, N, m, row0, src, dst);
+      pos += head;
+    }
     // Two 32-byte columns per step: each table broadcast feeds two lookups.
     for (; pos + 64 <= end; pos += 64) {
       __m256i acc0[N], acc1[N];

@@ -98,6 +98,22 @@ struct GfniAvx512 {
     const uint64_t* mat = &m.affine[row0 * k];
     const size_t end = off + len;
     size_t pos = off;
+    // Peel a masked head so the first output's stores are 64-byte aligned
+    // (buffers from malloc/mmap are often 16 bytes past a line boundary, and
+    // then every store and load splits two lines). Sources and the other
+    // outputs usually share that offset.
+    const size_t head =
+        (0 - reinterpret_cast<uintptr_t>(dst[row0] + pos)) & size_t{63};
+    if (head != 0 && head + 128 <= len) {
+      const __mmask64 mask = ~0ULL >> (64 - head);
+      __m512i acc[N];
+      Column<N, true>(acc, mat, k, src, pos, mask);
+#pragma GCC unroll 8
+      for (int n = 0; n < N; ++n) {
+        _mm512_mask_storeu_epi8(dst[row0 + n] + pos, mask, acc[n]);
+      }
+      pos += head;
+    }
     for (; pos + 128 <= end; pos += 128) {
       __m512i acc0[N], acc1[N];
       Column2<N>(acc0, acc1, mat, k, src, pos);

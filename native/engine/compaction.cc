@@ -115,21 +115,27 @@ Status Engine::RecomputeUsage() {
       [&](const std::string&, const std::string&, const VersionMeta& m) {
         (m.extents ? with_extents : plain).push_back(m);
       });
-  for (const VersionMeta& m : plain) usage_.AddVersion(m, nullptr);
+  for (const VersionMeta& m : plain) usage_.AddVersion(m, m.size, nullptr);
   for (const VersionMeta& m : with_extents) {
-    std::string list(m.payload_bytes, '\0');
+    // The index keeps no payload length: the record header has it.
+    uint64_t payload_bytes = 0;
+    Status s = ReadPayloadBytes(m, &payload_bytes);
+    std::string list;
     std::vector<log::Extent> extents;
-    Status s = ReadLog(m.address + m.header_bytes, m.payload_bytes,
-                       reinterpret_cast<uint8_t*>(&list[0]));
+    if (s.ok()) {
+      list.assign(payload_bytes, '\0');
+      s = ReadLog(m.address + m.header_bytes, payload_bytes,
+                  reinterpret_cast<uint8_t*>(&list[0]));
+    }
     if (s.ok()) s = log::DecodeExtents(list, m.size, &extents);
     if (!s.ok()) {
       // Damage beyond parity: its fragments cannot be located, so no
       // segment may be freed until a heal (compaction refuses).
-      usage_.AddVersion(m, nullptr);
+      usage_.AddVersion(m, payload_bytes, nullptr);
       usage_unknown_ = true;
       continue;
     }
-    usage_.AddVersion(m, &extents);
+    usage_.AddVersion(m, payload_bytes, &extents);
   }
   for (const SegmentSpace& s : usage_.All()) {
     if (s.freed && s.live_bytes != 0) {
@@ -167,16 +173,17 @@ void Engine::UsageBeforeDelete(const std::string& bucket,
   }
 }
 
-void Engine::UsageAfterObject(const VersionMeta& meta,
-                              const std::string& payload) {
+void Engine::UsageAfterObject(const VersionMeta& meta, uint64_t payload_bytes,
+                              const std::string& list) {
   if (!meta.extents) {
-    usage_.AddVersion(meta, nullptr);
+    usage_.AddVersion(meta, payload_bytes, nullptr);
     return;
   }
+  TS_ASSERT(list.size() == payload_bytes);
   std::vector<log::Extent> extents;
-  Status s = log::DecodeExtents(payload, meta.size, &extents);
+  Status s = log::DecodeExtents(list, meta.size, &extents);
   TS_ASSERT(s.ok());  // the committer encoded it
-  usage_.AddVersion(meta, &extents);
+  usage_.AddVersion(meta, payload_bytes, &extents);
 }
 
 Status Engine::CheckRelocation(const WriteRequest& r) const {
@@ -214,7 +221,7 @@ void Engine::PublishRelocation(const WriteRequest& r, uint64_t address) {
   const bool switched =
       directory_.Relocate(r.bucket, r.key, rel.seq, rel.from, address);
   TS_ASSERT(switched);
-  UsageAfterObject(moved, rel.payload);
+  UsageAfterObject(moved, rel.payload.size(), rel.payload);
 }
 
 void Engine::ReplayRelocated(const std::string& bucket, const std::string& key,
@@ -311,7 +318,9 @@ Status Engine::FreeSegmentFiles(uint64_t segment, Segment* seg) {
       io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
   Status first_error;
   for (uint32_t d = 0; d < layout_.shards(); d++) {
-    const int fd = seg->fds[d];
+    // A drive without the file (down, or gone) finishes the free at the
+    // next open, where the other drives' freed headers mark the segment.
+    const int fd = seg->fds[d].load();
     if (fd < 0) continue;
     io::FileStat st;
     Status s = fs_->Fstat(fd, &st);
@@ -343,13 +352,11 @@ Status Engine::FreeSegmentFiles(uint64_t segment, Segment* seg) {
   }
   seg->freed = true;
   seg->writable = false;
-  if (seg->io_files.empty()) {
-    // Nothing reads it any more (the barrier above, or open); the IoEngine
-    // never had these descriptors.
-    for (int& fd : seg->fds) {
-      if (fd >= 0) (void)fs_->Close(fd).ok();
-      fd = -1;
-    }
+  // The descriptors stay open (the IoEngine may hold some) until Close; the
+  // files are header-only now. Cached records of the segment go.
+  if (cache_ != nullptr) {
+    const uint64_t sdb = layout_.segment_data_bytes();
+    cache_->EraseRange(segment * sdb, (segment + 1) * sdb);
   }
   return first_error;
 }
@@ -407,6 +414,18 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
     report->skipped =
         "an extent list was unreadable at open (heal, then reopen)";
     return Status::Ok();
+  }
+  {
+    // Degraded (docs/durability.md): a free must reach every drive, and a
+    // drive that missed writes must be healed first, so GC waits.
+    bool degraded = false;
+    for (const auto& d : drives_) degraded |= d->absent;
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    degraded |= down_mask_ != 0 || HealWorkLocked();
+    if (degraded) {
+      report->skipped = "a drive is down or being healed (degraded)";
+      return Status::Ok();
+    }
   }
   Segment* seg = nullptr;
   TS_RETURN_IF_ERROR(OpenSegment(segment, false, &seg));
@@ -521,8 +540,12 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
       frag_here |= e.address / sdb == segment;
     log::RecordHeader h;
     std::string rec;
-    const uint64_t bytes = uint64_t(m.header_bytes) + m.payload_bytes;
-    Status s = read_record(m.address, bytes, &h, &rec);
+    // The index keeps no payload length: an inline body's is its size, an
+    // extent list's is in the record header.
+    uint64_t payload_bytes = m.size;
+    Status s = m.extents ? ReadPayloadBytes(m, &payload_bytes) : Status::Ok();
+    const uint64_t bytes = uint64_t(m.header_bytes) + payload_bytes;
+    if (s.ok()) s = read_record(m.address, bytes, &h, &rec);
     if (s.ok() && (h.type != log::RecordType::kObject || h.seq != m.seq)) {
       s = Status(StatusCode::kCorrupt,
                  "index and log disagree at " + std::to_string(m.address));
@@ -594,7 +617,7 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
       if (!ok) break;
       rel->payload.clear();
       log::EncodeExtents(extents, &rel->payload);
-      TS_ASSERT(rel->payload.size() == m.payload_bytes);
+      TS_ASSERT(rel->payload.size() == payload_bytes);
     }
     WriteRequest r;
     r.kind = WriteRequest::Kind::kRelocate;
@@ -634,6 +657,19 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
                                           options.rate_bytes_per_sec));
   }
   gc_bytes_moved_ += report->bytes_moved;
+  // A drive that fails meanwhile (degraded writes) fails the copies in its
+  // group: the segment stays whole and the run waits for the heal, like a
+  // compaction that found the store degraded.
+  auto degraded_now = [this]() {
+    bool degraded = false;
+    for (const auto& dr : drives_) degraded |= dr->absent;
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    return degraded || down_mask_ != 0 || HealWorkLocked();
+  };
+  if (!error.ok() && degraded_now()) {
+    report->skipped = "a drive went down during the compaction (degraded)";
+    return Status::Ok();
+  }
   if (!error.ok()) return error;
   if (options.cancel != nullptr && options.cancel->load()) {
     report->skipped = "cancelled";
@@ -649,7 +685,13 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
     report->skipped = d.status.message();
     return Status::Ok();
   }
-  TS_RETURN_IF_ERROR(d.status);
+  if (!d.status.ok() && !usage_.Freed(segment)) {
+    if (!degraded_now()) return d.status;
+    report->skipped = "a drive went down during the compaction (degraded)";
+    return Status::Ok();
+  }
+  // (Freed, but a drive failed its part: the other drives' freed headers
+  // make the next open finish it there.)
   report->freed = true;
   report->bytes_reclaimed = sdb;
   report->physical_bytes_reclaimed =

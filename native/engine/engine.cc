@@ -1,11 +1,18 @@
 #include "engine/engine.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <random>
@@ -16,6 +23,7 @@
 #include "ec/reed_solomon.h"
 #include "engine/engine_internal.h"
 #include "engine/kill_points.h"
+#include "engine/segment.h"
 #include "io/aligned_buffer.h"
 
 namespace tessera {
@@ -45,8 +53,9 @@ struct Engine::Staged {
 namespace {
 
 constexpr uint32_t kSnapshotMagic = 0x50534e53;  // "SNSP"
-constexpr uint32_t kSnapshotVersion = 1;
-constexpr uint32_t kReadBatchStripes = 64;
+constexpr uint32_t kSnapshotVersion = 3;
+constexpr uint32_t kReadBatchStripes =
+    256;  // 1 MiB per data drive at 4 KiB chunks
 constexpr uint64_t kZeroChunkBytes = 1u << 20;
 
 std::string Hex(const uint8_t* p, size_t n) {
@@ -170,6 +179,15 @@ struct Cursor {
 
 }  // namespace
 
+// For degraded.cc.
+Status DurableFileWrite(io::Fs* fs, const std::string& dir,
+                        const std::string& name, const std::string& bytes) {
+  return WriteFileDurably(fs, dir, name, bytes);
+}
+Status ReadFileBytes(io::Fs* fs, const std::string& path, std::string* out) {
+  return ReadWholeFile(fs, path, out);
+}
+
 // ---------------------------------------------------------------- open
 
 Status Engine::Open(const EngineOptions& options,
@@ -178,6 +196,9 @@ Status Engine::Open(const EngineOptions& options,
   std::unique_ptr<Engine> e(new Engine());
   e->options_ = options;
   e->fs_ = options.fs ? options.fs : io::DefaultFs();
+  if (options.cache_bytes > 0) {
+    e->cache_ = std::make_unique<ReadCache>(options.cache_bytes);
+  }
   TS_RETURN_IF_ERROR(e->OpenDrives(options));
 
   io::IoEngineOptions io_options;
@@ -195,6 +216,9 @@ Status Engine::Open(const EngineOptions& options,
   }
   e->started_ = true;
   e->committer_ = std::thread([raw = e.get()] { raw->CommitterLoop(); });
+  if (options.auto_heal) {
+    e->healer_ = std::thread([raw = e.get()] { raw->HealLoop(); });
+  }
   const uint32_t readers = std::max<uint32_t>(1, options.reader_threads);
   for (uint32_t i = 0; i < readers; i++) {
     e->readers_.emplace_back([raw = e.get()] { raw->ReaderLoop(); });
@@ -220,13 +244,21 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   // Read every FORMAT that exists; the geometry comes from disk on reopen.
   std::vector<log::FormatInfo> formats;
   std::vector<bool> has_format;
+  std::vector<bool> absent;  // reopen: drive directories that are gone
   uint32_t count = uint32_t(dirs.size());
   if (!explicit_drives) {
     // Default layout: drive-0..; how many comes from drive-0's FORMAT or
     // the options.
     std::string bytes;
     log::FormatInfo f0;
-    const std::string p0 = options.path + "/drive-0/FORMAT";
+    std::string p0 = options.path + "/drive-0/FORMAT";
+    // Drive 0 may be the one that is gone: any drive's FORMAT tells.
+    for (uint32_t i = 1; i < log::shards_max && !Exists(fs_, p0, nullptr);
+         i++) {
+      const std::string p = options.path + "/drive-" + std::to_string(i);
+      if (!Exists(fs_, p, nullptr)) break;
+      p0 = p + "/FORMAT";
+    }
     if (Exists(fs_, p0, nullptr)) {
       TS_RETURN_IF_ERROR(ReadWholeFile(fs_, p0, &bytes));
       Status s = log::DecodeFormat(
@@ -342,7 +374,17 @@ Status Engine::OpenDrives(const EngineOptions& options) {
     size_t first = 0;
     while (!has_format[first]) first++;
     const log::FormatInfo& ref = formats[first];
+    absent.assign(count, false);
+    uint32_t absent_count = 0;
     for (uint32_t i = 0; i < count; i++) {
+      if (!has_format[i] && !options.replace_empty_drives &&
+          !Exists(fs_, dirs[i], nullptr)) {
+        // Gone (not an empty directory, which may be a new disk and waits
+        // for the operator's word): the store opens degraded without it.
+        absent[i] = true;
+        absent_count++;
+        continue;
+      }
       if (!has_format[i] && options.replace_empty_drives) {
         TS_RETURN_IF_ERROR(FormatReplacement(dirs[i], i, ref, &formats[i]));
         has_format[i] = true;
@@ -377,6 +419,13 @@ Status Engine::OpenDrives(const EngineOptions& options) {
                           " (swapped with " + other + "?)");
       }
     }
+    if (count - absent_count < ref.data_shards) {
+      return Status(StatusCode::kQuorum,
+                    std::to_string(absent_count) + " of " +
+                        std::to_string(count) +
+                        " drive directories are missing; at least " +
+                        std::to_string(ref.data_shards) + " are needed");
+    }
     if (ref.data_shards + ref.parity_shards != count) {
       return InvalidArg("the store has " +
                         std::to_string(ref.data_shards + ref.parity_shards) +
@@ -400,12 +449,19 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   for (uint32_t i = 0; i < count; i++) {
     auto d = std::make_unique<Drive>();
     d->dir = dirs[i];
+    if (!absent.empty() && absent[i]) {
+      d->absent = true;
+      drives_.push_back(std::move(d));
+      continue;
+    }
     TS_RETURN_IF_ERROR(fs_->Open(
         d->dir + "/LOCK", io::kOpenWrite | io::kOpenCreate, &d->lock_fd));
     Status s = fs_->Flock(d->lock_fd);
     if (!s.ok()) {
       (void)fs_->Close(d->lock_fd).ok();
-      for (auto& held : drives_) (void)fs_->Close(held->lock_fd).ok();
+      for (auto& held : drives_) {
+        if (held->lock_fd >= 0) (void)fs_->Close(held->lock_fd).ok();
+      }
       drives_.clear();
       if (s.code() == StatusCode::kLocked) {
         return Status(StatusCode::kLocked,
@@ -417,9 +473,13 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   }
   // O_DIRECT: probed on the first drive, applied to all.
   io::DirectIoProbe probe;
-  TS_RETURN_IF_ERROR(io::ProbeDirectIo(fs_, dirs[0], &probe));
-  TS_RETURN_IF_ERROR(
-      io::ResolveDirectIo(options.direct_io, dirs[0], probe, &use_direct_));
+  size_t probe_drive = 0;
+  while (probe_drive + 1 < drives_.size() && drives_[probe_drive]->absent) {
+    probe_drive++;
+  }
+  TS_RETURN_IF_ERROR(io::ProbeDirectIo(fs_, dirs[probe_drive], &probe));
+  TS_RETURN_IF_ERROR(io::ResolveDirectIo(options.direct_io, dirs[probe_drive],
+                                         probe, &use_direct_));
   TS_RETURN_IF_ERROR(ec::ReedSolomonCodec::Create(
       int(layout_.data_shards), int(layout_.parity_shards),
       ec::EcBackend::kBuiltin, nullptr, &codec_));
@@ -437,6 +497,17 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   info_.record_bytes_max = options_.group_bytes_max - log::group_record_bytes -
                            log::record_header_bytes_max;
   usage_.Reset(layout_);
+  {
+    const uint32_t k = layout_.data_shards, n = layout_.shards();
+    const uint32_t q =
+        options.write_quorum ? options.write_quorum : std::min(k + 1, n);
+    if (q < k || q > n) {
+      return InvalidArg("writeQuorum must be in " + std::to_string(k) + ".." +
+                        std::to_string(n) + " (dataShards..drives), got " +
+                        std::to_string(q));
+    }
+    info_.write_quorum = q;
+  }
   TS_ASSERT(drives_.size() == layout_.shards());
   TS_ASSERT(layout_.Valid());
   return Status::Ok();
@@ -448,30 +519,36 @@ Status Engine::CreateSegment(uint64_t id) {
   TS_ASSERT(layout_.Valid());
   auto seg = std::make_unique<Segment>();
   seg->id = id;
+  seg->Init(layout_.shards());
   io::AlignedBuffer header;
   TS_RETURN_IF_ERROR(
       io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
   const int flags = io::kOpenRead | io::kOpenWrite | io::kOpenCreate |
                     io::kOpenExclusive | (use_direct_ ? io::kOpenDirect : 0);
   io::AlignedBuffer zeros;
-  Status status;
-  for (uint32_t d = 0; d < layout_.shards() && status.ok(); d++) {
+  // Every drive is tried (a down drive too: this is also how it comes
+  // back); the segment takes writes when a write quorum of drives has it.
+  uint32_t ok_count = 0;
+  Status first_error;
+  for (uint32_t d = 0; d < layout_.shards(); d++) {
+    if (drives_[d]->absent) continue;  // down for this whole open
     const std::string dir = drives_[d]->dir + "/segments";
     int fd = -1;
-    status = fs_->Open(dir + "/" + SegmentName(id), flags, &fd);
-    if (!status.ok()) break;
-    seg->fds.push_back(fd);
+    Status status = fs_->Open(dir + "/" + SegmentName(id), flags, &fd);
+    if (!status.ok()) {
+      if (first_error.ok()) first_error = status;
+      continue;
+    }
+    seg->fds[d].store(fd);
     status = fs_->Fallocate(fd, 0, layout_.segment_file_bytes());
-    if (!status.ok()) break;
-    KILL_POINT("segment.after_allocate");
-    if (options_.zero_segments) {
+    if (status.ok()) KILL_POINT("segment.after_allocate");
+    if (status.ok() && options_.zero_segments) {
       // Fallocated extents are "unwritten": the first write into each one
       // converts it, a metadata change that makes every commit's fdatasync
       // a journal commit. Writing zeros once here makes later commits
       // plain overwrites, so their fdatasync only flushes data.
       if (zeros.empty()) {
         status = io::AlignedBuffer::Allocate(kZeroChunkBytes, &zeros);
-        if (!status.ok()) break;
       }
       for (uint64_t off = 0; status.ok() && off < layout_.segment_file_bytes();
            off += kZeroChunkBytes) {
@@ -479,14 +556,13 @@ Status Engine::CreateSegment(uint64_t id) {
             kZeroChunkBytes, layout_.segment_file_bytes() - off);
         status = fs_->Pwrite(fd, zeros.data(), n, off);
       }
-      if (!status.ok()) break;
     }
     log::SegmentHeader h;
     h.segment_id = id;
     h.drive_index = d;
     memcpy(h.store_id, store_id_, 16);
     log::EncodeSegmentHeader(h, header.data());
-    status = fs_->Pwrite(fd, header.data(), header.size(), 0);
+    if (status.ok()) status = fs_->Pwrite(fd, header.data(), header.size(), 0);
     if (status.ok()) status = fs_->Fdatasync(fd);
     if (status.ok()) KILL_POINT("segment.before_dir_sync");
     if (status.ok()) status = fs_->FsyncDir(dir);
@@ -494,17 +570,34 @@ Status Engine::CreateSegment(uint64_t id) {
     if (status.ok()) {
       status = io_.AddFile(fd, dir + "/" + SegmentName(id), &file_id);
     }
-    seg->io_files.push_back(file_id);
+    if (!status.ok()) {
+      // This drive is down for the segment; its chunks count as missing.
+      if (first_error.ok()) first_error = status;
+      (void)fs_->Close(fd).ok();
+      seg->fds[d].store(-1);
+      continue;
+    }
+    seg->io_files[d] = file_id;
+    seg->drive_ok[d] = true;
+    ok_count++;
   }
-  if (!status.ok()) {
-    for (int fd : seg->fds) (void)fs_->Close(fd).ok();
-    return status;
-  }
-  seg->writable = true;
+  seg->writable = ok_count >= Quorum();
+  // The id is used either way (never reused), so the next roll takes the
+  // next one.
   usage_.NoteSegment(id, false);
   std::lock_guard<std::mutex> lock(segments_mu_);
   segments_[id] = std::move(seg);
   TS_ASSERT(segments_.count(id) == 1);
+  if (ok_count < Quorum()) {
+    return Status(StatusCode::kQuorum,
+                  "segment " + SegmentName(id) + " could be created on " +
+                      std::to_string(ok_count) +
+                      " drives, the write quorum "
+                      "is " +
+                      std::to_string(Quorum()) +
+                      (first_error.ok() ? "" : ": " + first_error.message()),
+                  first_error.sys_errno());
+  }
   return Status::Ok();
 }
 
@@ -523,7 +616,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
   }
   auto seg = std::make_unique<Segment>();
   seg->id = id;
-  seg->fds.assign(layout_.shards(), -1);
+  seg->Init(layout_.shards());
   io::AlignedBuffer header;
   TS_RETURN_IF_ERROR(
       io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
@@ -536,7 +629,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
     int fd = -1;
     Status s = fs_->Open(path, flags, &fd);
     if (!s.ok()) continue;  // unreadable: its chunks count as missing
-    seg->fds[d] = fd;
+    seg->fds[d].store(fd);
     present++;
     size_t got = 0;
     s = fs_->Pread(fd, header.data(), header.size(), 0, &got);
@@ -548,6 +641,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
       healthy++;
       // Header flags (offset 40), bit 0: freed by compaction (format.md).
       if (header.data()[40] & 1) seg->freed = true;
+      seg->drive_ok[d] = true;  // registered with the IoEngine if the tail
     }
   }
   if (present == 0) {
@@ -557,11 +651,18 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
     }
     return Status::Ok();
   }
-  seg->writable = healthy == layout_.shards();
+  seg->writable = healthy >= Quorum() && !seg->freed;
   std::lock_guard<std::mutex> lock(segments_mu_);
-  Segment* raw = seg.get();
-  segments_[id] = std::move(seg);
-  *out = raw;
+  // Two readers can open the same segment at once (parallel reads after a
+  // reopen): the first one in wins; replacing it would free a Segment the
+  // other reader is using.
+  auto [it, inserted] = segments_.try_emplace(id, std::move(seg));
+  if (!inserted) {
+    for (int fd : seg->fds) {
+      if (fd >= 0) (void)fs_->Close(fd).ok();
+    }
+  }
+  *out = it->second.get();
   return Status::Ok();
 }
 
@@ -788,8 +889,118 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
   return Status::Ok();
 }
 
+namespace {
+void FillInfo(const VersionMeta& meta, const log::ObjectRecord& rec,
+              ObjectInfo* out) {
+  out->version_id = VersionIdString(meta);
+  out->delete_marker = meta.delete_marker;
+  out->size = meta.size;
+  out->mtime_ms = meta.mtime_ms;
+  memcpy(out->etag, meta.etag, 16);
+  out->part_count = meta.part_count;
+  out->content_type = rec.content_type;
+  out->metadata = rec.metadata;
+  out->checksums = rec.checksums;
+  out->seq = meta.seq;
+}
+}  // namespace
+
+// ------------------------------------------------------------ read cache
+//
+// Entries are keyed by the log address of the version's OBJECT record and
+// hold that record's bytes exactly as read (every chunk CRC-verified, the
+// record header's CRC and the payload CRC checked before insertion).
+// docs/engine.md ("Read cache") argues why no stale byte is reachable:
+// lookups always go through the KeyDirectory first, and an address names
+// one immutable record for ever.
+
+// Only inline bodies are cached: their payload is the body, so its length
+// is meta.size (the index keeps no separate payload length).
+bool Engine::Cacheable(const VersionMeta& meta) const {
+  return cache_ != nullptr && !meta.extents && !meta.delete_marker &&
+         meta.size <= options_.cache_object_bytes_max;
+}
+
+namespace {
+bool Matches(const CachedRecord& r, const VersionMeta& meta) {
+  return r.seq == meta.seq && r.header_bytes == meta.header_bytes &&
+         r.bytes.size() == meta.header_bytes + meta.size;
+}
+}  // namespace
+
+Status Engine::ReadRecordCached(const VersionMeta& meta,
+                                std::shared_ptr<const CachedRecord>* out) {
+  TS_ASSERT(Cacheable(meta));
+  if (std::shared_ptr<const CachedRecord> hit = cache_->Lookup(meta.address)) {
+    if (Matches(*hit, meta)) {
+      *out = std::move(hit);
+      return Status::Ok();
+    }
+    cache_->Erase(meta.address);  // cannot happen (addresses are unique)
+  }
+  auto rec = std::make_shared<CachedRecord>();
+  rec->seq = meta.seq;
+  rec->header_bytes = meta.header_bytes;
+  rec->bytes.assign(meta.header_bytes + meta.size, '\0');
+  uint8_t* data = reinterpret_cast<uint8_t*>(&rec->bytes[0]);
+  TS_RETURN_IF_ERROR(ReadLog(meta.address, rec->bytes.size(), data));
+  log::RecordHeader h;
+  size_t needed = 0;
+  Status s = log::DecodeRecordHeader(data, rec->bytes.size(), &h, &needed);
+  if (!s.ok() || h.type != log::RecordType::kObject || h.seq != meta.seq ||
+      h.header_bytes != meta.header_bytes || h.payload_bytes != meta.size ||
+      crc32c::Extend(0, data + h.header_bytes, h.payload_bytes) !=
+          h.payload_crc32c) {
+    return Status(StatusCode::kCorrupt, "object record at " +
+                                            std::to_string(meta.address) +
+                                            " does not verify");
+  }
+  TS_RETURN_IF_ERROR(log::DecodeObjectVar(
+      std::string_view(rec->bytes)
+          .substr(log::record_header_fixed_bytes,
+                  h.header_bytes - log::record_header_fixed_bytes),
+      &rec->object));
+  rec->object.bucket.clear();
+  rec->object.key.clear();
+  rec->object.version_id.clear();
+  cache_->Insert(meta.address, rec);
+  *out = std::move(rec);
+  return Status::Ok();
+}
+
+bool Engine::GetCached(const std::string& bucket, const std::string& key,
+                       const std::string& version_id, ObjectInfo* info,
+                       std::shared_ptr<const CachedRecord>* record) {
+  TS_ASSERT(info != nullptr && record != nullptr);
+  if (cache_ == nullptr) return false;
+  VersionMeta meta;
+  if (!directory_.Lookup(bucket, key, version_id, &meta).ok()) return false;
+  if (!Cacheable(meta)) return false;
+  std::shared_ptr<const CachedRecord> hit =
+      cache_->Lookup(meta.address, /*count_miss=*/false);
+  if (hit == nullptr || !Matches(*hit, meta)) return false;
+  FillInfo(meta, hit->object, info);
+  if (version_id.empty()) {
+    info->is_latest = true;
+  } else {
+    VersionMeta current;
+    info->is_latest = directory_.Lookup(bucket, key, "", &current).ok() &&
+                      current.seq == meta.seq;
+  }
+  *record = std::move(hit);
+  return true;
+}
+
 Status Engine::ReadRecordHeader(const VersionMeta& meta,
                                 log::ObjectRecord* object) {
+  if (Cacheable(meta)) {
+    // One read of the whole small record: the body read that follows a
+    // head is then a cache hit.
+    std::shared_ptr<const CachedRecord> rec;
+    TS_RETURN_IF_ERROR(ReadRecordCached(meta, &rec));
+    *object = rec->object;
+    return Status::Ok();
+  }
   std::string bytes(meta.header_bytes, '\0');
   TS_RETURN_IF_ERROR(ReadLog(meta.address, meta.header_bytes,
                              reinterpret_cast<uint8_t*>(&bytes[0])));
@@ -807,32 +1018,39 @@ Status Engine::ReadRecordHeader(const VersionMeta& meta,
       std::string_view(bytes).substr(log::record_header_fixed_bytes), object);
 }
 
-namespace {
-void FillInfo(const VersionMeta& meta, const log::ObjectRecord& rec,
-              ObjectInfo* out) {
-  out->version_id = VersionIdString(meta);
-  out->delete_marker = meta.delete_marker;
-  out->size = meta.size;
-  out->mtime_ms = meta.mtime_ms;
-  memcpy(out->etag, meta.etag, 16);
-  out->part_count = meta.part_count;
-  out->content_type = rec.content_type;
-  out->metadata = rec.metadata;
-  out->checksums = rec.checksums;
+Status Engine::ReadPayloadBytes(const VersionMeta& meta, uint64_t* out) {
+  TS_ASSERT(out != nullptr);
+  TS_ASSERT(meta.header_bytes >= log::record_header_fixed_bytes);
+  std::string bytes(meta.header_bytes, '\0');
+  TS_RETURN_IF_ERROR(ReadLog(meta.address, meta.header_bytes,
+                             reinterpret_cast<uint8_t*>(&bytes[0])));
+  log::RecordHeader h;
+  size_t needed = 0;
+  Status s =
+      log::DecodeRecordHeader(reinterpret_cast<const uint8_t*>(bytes.data()),
+                              bytes.size(), &h, &needed);
+  if (!s.ok() || h.type != log::RecordType::kObject || h.seq != meta.seq) {
+    return Status(StatusCode::kCorrupt, "object record at " +
+                                            std::to_string(meta.address) +
+                                            " does not verify");
+  }
+  *out = h.payload_bytes;
+  TS_ASSERT(h.header_bytes == meta.header_bytes);
+  return Status::Ok();
 }
-}  // namespace
 
 Status Engine::Head(const std::string& bucket, const std::string& key,
                     const std::string& version_id, ObjectInfo* out) {
+  TS_ASSERT(out != nullptr);
   std::shared_lock<std::shared_mutex> hold(reclaim_mu_);  // compaction.cc
-  return HeadUnlocked(bucket, key, version_id, out);
+  VersionMeta meta;
+  TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
+  return HeadOf(bucket, key, meta, out);
 }
 
-Status Engine::HeadUnlocked(const std::string& bucket, const std::string& key,
-                            const std::string& version_id, ObjectInfo* out) {
-  TS_ASSERT(out != nullptr);
-  VersionMeta meta, current;
-  TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
+Status Engine::HeadOf(const std::string& bucket, const std::string& key,
+                      const VersionMeta& meta, ObjectInfo* out) {
+  VersionMeta current;
   TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, "", &current));
   log::ObjectRecord rec;
   TS_RETURN_IF_ERROR(ReadRecordHeader(meta, &rec));
@@ -848,10 +1066,14 @@ Status Engine::Get(const std::string& bucket, const std::string& key,
                    const std::string& version_id, uint64_t offset,
                    uint64_t length, ObjectInfo* info, std::string* body) {
   TS_ASSERT(info != nullptr && body != nullptr);
-  std::shared_lock<std::shared_mutex> hold(reclaim_mu_);  // compaction.cc
-  TS_RETURN_IF_ERROR(HeadUnlocked(bucket, key, version_id, info));
+  // One lookup for both the info and the body: a second lookup could see a
+  // newer version committed in between, and info and body must belong
+  // together. The reclaim lock (compaction.cc) is held from the lookup to
+  // the last byte read.
+  std::shared_lock<std::shared_mutex> hold(reclaim_mu_);
   VersionMeta meta;
   TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
+  TS_RETURN_IF_ERROR(HeadOf(bucket, key, meta, info));
   if (offset > meta.size) offset = meta.size;
   length = std::min(length, meta.size - offset);
   body->assign(length, '\0');
@@ -861,12 +1083,22 @@ Status Engine::Get(const std::string& bucket, const std::string& key,
   if (!meta.extents) {
     // Every byte served passed its chunk's CRC32C; a whole-object read also
     // checks the record's payload CRC.
+    if (Cacheable(meta)) {
+      std::shared_ptr<const CachedRecord> rec;
+      TS_RETURN_IF_ERROR(ReadRecordCached(meta, &rec));
+      memcpy(out, rec->bytes.data() + rec->header_bytes + offset, length);
+      return Status::Ok();
+    }
     TS_RETURN_IF_ERROR(ReadLog(payload + offset, length, out));
     return Status::Ok();
   }
-  std::string list(meta.payload_bytes, '\0');
-  TS_RETURN_IF_ERROR(ReadLog(payload, meta.payload_bytes,
-                             reinterpret_cast<uint8_t*>(&list[0])));
+  // The index keeps only the header's size; the extent list's size is in
+  // the record header.
+  uint64_t list_bytes = 0;
+  TS_RETURN_IF_ERROR(ReadPayloadBytes(meta, &list_bytes));
+  std::string list(list_bytes, '\0');
+  TS_RETURN_IF_ERROR(
+      ReadLog(payload, list_bytes, reinterpret_cast<uint8_t*>(&list[0])));
   std::vector<log::Extent> extents;
   TS_RETURN_IF_ERROR(log::DecodeExtents(list, meta.size, &extents));
   uint64_t pos = 0;  // body offset of the current extent
@@ -1014,8 +1246,16 @@ Status Engine::Enqueue(WriteRequest request, WriteDone done,
                        std::shared_ptr<EtagJob> etag_job) {
   TS_ASSERT(done != nullptr);
   using Kind = WriteRequest::Kind;
-  if (request.bucket.empty() || request.bucket.size() > log::bucket_bytes_max) {
-    return InvalidArg("bucket name must be 1..63 bytes");
+  // Fragments, relocated fragments and reclaims (compaction.cc) belong to
+  // no bucket ("-"); every bucket name fits the index (3..63 bytes, the S3
+  // rule lib/store enforces first).
+  const bool bucketless =
+      request.kind == Kind::kFragment || request.kind == Kind::kReclaim ||
+      (request.kind == Kind::kRelocate && request.key.empty());
+  const size_t bucket_min = bucketless ? 1 : 3;
+  if (request.bucket.size() < bucket_min ||
+      request.bucket.size() > log::bucket_bytes_max) {
+    return InvalidArg("bucket name must be 3..63 bytes");
   }
   if (request.key.size() > log::object_key_bytes_max) {
     return InvalidArg("key is longer than 1024 bytes");
@@ -1035,7 +1275,8 @@ Status Engine::Enqueue(WriteRequest request, WriteDone done,
     meta_bytes += kv.first.size() + kv.second.size();
   }
   if (meta_bytes > log::metadata_bytes_max) {
-    return InvalidArg("user metadata is larger than 2048 bytes");
+    return InvalidArg("the metadata map is larger than " +
+                      std::to_string(log::metadata_bytes_max) + " bytes");
   }
   if (request.content_type.size() > log::content_type_bytes_max) {
     return InvalidArg("content type is longer than 1024 bytes");
@@ -1104,7 +1345,9 @@ void Engine::TakeGroup(std::vector<Pending>* group) {
       break;
     }
     if (p.etag_job != nullptr) {
-      memcpy(p.request.etag, p.etag_job->etag, 16);
+      // A put with a part count carries its own (multipart) ETag.
+      if (p.request.part_count == 0)
+        memcpy(p.request.etag, p.etag_job->etag, 16);
       p.etag_job.reset();
     }
     const std::string token = ConflictKey(p.request);
@@ -1220,20 +1463,31 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
         return Status(StatusCode::kPreconditionFailed,
                       "ifNoneMatch: the object exists");
       }
-      if (r.condition == Condition::kIfMatch && !exists) {
+      const bool targeted_delete =
+          r.kind == Kind::kDelete && !r.version_id.empty();
+      const bool if_match = r.condition == Condition::kIfMatch;
+      if (if_match && !targeted_delete && !exists) {
         return Status(StatusCode::kNotFound, "ifMatch: no such key");
       }
-      if (r.condition == Condition::kIfMatch &&
+      if (if_match && !targeted_delete &&
           (memcmp(current.etag, r.if_match_etag, 16) != 0 ||
-           current.part_count != r.if_match_part_count)) {
+           current.part_count != r.if_match_part_count ||
+           (r.if_match_mtime_ms != 0 &&
+            current.mtime_ms != r.if_match_mtime_ms))) {
         return Status(StatusCode::kPreconditionFailed,
                       "ifMatch: the ETag does not match");
       }
       const bool versioned = bucket.versioning == log::Versioning::kEnabled;
-      if (r.kind == Kind::kDelete && !r.version_id.empty()) {
+      if (targeted_delete) {
         VersionMeta target;
         TS_RETURN_IF_ERROR(
             directory_.Lookup(r.bucket, r.key, r.version_id, &target));
+        if (if_match && (memcmp(target.etag, r.if_match_etag, 16) != 0 ||
+                         (r.if_match_mtime_ms != 0 &&
+                          target.mtime_ms != r.if_match_mtime_ms))) {
+          return Status(StatusCode::kPreconditionFailed,
+                        "ifMatch: the version changed");
+        }
         log::DeleteRecord d{r.bucket, r.key, r.version_id};
         s.type = log::RecordType::kDelete;
         log::EncodeDeleteVar(d, &s.var);
@@ -1287,6 +1541,8 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
             Md5 md5 =
                 it->second->md5;  // every piece is hashed (unsettled == 0)
             md5.Final(o.etag);
+            // A multipart object keeps the ETag its writer computed.
+            if (r.part_count != 0) memcpy(o.etag, r.etag, 16);
           }
           for (const log::Extent& e : extents) o.size += e.length;
           log::EncodeExtents(extents, &s.owned_payload);
@@ -1315,7 +1571,8 @@ Status Engine::Decide(const Pending& p, std::vector<Staged>* staged,
 // tail, encodes parity, writes one buffer per drive and waits until every
 // drive's fdatasync returned.
 Status Engine::WriteGroupBytes(const std::string& records,
-                               uint64_t* group_start) {
+                               uint64_t* group_start, bool* wrote) {
+  *wrote = false;
   const uint64_t used = log::group_record_bytes + records.size();
   const uint32_t stripes = uint32_t((used + layout_.stripe_data_bytes() - 1) /
                                     layout_.stripe_data_bytes());
@@ -1325,15 +1582,35 @@ Status Engine::WriteGroupBytes(const std::string& records,
     std::lock_guard<std::mutex> lock(segments_mu_);
     seg = segments_[tail_segment_].get();
   }
-  if (seg == nullptr || !seg->writable ||
-      tail_stripe_ + stripes > layout_.segment_stripes) {
-    TS_RETURN_IF_ERROR(CreateSegment(tail_segment_ + 1));
+  // Down drives are tried again (at most every drive_probe_interval_ms); a
+  // segment left without a write quorum is given up only then, so a store
+  // with too few drives fails writes fast instead of creating segments.
+  const bool probed = seg != nullptr && ProbeDownDrives(seg);
+  const bool full = seg != nullptr && seg->writable &&
+                    tail_stripe_ + stripes > layout_.segment_stripes;
+  if (seg != nullptr && !seg->writable && !probed) {
+    return Status(StatusCode::kQuorum, "fewer than the write quorum of " +
+                                           std::to_string(Quorum()) +
+                                           " drives are up");
+  }
+  if (seg == nullptr || !seg->writable || full) {
+    Status created = CreateSegment(tail_segment_ + 1);
     tail_segment_++;
     tail_stripe_ = 0;
     std::lock_guard<std::mutex> lock(segments_mu_);
     seg = segments_[tail_segment_].get();
+    TS_ASSERT(seg != nullptr);
+    if (!created.ok()) {
+      std::lock_guard<std::mutex> slock(stats_mu_);
+      stats_.next_address = layout_.StripeAddress(tail_segment_, 0);
+      return created;  // no stripe used
+    }
   }
   const uint64_t start = layout_.StripeAddress(tail_segment_, tail_stripe_);
+  // Drives that went down or came back since the last group: the missed
+  // ranges open or close here (persisted by RunGroup before any write of
+  // this group is acknowledged).
+  (void)NoteDriveTransitions(DownMaskOf(*seg), start);
   log::GroupRecord g;
   g.group_seq = next_group_seq_++;
   g.segment_id = tail_segment_;
@@ -1386,32 +1663,83 @@ Status Engine::WriteGroupBytes(const std::string& records,
       log::SealChunk(t, ptrs[d], c);
     }
   }
-  std::vector<io::IoOp> ops;
+  // One write request per drive that is up, all queued together: each
+  // drive's write and fdatasync succeed or fail on their own, and the group
+  // is durable when a write quorum of them succeeded.
+  std::vector<std::vector<io::IoOp>> requests;
+  std::vector<uint32_t> request_drive;
   for (uint32_t d = 0; d < n; d++) {
-    ops.push_back(io::IoOp{seg->io_files[d],
-                           layout_.StripeFileOffset(tail_stripe_),
-                           bufs[d].data(), bufs[d].size()});
+    if (!seg->drive_ok[d]) continue;
+    requests.push_back(
+        {io::IoOp{seg->io_files[d], layout_.StripeFileOffset(tail_stripe_),
+                  bufs[d].data(), bufs[d].size()}});
+    request_drive.push_back(d);
   }
-  std::promise<Status> promise;
-  std::future<Status> future = promise.get_future();
+  TS_ASSERT(requests.size() >= Quorum());
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t pending = 0;
+    std::vector<Status> status;
+  } outcome;
+  outcome.pending = requests.size();
+  outcome.status.resize(requests.size());
+  std::vector<io::IoEngine::WriteDone> dones;
+  for (size_t i = 0; i < requests.size(); i++) {
+    dones.push_back([&outcome, i](const Status& s) {
+      std::lock_guard<std::mutex> lock(outcome.mu);
+      outcome.status[i] = s;
+      if (--outcome.pending == 0) outcome.cv.notify_all();
+    });
+  }
   KILL_POINT("group.before_write");
-  Status submitted = io_.SubmitWrite(
-      std::move(ops), [&promise](const Status& s) { promise.set_value(s); });
-  Status result = submitted.ok() ? future.get() : submitted;
+  Status submitted = io_.SubmitWrites(std::move(requests), std::move(dones));
+  if (submitted.ok()) {
+    std::unique_lock<std::mutex> lock(outcome.mu);
+    outcome.cv.wait(lock, [&] { return outcome.pending == 0; });
+  } else {
+    for (Status& s : outcome.status) s = submitted;
+  }
+  *wrote = true;
+  uint32_t durable = 0;
+  Status first_error;
+  for (size_t i = 0; i < outcome.status.size(); i++) {
+    if (outcome.status[i].ok()) {
+      durable++;
+      continue;
+    }
+    // Its file is sealed (never fdatasync'd again): the drive is down and
+    // its chunks of this group count as missing.
+    if (first_error.ok()) first_error = outcome.status[i];
+    seg->drive_ok[request_drive[i]] = false;
+  }
+  Status result;
+  if (durable < Quorum()) {
+    result =
+        Status(StatusCode::kQuorum,
+               "the commit is durable on " + std::to_string(durable) + " of " +
+                   std::to_string(n) + " drives, the write quorum is " +
+                   std::to_string(Quorum()) + ": " + first_error.message(),
+               first_error.sys_errno());
+  }
+  uint32_t ok_drives = 0;
+  for (uint32_t d = 0; d < n; d++) ok_drives += seg->drive_ok[d] ? 1 : 0;
+  if (ok_drives < Quorum()) seg->writable = false;  // the next group rolls
+  (void)NoteDriveTransitions(DownMaskOf(*seg), start);
   // Whatever happened, these stripes are used: never written again.
   tail_stripe_ += stripes;
   *group_start = start;
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_.groups++;
+    if (result.ok() && durable < n) stats_.groups_degraded++;
     stats_.next_address = layout_.StripeAddress(tail_segment_, tail_stripe_);
   }
   if (result.ok()) {
     void_start_ = void_end_ = 0;  // the void is durable now
   } else {
-    // The segment is sealed (the IoEngine never syncs its files again); the
-    // next group goes to a new segment and carries a void over this one.
-    seg->writable = false;
+    // The next group carries a void over this one (and RunGroup records it
+    // in degraded.dat first).
     const uint64_t end = layout_.StripeAddress(tail_segment_, tail_stripe_);
     if (void_end_ == 0) void_start_ = start;
     void_end_ = end;
@@ -1450,7 +1778,21 @@ void Engine::RunGroup(std::vector<Pending>* group) {
       records.append(reinterpret_cast<const char*>(s.payload), s.payload_bytes);
     }
     uint64_t start = 0;
-    Status w = WriteGroupBytes(records, &start);
+    bool wrote = false;
+    Status w = WriteGroupBytes(records, &start, &wrote);
+    const uint64_t group_end = stats().next_address;
+    // Degraded bookkeeping first: a group a drive missed is acknowledged
+    // only once degraded.dat says so on enough drives.
+    if (w.ok()) {
+      Status p = PersistDegraded();
+      if (!p.ok()) {
+        w = Status(p.code(),
+                   "the commit is durable but its degraded bookkeeping is "
+                   "not: " +
+                       p.message(),
+                   p.sys_errno());
+      }
+    }
     if (w.ok()) KILL_POINT("group.after_sync");
     if (w.ok()) {
       for (size_t i = 0; i < staged.size(); i++) {
@@ -1492,7 +1834,6 @@ void Engine::RunGroup(std::vector<Pending>* group) {
             meta.extents = (s.flags & log::kObjectExtents) != 0;
             meta.address = s.address;
             meta.header_bytes = s.header_bytes;
-            meta.payload_bytes = s.payload_bytes;
             meta.size = s.size;
             if (meta.extents) {
               std::lock_guard<std::mutex> lock(mu_);
@@ -1507,7 +1848,7 @@ void Engine::RunGroup(std::vector<Pending>* group) {
                               (s.flags & log::kObjectVersioned) != 0);
             directory_.ApplyObject(r.bucket, r.key, meta,
                                    (s.flags & log::kObjectVersioned) != 0);
-            UsageAfterObject(meta, s.owned_payload);
+            UsageAfterObject(meta, s.payload_bytes, s.owned_payload);
             break;
           }
           case log::RecordType::kGroup:
@@ -1515,6 +1856,9 @@ void Engine::RunGroup(std::vector<Pending>* group) {
         }
       }
       groups_since_snapshot_++;
+      // The change feed may now read this group (changes.cc).
+      published_end_.store(layout_.StripeAddress(tail_segment_, tail_stripe_));
+      committed_seq_.store(staged.back().seq);
     } else {
       std::lock_guard<std::mutex> lock(stats_mu_);
       stats_.fdatasync_groups_failed++;
@@ -1527,10 +1871,24 @@ void Engine::RunGroup(std::vector<Pending>* group) {
       }
     }
     if (!w.ok()) {
+      // Nobody saw the failed group's seqs: the next group takes them
+      // again, so committed records keep consecutive seqs (the change feed
+      // tells lost records from gaps by that; docs/events.md).
+      next_seq_ = staged.front().seq;
+    }
+    if (!w.ok() && wrote) {
       // Make the failed group's void durable now, so a restart can never
-      // resurrect what was reported as failed.
+      // resurrect what was reported as failed: in degraded.dat (m+1 copies
+      // outlive any group that k chunks can still rebuild), else as an
+      // empty group in the log.
+      {
+        std::lock_guard<std::mutex> lock(degraded_mu_);
+        degraded_.voids.push_back({start, group_end});
+      }
+      Status v = PersistDegraded();
       uint64_t ignored = 0;
-      Status v = WriteGroupBytes(std::string(), &ignored);
+      bool ignored_wrote = false;
+      if (!v.ok()) v = WriteGroupBytes(std::string(), &ignored, &ignored_wrote);
       if (!v.ok()) {
         failed_ = true;
         failure_ = Status(
@@ -1552,7 +1910,23 @@ void Engine::RunGroup(std::vector<Pending>* group) {
   }
 }
 
+namespace {
+// The engine's CPU-heavy threads (hashing, parity) yield to the host's
+// threads, the JS event loop above all: on a saturated machine the loop
+// then waits less for a core (docs/engine.md, "Threads").
+void LowerThisThreadPriority(int nice) {
+#ifdef __linux__
+  if (nice > 0) {
+    (void)setpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid)), nice);
+  }
+#else
+  (void)nice;
+#endif
+}
+}  // namespace
+
 void Engine::CommitterLoop() {
+  LowerThisThreadPriority(options_.worker_nice);
   for (;;) {
     std::vector<Pending> group;
     TakeGroup(&group);
@@ -1573,6 +1947,7 @@ void Engine::CommitterLoop() {
 }
 
 void Engine::ReaderLoop() {
+  LowerThisThreadPriority(options_.worker_nice);
   for (;;) {
     std::function<void()> task;
     {
@@ -1600,8 +1975,24 @@ Status Engine::Post(std::function<void()> task) {
 }
 
 EngineStats Engine::stats() const {
-  std::lock_guard<std::mutex> lock(stats_mu_);
-  return stats_;
+  EngineStats s;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    s = stats_;
+  }
+  if (cache_ != nullptr) {
+    const ReadCacheStats c = cache_->stats();
+    s.cache_hits = c.hits;
+    s.cache_misses = c.misses;
+    s.cache_bytes = c.bytes;
+    s.cache_entries = c.entries;
+    s.cache_rejected = c.rejected;
+  }
+  s.heal_queue = HealQueueStripes(s.next_address);
+  std::lock_guard<std::mutex> lock(degraded_mu_);
+  s.degraded_drive_mask = down_mask_;
+  s.degraded_drives = uint32_t(__builtin_popcountll(down_mask_));
+  return s;
 }
 
 Status Engine::Close() {
@@ -1615,13 +2006,22 @@ Status Engine::Close() {
   queue_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
   {
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    heal_stopping_ = true;
+  }
+  heal_cv_.notify_all();
+  if (healer_.joinable()) healer_.join();
+  if (!failed_) (void)PersistDegraded().ok();  // the heal's progress
+  {
     std::lock_guard<std::mutex> lock(read_mu_);
     read_stopping_ = true;
   }
   read_cv_.notify_all();
   for (std::thread& t : readers_) t.join();
   readers_.clear();
-  Status s = failed_ ? Status::Ok() : WriteSnapshot();
+  // An open that ignored the snapshots (verify) leaves them as they are.
+  Status s =
+      failed_ || options_.ignore_snapshot ? Status::Ok() : WriteSnapshot();
   io_.Stop();
   {
     std::lock_guard<std::mutex> lock(segments_mu_);
@@ -1629,10 +2029,13 @@ Status Engine::Close() {
       for (int fd : kv.second->fds) {
         if (fd >= 0) (void)fs_->Close(fd).ok();
       }
+      for (int fd : kv.second->extra_fds) (void)fs_->Close(fd).ok();
     }
     segments_.clear();
   }
-  for (auto& d : drives_) (void)fs_->Close(d->lock_fd).ok();
+  for (auto& d : drives_) {
+    if (d->lock_fd >= 0) (void)fs_->Close(d->lock_fd).ok();
+  }
   drives_.clear();
   std::lock_guard<std::mutex> lock(mu_);
   closed_ = true;
@@ -1657,50 +2060,115 @@ Engine::~Engine() {
       if (fd >= 0) (void)fs_->Close(fd).ok();
     }
   }
-  for (auto& d : drives_) (void)fs_->Close(d->lock_fd).ok();
+  for (auto& d : drives_) {
+    if (d->lock_fd >= 0) (void)fs_->Close(d->lock_fd).ok();
+  }
 }
 
 // ------------------------------------------------------------- snapshot
 //
-// snapshots/snapshot.dat on every drive:
+// snapshots/snapshot.dat on every drive (docs/format.md, "Snapshot"):
 //   magic u32 | version u32 | store_id[16] | body_bytes u64 | crc32c u32 |
 //   body: tail_segment u64, tail_stripe u64, next_seq u64,
-//         next_group_seq u64, buckets..., keys...
-// Written tmp -> fdatasync -> rename -> fsync(dir). A snapshot describes
-// the state after every group before (tail_segment, tail_stripe).
+//         next_group_seq u64, bucket count u64, buckets (name, versioning,
+//         created_ms, version count), index_bytes u64, then the index
+//         snapshot (docs/format.md, "Index snapshot"), which verifies itself.
+// One file holds both so they can never be mixed from two cuts. Written
+// tmp -> fdatasync -> rename -> fsync(dir) through the engine's Fs. A
+// snapshot describes the state after every group before (tail_segment,
+// tail_stripe).
+//
+// The index reads and writes its snapshot by path with plain POSIX calls,
+// while the engine's files go through io::Fs (an in-memory CrashFs in tests),
+// so the index bytes pass through a scratch file: in the first drive's
+// snapshots directory when it exists on the real file system, else in the
+// system temp directory. The scratch file is never trusted across a restart
+// (it is rewritten from snapshot.dat before every load).
+
+namespace {
+
+std::string ScratchPath(const std::string& drive_dir) {
+  static std::atomic<uint64_t> counter{0};
+  std::string dir = drive_dir + "/snapshots";
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    const char* tmp = getenv("TMPDIR");
+    dir = (tmp != nullptr && tmp[0] != '\0') ? tmp : "/tmp";
+  }
+  return dir + "/.index-scratch-" + std::to_string(getpid()) + "-" +
+         std::to_string(counter.fetch_add(1));
+}
+
+bool ReadRealFile(const std::string& path, std::string* out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0;
+  if (ok) {
+    out->resize(size_t(st.st_size));
+    size_t done = 0;
+    while (ok && done < out->size()) {
+      const ssize_t n = ::read(fd, &(*out)[done], out->size() - done);
+      if (n <= 0) {
+        ok = n < 0 && errno == EINTR;
+        if (!ok) break;
+        continue;
+      }
+      done += size_t(n);
+    }
+  }
+  ::close(fd);
+  return ok;
+}
+
+bool WriteRealFile(const std::string& path, const char* p, size_t n) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = true;
+  while (ok && n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    ok = w > 0;
+    if (ok) {
+      p += w;
+      n -= size_t(w);
+    }
+  }
+  return ::close(fd) == 0 && ok;
+}
+
+}  // namespace
 
 Status Engine::WriteSnapshot(bool every_drive) {
-  KeyDirectory::Dump dump;
-  directory_.DumpAll(&dump);
+  TS_ASSERT(!drives_.empty());
+  const std::vector<KeyDirectory::BucketState> buckets =
+      directory_.BucketStates();
+  const std::string scratch = ScratchPath(drives_[0]->dir);
+  std::string index_bytes;
+  Status saved = directory_.SaveIndex(scratch);
+  const bool read = saved.ok() && ReadRealFile(scratch, &index_bytes);
+  ::unlink(scratch.c_str());
+  TS_RETURN_IF_ERROR(saved);
+  if (!read) {
+    return Status(StatusCode::kIo, "cannot read back the index snapshot");
+  }
   std::string body;
+  body.reserve(index_bytes.size() + 4096);
   Put64(&body, tail_segment_);
   Put64(&body, tail_stripe_);
   Put64(&body, next_seq_);
   Put64(&body, next_group_seq_);
-  Put64(&body, dump.buckets.size());
-  for (const BucketInfo& b : dump.buckets) {
-    PutStr(&body, b.name);
-    Put64(&body, uint64_t(b.versioning));
-    Put64(&body, b.created_ms);
+  Put64(&body, buckets.size());
+  for (const KeyDirectory::BucketState& b : buckets) {
+    PutStr(&body, b.info.name);
+    Put64(&body, uint64_t(b.info.versioning));
+    Put64(&body, b.info.created_ms);
+    Put64(&body, b.versions);
   }
-  Put64(&body, dump.keys.size());
-  for (const auto& k : dump.keys) {
-    Put64(&body, k.first);
-    PutStr(&body, k.second.first);
-    Put64(&body, k.second.second.size());
-    for (const VersionMeta& v : k.second.second) {
-      Put64(&body, v.seq);
-      Put64(&body, uint64_t(v.null_version) | uint64_t(v.delete_marker) << 1 |
-                       uint64_t(v.extents) << 2);
-      Put64(&body, v.address);
-      Put64(&body, v.header_bytes);
-      Put64(&body, v.payload_bytes);
-      Put64(&body, v.size);
-      Put64(&body, v.mtime_ms);
-      body.append(reinterpret_cast<const char*>(v.etag), 16);
-      Put64(&body, v.part_count);
-    }
-  }
+  Put64(&body, index_bytes.size());
+  body += index_bytes;
+  std::string().swap(index_bytes);
   std::string file;
   uint8_t head[36];
   memset(head, 0, sizeof(head));
@@ -1713,11 +2181,13 @@ Status Engine::WriteSnapshot(bool every_drive) {
   uint32_t crc = crc32c::Extend(0, head, 32);
   crc = crc32c::Extend(crc, body.data(), body.size());
   for (int i = 0; i < 4; i++) head[32 + i] = uint8_t(crc >> (8 * i));
+  file.reserve(sizeof(head) + body.size());
   file.assign(reinterpret_cast<const char*>(head), sizeof(head));
   file += body;
   Status first_error;
   uint32_t written = 0;
   for (auto& d : drives_) {
+    if (d->absent) continue;
     Status s =
         WriteFileDurably(fs_, d->dir + "/snapshots", "snapshot.dat", file);
     if (s.ok()) {
@@ -1734,14 +2204,15 @@ Status Engine::WriteSnapshot(bool every_drive) {
 
 Status Engine::LoadSnapshot(bool* loaded) {
   *loaded = false;
-  std::string best;
-  uint64_t best_pos = 0;
-  for (auto& d : drives_) {
-    const std::string path = d->dir + "/snapshots/snapshot.dat";
-    if (!Exists(fs_, path, nullptr)) continue;
-    std::string file;
-    if (!ReadWholeFile(fs_, path, &file).ok() || file.size() < 36) continue;
-    const uint8_t* h = reinterpret_cast<const uint8_t*>(file.data());
+  // Candidates newest first: a drive whose snapshot fails the index's own
+  // verification gives way to the next one, then to a full scan.
+  // Reads and verifies one drive's file; the body without its header.
+  auto read_verified = [this](const std::string& path, std::string* body) {
+    if (!Exists(fs_, path, nullptr)) return false;
+    if (!ReadWholeFile(fs_, path, body).ok() || body->size() < 36) {
+      return false;
+    }
+    const uint8_t* h = reinterpret_cast<const uint8_t*>(body->data());
     uint32_t magic = 0, version = 0, crc = 0;
     uint64_t len = 0;
     for (int i = 3; i >= 0; i--) magic = (magic << 8) | h[i];
@@ -1749,81 +2220,98 @@ Status Engine::LoadSnapshot(bool* loaded) {
     for (int i = 7; i >= 0; i--) len = (len << 8) | h[24 + i];
     for (int i = 3; i >= 0; i--) crc = (crc << 8) | h[32 + i];
     if (magic != kSnapshotMagic || version != kSnapshotVersion ||
-        memcmp(h + 8, store_id_, 16) != 0 || len != file.size() - 36) {
-      continue;
+        memcmp(h + 8, store_id_, 16) != 0 || len != body->size() - 36) {
+      return false;
     }
     uint32_t want = crc32c::Extend(0, h, 32);
     want = crc32c::Extend(want, h + 36, len);
-    if (want != crc) continue;
-    std::string body = file.substr(36);
+    if (want != crc) return false;
+    body->erase(0, 36);
+    return true;
+  };
+  // Candidates newest first (one body in memory at a time): a copy that
+  // fails the index's own verification gives way to the next, then to a
+  // full scan. Only each copy's header and log position are read to order
+  // them (not the whole file six times): the position is not yet verified,
+  // but a copy is used only after its CRC passes below, so the copy loaded
+  // is still the valid one with the highest position.
+  auto read_position = [this](const std::string& path, uint64_t* pos) {
+    if (!Exists(fs_, path, nullptr)) return false;
+    int fd = -1;
+    if (!fs_->Open(path, io::kOpenRead, &fd).ok()) return false;
+    io::FileStat st;
+    uint8_t h[52];
+    size_t got = 0;
+    const bool read = fs_->Fstat(fd, &st).ok() &&
+                      fs_->Pread(fd, h, sizeof(h), 0, &got).ok() &&
+                      got == sizeof(h);
+    (void)fs_->Close(fd).ok();
+    if (!read) return false;
+    uint32_t magic = 0, version = 0;
+    uint64_t len = 0, segment = 0, stripe = 0;
+    for (int i = 3; i >= 0; i--) magic = (magic << 8) | h[i];
+    for (int i = 3; i >= 0; i--) version = (version << 8) | h[4 + i];
+    for (int i = 7; i >= 0; i--) len = (len << 8) | h[24 + i];
+    for (int i = 7; i >= 0; i--) segment = (segment << 8) | h[36 + i];
+    for (int i = 7; i >= 0; i--) stripe = (stripe << 8) | h[44 + i];
+    if (magic != kSnapshotMagic || version != kSnapshotVersion ||
+        memcmp(h + 8, store_id_, 16) != 0 || len != st.size_bytes - 36) {
+      return false;
+    }
+    *pos = layout_.StripeAddress(segment, 0) +
+           stripe * layout_.stripe_data_bytes();
+    return true;
+  };
+  std::vector<std::pair<uint64_t, std::string>> candidates;  // pos, path
+  for (auto& d : drives_) {
+    const std::string path = d->dir + "/snapshots/snapshot.dat";
+    uint64_t pos = 0;
+    if (read_position(path, &pos)) candidates.emplace_back(pos, path);
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const std::pair<uint64_t, std::string>& a,
+                      const std::pair<uint64_t, std::string>& b) {
+                     return a.first > b.first;
+                   });
+  for (const auto& cand : candidates) {
+    std::string body;
+    if (!read_verified(cand.second, &body)) continue;
     Cursor c{body};
-    const uint64_t snap_segment = c.U64();
-    const uint64_t snap_stripe = c.U64();
-    const uint64_t pos = layout_.StripeAddress(snap_segment, 0) +
-                         snap_stripe * layout_.stripe_data_bytes();
-    if (best.empty() || pos > best_pos) {
-      best = std::move(body);
-      best_pos = pos;
+    const uint64_t seg = c.U64();
+    const uint64_t stripe = c.U64();
+    const uint64_t next_seq = c.U64();
+    const uint64_t next_group_seq = c.U64();
+    std::vector<KeyDirectory::BucketState> buckets;
+    const uint64_t nb = c.U64();
+    for (uint64_t i = 0; c.ok && i < nb && i < (1u << 20); i++) {
+      KeyDirectory::BucketState b;
+      b.info.name = c.Str(log::bucket_bytes_max);
+      const uint64_t v = c.U64();
+      if (v > 2) c.ok = false;
+      b.info.versioning = log::Versioning(v);
+      b.info.created_ms = c.U64();
+      b.versions = c.U64();
+      buckets.push_back(b);
     }
-  }
-  if (best.empty()) return Status::Ok();
-  Cursor c{best};
-  const uint64_t seg = c.U64();
-  const uint64_t stripe = c.U64();
-  const uint64_t next_seq = c.U64();
-  const uint64_t next_group_seq = c.U64();
-  KeyDirectory::Dump dump;
-  const uint64_t nb = c.U64();
-  for (uint64_t i = 0; c.ok && i < nb && i < (1u << 20); i++) {
-    BucketInfo b;
-    b.name = c.Str(log::bucket_bytes_max);
-    const uint64_t v = c.U64();
-    b.versioning = log::Versioning(v > 2 ? 0 : v);
-    b.created_ms = c.U64();
-    dump.buckets.push_back(b);
-  }
-  const uint64_t nk = c.U64();
-  for (uint64_t i = 0; c.ok && i < nk; i++) {
-    const uint64_t bi = c.U64();
-    std::string key = c.Str(log::object_key_bytes_max);
-    const uint64_t nv = c.U64();
-    if (!c.ok || bi >= dump.buckets.size() || nv == 0 || nv > (1u << 24)) {
-      c.ok = false;
-      break;
+    const uint64_t index_bytes = c.U64();
+    if (!c.ok || nb != buckets.size() || index_bytes != body.size() - c.pos ||
+        stripe > layout_.segment_stripes) {
+      continue;
     }
-    std::vector<VersionMeta> versions;
-    for (uint64_t j = 0; c.ok && j < nv; j++) {
-      VersionMeta v;
-      v.seq = c.U64();
-      const uint64_t f = c.U64();
-      v.null_version = f & 1;
-      v.delete_marker = f & 2;
-      v.extents = f & 4;
-      v.address = c.U64();
-      v.header_bytes = uint32_t(c.U64());
-      v.payload_bytes = c.U64();
-      v.size = c.U64();
-      v.mtime_ms = c.U64();
-      if (c.ok && best.size() - c.pos >= 16) {
-        memcpy(v.etag, best.data() + c.pos, 16);
-        c.pos += 16;
-      } else {
-        c.ok = false;
-      }
-      v.part_count = uint16_t(c.U64());
-      versions.push_back(v);
-    }
-    dump.keys.push_back({uint32_t(bi), {std::move(key), std::move(versions)}});
+    const std::string scratch = ScratchPath(drives_[0]->dir);
+    const bool staged =
+        WriteRealFile(scratch, body.data() + c.pos, size_t(index_bytes));
+    Status s = staged ? directory_.LoadIndex(scratch, buckets)
+                      : Status(StatusCode::kIo, "cannot stage snapshot");
+    ::unlink(scratch.c_str());
+    if (!s.ok()) continue;  // try an older copy, then a full scan
+    tail_segment_ = seg;
+    tail_stripe_ = uint32_t(stripe);
+    next_seq_ = next_seq;
+    next_group_seq_ = next_group_seq;
+    *loaded = true;
+    break;
   }
-  if (!c.ok || c.pos != best.size() || stripe > layout_.segment_stripes) {
-    return Status::Ok();  // unusable: recover by a full scan
-  }
-  directory_.LoadAll(dump);
-  tail_segment_ = seg;
-  tail_stripe_ = uint32_t(stripe);
-  next_seq_ = next_seq;
-  next_group_seq_ = next_group_seq;
-  *loaded = true;
   return Status::Ok();
 }
 
@@ -1839,8 +2327,11 @@ struct ChainGroup {
 
 Status Engine::Recover() {
   bool from_snapshot = false;
-  TS_RETURN_IF_ERROR(LoadSnapshot(&from_snapshot));
+  if (!options_.ignore_snapshot) {
+    TS_RETURN_IF_ERROR(LoadSnapshot(&from_snapshot));
+  }
   info_.recovered_from_snapshot = from_snapshot;
+  TS_RETURN_IF_ERROR(LoadDegraded());
   const uint64_t start_segment = tail_segment_;
   const uint32_t start_stripe = tail_stripe_;
   // Segments that exist, from the start on (ids are consecutive).
@@ -1856,6 +2347,8 @@ Status Engine::Recover() {
     TS_RETURN_IF_ERROR(CreateSegment(start_segment));
     tail_segment_ = start_segment;
     tail_stripe_ = 0;
+    published_end_.store(layout_.StripeAddress(start_segment, start_stripe));
+    committed_seq_.store(next_seq_ - 1);
     if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
     TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
     return RecomputeUsage();
@@ -1868,6 +2361,11 @@ Status Engine::Recover() {
   // anything at all was written (junk included).
   std::vector<ChainGroup> chain;
   std::vector<std::pair<uint64_t, uint64_t>> voids;
+  {
+    // Failed groups whose void went to degraded.dat.
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    voids = degraded_.voids;
+  }
   uint64_t written_end = layout_.StripeAddress(start_segment, start_stripe);
   auto try_group_start = [&](uint64_t seg, uint32_t stripe, ChainGroup* out,
                              bool* any_valid) -> Status {
@@ -2070,12 +2568,11 @@ Status Engine::Recover() {
             meta.extents = (h.flags & log::kObjectExtents) != 0;
             meta.address = addr + pos;
             meta.header_bytes = h.header_bytes;
-            meta.payload_bytes = h.payload_bytes;
             meta.size = o.size;
             meta.mtime_ms = o.mtime_ms;
             memcpy(meta.etag, o.etag, 16);
             meta.part_count = o.part_count;
-            if (h.flags & log::kObjectRelocated) {  // compaction.cc
+            if (h.flags & log::kRecordRelocated) {  // compaction.cc
               ReplayRelocated(o.bucket, o.key, meta,
                               (h.flags & log::kObjectVersioned) != 0);
               break;
@@ -2129,24 +2626,52 @@ Status Engine::Recover() {
   Segment* tail = nullptr;
   TS_RETURN_IF_ERROR(OpenSegment(tail_segment_, false, &tail));
   if (tail == nullptr) {
-    TS_RETURN_IF_ERROR(CreateSegment(tail_segment_));
-  } else if (tail->writable) {
+    Status c = CreateSegment(tail_segment_);
+    // Too few drives for writes: open for reads; writes fail with kQuorum.
+    if (!c.ok() && c.code() != StatusCode::kQuorum) return c;
+    std::lock_guard<std::mutex> lock(segments_mu_);
+    tail = segments_[tail_segment_].get();
+  } else {
     for (uint32_t d = 0; d < layout_.shards(); d++) {
+      if (!tail->drive_ok[d]) continue;
       uint32_t file_id = 0;
       TS_RETURN_IF_ERROR(io_.AddFile(
           tail->fds[d], drives_[d]->dir + "/segments/" + SegmentName(tail->id),
           &file_id));
-      tail->io_files.push_back(file_id);
+      tail->io_files[d] = file_id;
     }
   }
+  // Drives that were down and are back: what they missed is complete now
+  // (heal rebuilds it); drives still down keep their ranges open.
+  // Drives recorded as down are tried again now (only those: a drive with a
+  // rotten segment header is left for scrub to report and heal to fix).
+  if (tail != nullptr) {
+    uint64_t recorded = 0;
+    {
+      std::lock_guard<std::mutex> lock(degraded_mu_);
+      for (const MissedRange& r : degraded_.missed) {
+        if (r.end == kOpenEnd) recorded |= uint64_t{1} << r.drive;
+      }
+    }
+    (void)ProbeDownDrives(tail, recorded);
+  }
+  // (Also when the tail takes no writes, e.g. a segment whose creation a
+  // crash cut short: the drive's own probe decides.)
+  if (tail != nullptr) {
+    CloseRangesOfUpDrives(DownMaskOf(*tail),
+                          layout_.StripeAddress(tail_segment_, tail_stripe_));
+  }
   // A non-writable tail makes the first group roll to a new segment.
-  if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
-  TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
-  TS_RETURN_IF_ERROR(RecomputeUsage());
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_.next_address = layout_.StripeAddress(tail_segment_, tail_stripe_);
   }
+  published_end_.store(log_end);
+  committed_seq_.store(next_seq_ - 1);
+  // Space accounting reads extent lists, so after the log end is known.
+  if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
+  TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
+  TS_RETURN_IF_ERROR(RecomputeUsage());
   TS_ASSERT(next_seq_ >= 1 && next_group_seq_ >= 1);
   return Status::Ok();
 }
@@ -2180,6 +2705,11 @@ Status Engine::FormatReplacement(const std::string& dir, uint32_t index,
   *out = f;
   info_.drives_replaced++;
   return Status::Ok();
+}
+
+bool Engine::DriveAbsent(uint32_t drive) const {
+  TS_ASSERT(drive < drives_.size());
+  return drives_[drive]->absent;
 }
 
 const std::string& Engine::DriveDir(uint32_t drive) const {

@@ -4,7 +4,7 @@
     {
       "target_name": "tessera_engine",
       "type": "static_library",
-      "sources": ["engine.cc", "key_directory.cc", "md5.cc", "scrub.cc", "kill_points.cc",
+      "sources": ["engine.cc", "key_directory.cc", "md5.cc", "scrub.cc", "changes.cc", "stats.cc", "kill_points.cc", "degraded.cc", "read_cache.cc",
                   "segment_usage.cc", "compaction.cc"],
       "include_dirs": [".."],
       "direct_dependent_settings": {"include_dirs": [".."]},
@@ -13,7 +13,8 @@
         "../checksum/checksum.gyp:tessera_checksum",
         "../io/io.gyp:tessera_io",
         "../ec/ec.gyp:tessera_ec",
-        "../log/log.gyp:tessera_log"
+        "../log/log.gyp:tessera_log",
+        "../index/index.gyp:tessera_index"
       ],
       "cflags": ["-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra"],
       "cflags_cc": ["-std=c++17", "-fvisibility=hidden"],

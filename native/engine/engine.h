@@ -38,8 +38,10 @@
 #include <vector>
 
 #include "core/status.h"
+#include "engine/degraded.h"
 #include "engine/key_directory.h"
 #include "engine/md5.h"
+#include "engine/read_cache.h"
 #include "engine/segment_usage.h"
 #include "io/fs.h"
 #include "io/io_engine.h"
@@ -75,6 +77,27 @@ struct EngineOptions {
   // Format an empty directory found where a drive lost its FORMAT as that
   // drive (issue 7, drive replacement); heal then rebuilds its chunks.
   bool replace_empty_drives = false;
+  // Degraded writes (issue 7, degraded.cc): a commit group is acknowledged
+  // once this many drives hold it durably (0: k+1, at most k+m; k..k+m).
+  uint32_t write_quorum = 0;
+  // Missed stripes are healed in the background when their drive is back
+  // (and stripes reads had to rebuild), at most this fast (0: unlimited).
+  bool auto_heal = true;
+  uint64_t heal_rate_bytes_per_sec = 64u << 20;
+  // How often a down drive is tried again by the committer (0: every group).
+  uint32_t drive_probe_interval_ms = 1000;
+  // Recover by scanning the whole log, ignoring snapshots, and write none
+  // at close (verify compares the two).
+  bool ignore_snapshot = false;
+  // Read cache (read_cache.h, docs/engine.md "Read cache"): bytes of
+  // memory for whole records of small objects; 0 disables it. Objects up
+  // to cache_object_bytes_max body bytes are cached.
+  uint64_t cache_bytes = 64ull << 20;
+  uint64_t cache_object_bytes_max = 64u << 10;
+  // Nice value added to the committer and reader threads (Linux), so the
+  // embedding process's own threads (the JS event loop) get a core first
+  // when the machine is saturated. 0 leaves them at the process's priority.
+  int worker_nice = 5;
 };
 
 struct EngineInfo {
@@ -91,6 +114,7 @@ struct EngineInfo {
   uint64_t recovery_groups_replayed = 0;
   uint64_t recovery_void_bytes = 0;  // junk skipped at the torn tail
   uint32_t drives_replaced = 0;      // formatted by replace_empty_drives
+  uint32_t write_quorum = 0;
 };
 
 struct EngineStats {
@@ -101,6 +125,18 @@ struct EngineStats {
   uint64_t chunks_bad = 0;  // failed trailer checks on read
   uint64_t stripes_reconstructed = 0;
   uint64_t next_address = 0;
+  // Degraded writes (degraded.cc).
+  uint32_t degraded_drives = 0;      // drives down now (not written to)
+  uint64_t degraded_drive_mask = 0;  // bit d: drive d is down
+  uint64_t heal_queue = 0;           // stripes waiting for the auto heal
+  uint64_t groups_degraded = 0;      // acknowledged with a drive missing
+  uint64_t stripes_auto_healed = 0;  // stripes the auto heal went through
+  uint64_t chunks_auto_healed = 0;   // chunks it rewrote
+  uint64_t cache_hits = 0;           // reads served from the read cache
+  uint64_t cache_misses = 0;
+  uint64_t cache_bytes = 0;  // charged bytes held by the cache now
+  uint64_t cache_entries = 0;
+  uint64_t cache_rejected = 0;  // candidates refused by W-TinyLFU admission
 };
 
 // Scrub and heal (scrub.cc): read every chunk of the log written so far,
@@ -110,6 +146,12 @@ struct ScrubOptions {
   uint64_t start_address = 0;       // resume here (a cursor from a report)
   uint64_t rate_bytes_per_sec = 0;  // 0: unlimited
   const std::atomic<bool>* cancel = nullptr;  // set: stop after this batch
+  uint64_t heal_drive_mask = 0;  // heal: rewrite only these drives (0: all)
+  // heal: rewrite (and fdatasync) every chunk of these drives in the range
+  // from the stripe's agreed content, even one that verifies: a chunk whose
+  // write or fdatasync failed may read back fine from the page cache and
+  // still not be durable (degraded.cc).
+  uint64_t force_drive_mask = 0;
   // Called after every batch of stripes (on the scrubbing thread).
   std::function<void(uint64_t cursor, uint64_t end)> progress;
 };
@@ -124,6 +166,7 @@ struct ScrubReport {
   uint64_t chunks_bad = 0;   // missing, torn, corrupt, misplaced, stale
   uint64_t headers_bad = 0;  // segment file headers missing or corrupt
   uint64_t chunks_healed = 0;
+  uint64_t chunks_written = 0;  // chunks written back (healed or forced)
   uint64_t headers_healed = 0;
   uint64_t stripes_unrecoverable = 0;  // fewer than k agreeing chunks
   uint64_t stripes_empty = 0;       // no valid chunk at all (torn tail or lost)
@@ -209,6 +252,10 @@ struct WriteRequest {
   Condition condition = Condition::kNone;
   uint8_t if_match_etag[16] = {};
   uint16_t if_match_part_count = 0;
+  // kIfMatch, when nonzero: the version must also have this mtime (an
+  // overwrite with the same bytes is a different version). A version-
+  // targeted delete checks that version instead of the current one.
+  uint64_t if_match_mtime_ms = 0;
   log::Versioning versioning = log::Versioning::kUnversioned;  // buckets
   uint64_t upload_id = 0;  // kFragment, kCommitUpload
   // kRelocate: the record to copy; kept only when, at decision time, the
@@ -246,6 +293,48 @@ struct ObjectInfo {
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> metadata;
   std::vector<std::pair<std::string, std::string>> checksums;
+  uint64_t seq = 0;  // the record's change sequence (changes.cc)
+};
+
+// The change feed (changes.cc; docs/events.md). One committed OBJECT
+// (a version or a delete marker) or DELETE (a version or an unversioned
+// key removed) record of the log.
+struct ChangeEvent {
+  uint64_t seq = 0;
+  bool deleted = false;        // DELETE record, or a delete marker
+  bool delete_marker = false;  // an OBJECT record that is a delete marker
+  std::string bucket;
+  std::string key;
+  std::string version_id;  // "null" for the null version
+  uint64_t size = 0;
+  uint8_t etag[16] = {};
+  uint16_t part_count = 0;
+  uint64_t time_ms = 0;  // OBJECT mtime; 0 for DELETE records (no time)
+};
+
+struct ChangesPage {
+  std::vector<ChangeEvent> events;
+  uint64_t next_seq = 0;       // where the next call continues
+  uint64_t committed_seq = 0;  // the newest committed seq when read
+  uint64_t oldest_seq = 0;     // kChangesExpired: where the feed resumes
+};
+
+// What the index and the log hold (stats.cc), counted on demand.
+struct EngineCensus {
+  uint64_t buckets = 0;
+  uint64_t keys = 0;
+  uint64_t versions = 0;  // delete markers included
+  uint64_t objects = 0;   // current versions that are not markers
+  uint64_t delete_markers = 0;
+  uint64_t logical_bytes = 0;       // body bytes of every version
+  uint64_t current_bytes = 0;       // body bytes of current versions
+  uint64_t live_log_bytes = 0;      // log bytes of live versions' records
+  uint64_t log_bytes = 0;           // log data bytes written (next address)
+  uint64_t key_bytes = 0;           // bytes of bucket + key strings indexed
+  uint64_t index_memory_bytes = 0;  // estimate (stats.cc)
+  uint64_t segments = 0;            // segment ids present on some drive
+  uint64_t segment_file_bytes = 0;  // size of one segment file
+  uint32_t shards = 0;
 };
 
 class Engine {
@@ -291,6 +380,14 @@ class Engine {
              const std::string& version_id, uint64_t offset, uint64_t length,
              ObjectInfo* info, std::string* body);
   const KeyDirectory& directory() const { return directory_; }
+  // A read served from memory only (never touches disk; any thread, the JS
+  // thread included): true and *info / *record when the version is a
+  // cached small object (not a delete marker); false otherwise, and the
+  // caller reads with Get. The body is record->bytes from
+  // record->header_bytes on.
+  bool GetCached(const std::string& bucket, const std::string& key,
+                 const std::string& version_id, ObjectInfo* info,
+                 std::shared_ptr<const CachedRecord>* record);
 
   // Scrub (and heal, with options.heal) the log from options.start_address
   // to the end written when it starts; runs on the caller's thread,
@@ -311,6 +408,24 @@ class Engine {
   Status Compact(uint64_t segment, const CompactOptions& options,
                  CompactReport* report);
   SpaceStats Space() const;
+  // The change feed (changes.cc): committed change events with seq >=
+  // from_seq in commit order, at most max_events, read from the log (call
+  // it on a reader thread: it reads disk). Only records that are durable
+  // and published appear; voided groups and relocated copies never do.
+  // kChangesExpired (out->oldest_seq set) when records the caller needs
+  // are no longer in the log.
+  Status ReadChanges(uint64_t from_seq, uint32_t max_events, ChangesPage* out);
+  // Counts the index (shared lock, page by page) and the segments; reads
+  // no data. O(versions): call it on a reader thread.
+  Status Census(EngineCensus* out);
+  // The newest seq whose group is durable and published (0: none).
+  uint64_t CommittedSeq() const { return committed_seq_.load(); }
+  // Degraded bookkeeping as persisted (tests, tools).
+  DegradedState Degraded() const;
+  // Blocks until the auto heal has nothing left it can do now (every
+  // missed range of a drive that is up healed) or `timeout_ms` passed;
+  // false on timeout.
+  bool WaitHealIdle(uint64_t timeout_ms);
 
  private:
   struct Drive;
@@ -344,22 +459,33 @@ class Engine {
   void CommitterLoop();
   void TakeGroup(std::vector<Pending>* group);
   void RunGroup(std::vector<Pending>* group);
-  Status WriteGroupBytes(const std::string& log_bytes, uint64_t* group_start);
+  // *wrote: stripes were used (false: refused before any I/O, e.g. too few
+  // drives up for the quorum; then nothing needs voiding).
+  Status WriteGroupBytes(const std::string& log_bytes, uint64_t* group_start,
+                         bool* wrote);
   Status Decide(const Pending& p, std::vector<Staged>* staged, uint64_t seq);
 
   // Reads [address, address + len) of the logical log, verifying every
   // chunk and reconstructing from parity when one is bad.
   Status ReadLog(uint64_t address, uint64_t len, uint8_t* out);
+  // The payload size of the OBJECT record `meta` names, from its header.
+  Status ReadPayloadBytes(const VersionMeta& meta, uint64_t* out);
   Status ReadStripe(uint64_t segment, uint32_t stripe, uint32_t count,
                     std::vector<std::vector<uint8_t>>* data,
                     std::vector<log::ChunkTrailer>* trailers,
                     std::vector<bool>* valid);
   Status ReadRecordHeader(const VersionMeta& meta, log::ObjectRecord* object);
-  Status HeadUnlocked(const std::string& bucket, const std::string& key,
-                      const std::string& version_id, ObjectInfo* out);
+  Status HeadOf(const std::string& bucket, const std::string& key,
+                const VersionMeta& meta, ObjectInfo* out);
+  // The read cache's side of reads: whether a version's record is cached,
+  // and its verified bytes (from the cache, or read, checked and inserted).
+  bool Cacheable(const VersionMeta& meta) const;
+  Status ReadRecordCached(const VersionMeta& meta,
+                          std::shared_ptr<const CachedRecord>* out);
   uint64_t NowMs() const;
   void ReaderLoop();
   const std::string& DriveDir(uint32_t drive) const;
+  bool DriveAbsent(uint32_t drive) const;  // gone at open: never written
   Status FormatReplacement(const std::string& dir, uint32_t index,
                            const log::FormatInfo& ref, log::FormatInfo* out);
   void NoteDamage(uint64_t segment, uint32_t stripe);
@@ -377,11 +503,45 @@ class Engine {
                          bool keep_previous);
   void UsageBeforeDelete(const std::string& bucket, const std::string& key,
                          const std::string& version_id);
-  void UsageAfterObject(const VersionMeta& meta, const std::string& payload);
+  // `list`: the extent list when meta.extents (inline bodies: unused).
+  void UsageAfterObject(const VersionMeta& meta, uint64_t payload_bytes,
+                        const std::string& list);
   Status ReclaimSegment(uint64_t segment);
   Status FreeSegmentFiles(uint64_t segment, Segment* seg);
   bool SegmentFreed(uint64_t segment) const { return usage_.Freed(segment); }
   Status LiveInSegment(uint64_t segment, uint64_t* records);
+  // Change feed helpers (changes.cc).
+  struct FeedGroup;
+  Status TryGroupStart(uint64_t segment, uint32_t stripe, FeedGroup* out);
+  Status FindGroup(uint64_t address, uint64_t limit, FeedGroup* out,
+                   bool* found);
+  Status SegmentFirstSeq(uint64_t segment, uint64_t limit, uint64_t* first);
+  Status LocateSeq(uint64_t seq, uint64_t limit, uint64_t* address);
+  // Calls `each(header, variable part)` for the group's records in order
+  // (payloads are not read) until it returns false. *damaged: the group
+  // cannot be read (beyond parity); nothing was called.
+  Status ReadGroupRecords(const FeedGroup& group,
+                          const std::function<bool(const log::RecordHeader&,
+                                                   std::string_view)>& each,
+                          bool* damaged);
+
+  // Degraded writes (degraded.cc).
+  uint32_t Quorum() const { return info_.write_quorum; }
+  uint64_t DownMaskOf(const Segment& seg) const;
+  Status ProbeDrive(Segment* seg, uint32_t drive);
+  // Tries the segment's down drives again when the probe interval has
+  // passed (true then, whatever the outcome).
+  bool ProbeDownDrives(Segment* seg, uint64_t only_mask = ~uint64_t{0});
+  // Opens/closes missed ranges for drives that went down / came back at
+  // log address `at`; true when the state changed.
+  bool NoteDriveTransitions(uint64_t down_mask, uint64_t at);
+  Status PersistDegraded();
+  Status LoadDegraded();
+  void CloseRangesOfUpDrives(uint64_t down_mask, uint64_t at);
+  void HealLoop();
+  bool HealStep();  // one batch; false when nothing can be done now
+  uint64_t HealQueueStripes(uint64_t log_end) const;
+  bool HealWorkLocked() const;  // degraded_mu_ held
 
   EngineOptions options_;
   EngineInfo info_;
@@ -393,6 +553,7 @@ class Engine {
   std::unique_ptr<ec::ReedSolomonCodec> codec_;
   io::IoEngine io_;
   KeyDirectory directory_;
+  std::unique_ptr<ReadCache> cache_;  // null when cache_bytes == 0
 
   std::mutex segments_mu_;
   std::map<uint64_t, std::unique_ptr<Segment>> segments_;  // segments_mu_
@@ -426,6 +587,16 @@ class Engine {
   bool read_stopping_ = false;                    // guarded by read_mu_
   std::vector<std::thread> readers_;
 
+  // Change feed: the end address of the last published group and the
+  // newest published seq (committer writes, readers read); caches of
+  // immutable facts about the published log (changes.cc).
+  std::atomic<uint64_t> published_end_{0};
+  std::atomic<uint64_t> committed_seq_{0};
+  std::mutex changes_mu_;
+  std::map<uint64_t, uint64_t> segment_first_seq_;  // changes_mu_
+  std::map<uint64_t, uint64_t> chain_next_;         // changes_mu_
+  std::map<uint64_t, uint64_t> resume_at_;          // changes_mu_
+
   mutable std::mutex stats_mu_;
   EngineStats stats_;  // guarded by stats_mu_
   // (segment, stripe) found damaged by reads; guarded by stats_mu_.
@@ -443,6 +614,19 @@ class Engine {
   std::atomic<uint64_t> gc_segment_{0}, gc_moved_{0}, gc_total_{0};
   std::atomic<uint64_t> gc_segments_compacted_{0}, gc_bytes_moved_{0},
       gc_bytes_reclaimed_{0};
+  // Degraded writes (degraded.cc).
+  mutable std::mutex degraded_mu_;
+  std::condition_variable heal_cv_;
+  DegradedState degraded_;             // guarded by degraded_mu_
+  uint64_t down_mask_ = 0;             // guarded by degraded_mu_
+  bool heal_stopping_ = false;         // guarded by degraded_mu_
+  bool heal_busy_ = false;             // guarded by degraded_mu_
+  std::mutex persist_mu_;              // one degraded.dat writer at a time
+  uint64_t degraded_changes_ = 0;      // guarded by degraded_mu_
+  uint64_t persisted_changes_ = 0;     // guarded by degraded_mu_
+  uint64_t last_probe_ms_ = 0;         // committer
+  uint64_t last_heal_persist_ms_ = 0;  // healer
+  std::thread healer_;
 };
 
 }  // namespace engine

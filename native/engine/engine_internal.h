@@ -1,5 +1,6 @@
 // Engine internals shared by its method files (engine.cc, compaction.cc):
-// the drive, segment and upload records. Not part of the engine's API.
+// the drive and upload records; the segment record is in engine/segment.h
+// (also used by degraded.cc). Not part of the engine's API.
 #pragma once
 
 #include <deque>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/segment.h"
 
 namespace tessera {
 namespace engine {
@@ -14,14 +16,10 @@ namespace engine {
 struct Engine::Drive {
   std::string dir;
   int lock_fd = -1;
-};
-
-struct Engine::Segment {
-  uint64_t id = 0;
-  std::vector<int> fds;            // -1 where the file is missing
-  std::vector<uint32_t> io_files;  // IoEngine ids, when writable
-  bool writable = false;           // every drive has it with a valid header
-  bool freed = false;              // reclaimed by compaction (compaction.cc)
+  // The directory did not exist at open (a drive that is gone): down for
+  // this whole open, never written, not locked; used again after a reopen
+  // that finds it with its FORMAT.
+  bool absent = false;
 };
 
 // An upload in progress: its fragments (published as they become durable)

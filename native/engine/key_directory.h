@@ -2,27 +2,32 @@
 // from the log at open and updated after each commit group is durable.
 //
 // This is the narrow interface the engine needs from an index (publish a
-// version, look one up, list in key order). It is a plain ordered map
-// behind a reader-writer lock, standing in until issue 4's lock-free
-// native/index lands on main; the engine only calls the methods below, so
-// the switch is local to key_directory.cc.
+// version, look one up, list in key order), built on native/index: object
+// versions live in an index::Index (lock-free hash table for lookups, B+tree
+// for listings, epoch-based reclamation); buckets, which change rarely, live
+// in an immutable table replaced copy-on-write and published through an
+// atomic pointer, its old copies retired through the same epochs.
 //
 // Concurrency contract
-// - Writers (Apply*) run on the engine's committer thread only (and during
-//   recovery, before any reader exists); they take the lock exclusively.
-// - Readers (Lookup, List*, bucket queries) run on any thread and take the
-//   lock shared; they copy what they return, so nothing they hold can be
-//   invalidated by a later writer.
+// - Writers (Apply*, LoadIndex) run on the engine's committer thread only (and
+//   during recovery, before any reader exists).
+// - Readers (Lookup, List*, bucket queries, BucketStates, SaveIndex) run on any
+// thread and
+//   never lock: they pin an epoch (index::ReadGuard), follow published
+//   pointers and copy what they return.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <shared_mutex>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "index/epoch.h"
+#include "index/index.h"
 #include "log/codec.h"
 
 namespace tessera {
@@ -36,7 +41,6 @@ struct VersionMeta {
   bool extents = false;       // payload is an extent list of FRAGMENTs
   uint64_t address = 0;       // logical address of the OBJECT record
   uint32_t header_bytes = 0;  // its header (fixed + variable part)
-  uint64_t payload_bytes = 0;
   uint64_t size = 0;
   uint64_t mtime_ms = 0;
   uint8_t etag[16] = {};
@@ -104,17 +108,27 @@ class KeyDirectory {
                       const std::string& version_id_marker, uint32_t max_keys,
                       ListVersionsPage* out) const;
   uint64_t object_versions() const;
+  // The index's memory accounting (takes its writer mutex; for benchmarks).
+  index::IndexMemory IndexMemoryUse() const { return index_->Memory(); }
 
-  // Snapshot support: every bucket and version, in key order.
-  struct Dump {
-    std::vector<BucketInfo> buckets;
-    // bucket index into `buckets`, key, versions newest first
-    std::vector<
-        std::pair<uint32_t, std::pair<std::string, std::vector<VersionMeta>>>>
-        keys;
+  // ---- snapshots ----
+  struct BucketState {
+    BucketInfo info;
+    uint64_t versions = 0;  // versions in the bucket, delete markers included
   };
-  void DumpAll(Dump* out) const;
-  void LoadAll(const Dump& dump);
+  // Every bucket with its version count, in name order.
+  std::vector<BucketState> BucketStates() const;
+  // Writes every key and version in the index's snapshot format
+  // (docs/format.md, "Index snapshot") to `path`. Called by the committer, so
+  // the file and BucketStates() taken on the same thread describe the same
+  // state.
+  Status SaveIndex(const std::string& path) const;
+  // Replaces the (empty) directory with a verified index snapshot and its
+  // buckets. kCorrupt, leaving the directory empty, when the file does not
+  // verify or its version count disagrees with the buckets'. Recovery only,
+  // before any reader exists.
+  Status LoadIndex(const std::string& path,
+                   const std::vector<BucketState>& buckets);
 
   // ---- space reclamation (compaction.cc; docs/gc.md) ----
   // Compare-and-swap of one version's location: if `key` still holds the
@@ -127,21 +141,38 @@ class KeyDirectory {
   // Every version of `key`, newest first (empty when absent).
   void KeyVersions(const std::string& bucket, const std::string& key,
                    std::vector<VersionMeta>* out) const;
-  // Calls fn(bucket, key, meta) for every version, under the shared lock
-  // (fn must not call back into the directory).
+  // Calls fn(bucket, key, meta) for every version, bucket by bucket, page
+  // by page (each page a consistent cut per key; lock-free).
   void ForEachVersion(
       const std::function<void(const std::string&, const std::string&,
                                const VersionMeta&)>& fn) const;
 
  private:
-  struct Bucket {
+  struct BucketNode {
     BucketInfo info;
-    std::map<std::string, std::vector<VersionMeta>> keys;  // newest first
+    std::atomic<uint64_t> versions{0};  // written by the committer only
   };
+  using BucketTable = std::map<std::string, BucketNode*>;  // immutable
 
-  mutable std::shared_mutex mu_;
-  std::map<std::string, Bucket> buckets_;  // guarded by mu_
-  uint64_t versions_ = 0;                  // guarded by mu_
+  // Writer side: publish `next` and retire the current table (and `gone`).
+  void Publish(BucketTable* next, BucketNode* gone);
+  BucketNode* FindBucket(const std::string& name) const;  // in a ReadGuard
+  // The seq of the key's null version, if any (scans its versions).
+  bool FindNullVersion(const std::string& bucket, const std::string& key,
+                       uint64_t* seq) const;
+  // Removes every version in the bucket (committer only).
+  void RemoveAllKeys(const std::string& bucket);
+
+  std::unique_ptr<index::Index> index_;
+  std::atomic<const BucketTable*> buckets_;
+  std::atomic<uint64_t> versions_{0};  // written by the committer only
+  index::RetireList retire_;           // committer only
+
+ public:
+  KeyDirectory();
+  ~KeyDirectory();
+  KeyDirectory(const KeyDirectory&) = delete;
+  KeyDirectory& operator=(const KeyDirectory&) = delete;
 };
 
 }  // namespace engine

@@ -186,6 +186,9 @@ Status Engine::ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
   std::vector<bool> rewrite(n, false);
   std::vector<std::vector<bool>> bad(count, std::vector<bool>(n, false));
   std::vector<bool> recoverable(count, false);
+  // Chunks to write back: rebuilt bad ones, and (force_drive_mask) every
+  // chunk of the forced drives, good-looking or not.
+  std::vector<std::vector<bool>> write(count, std::vector<bool>(n, false));
   std::vector<log::ChunkTrailer> agreed(count);
   for (uint32_t i = 0; i < count; i++) {
     std::vector<log::ChunkTrailer> t(n);
@@ -236,6 +239,10 @@ Status Engine::ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
     }
     recoverable[i] = true;
     if (!options.heal) continue;
+    for (uint32_t d = 0; d < n; d++) {
+      write[i][d] = bad[i][d] || (options.force_drive_mask >> d & 1) != 0;
+      if (write[i][d]) rewrite[d] = true;
+    }
     int missing[log::shards_max];
     int missing_count = 0;
     uint8_t* ptrs[log::shards_max];
@@ -257,6 +264,10 @@ Status Engine::ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
   for (uint32_t d = 0; d < n && options.heal; d++) {
     const bool fix_header = !header_ok[d] && first_batch;
     if (!rewrite[d] && !fix_header) continue;
+    if (DriveAbsent(d) || (options.heal_drive_mask != 0 &&
+                           !(options.heal_drive_mask & (uint64_t{1} << d)))) {
+      continue;  // a drive that is down: healed when it is back
+    }
     const std::string dir = DriveDir(d) + "/segments";
     bool created = false;
     if (fds[d] < 0) {
@@ -282,9 +293,10 @@ Status Engine::ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
       s = fs_->Pwrite(fds[d], header.data(), header.size(), 0);
     }
     KILL_POINT("heal.before_write");
-    // Each rebuilt chunk at its own offset; good chunks are not rewritten.
+    // Each rebuilt chunk at its own offset; good chunks are not rewritten
+    // (unless forced).
     for (uint32_t i = 0; s.ok() && i < count; i++) {
-      if (!recoverable[i] || !bad[i][d]) continue;
+      if (!recoverable[i] || !write[i][d]) continue;
       s = fs_->Pwrite(fds[d], bufs[d].data() + size_t(i) * c, c,
                       layout_.StripeFileOffset(first + i));
     }
@@ -298,6 +310,7 @@ Status Engine::ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
     if (fix_header) report->headers_healed++;
     for (uint32_t i = 0; i < count; i++) {
       if (recoverable[i] && bad[i][d]) report->chunks_healed++;
+      if (recoverable[i] && write[i][d]) report->chunks_written++;
     }
   }
   for (int fd : fds) {

@@ -10,6 +10,7 @@ void SegmentUsage::Reset(const log::Layout& layout) {
   layout_ = layout;
   segments_.clear();
   extent_objs_.clear();
+  list_bytes_.clear();
 }
 
 void SegmentUsage::NoteSegment(uint64_t id, bool freed) {
@@ -54,10 +55,12 @@ void SegmentUsage::AddBytes(uint64_t address, uint64_t bytes, int sign) {
   }
 }
 
-void SegmentUsage::AddVersion(const VersionMeta& meta,
+void SegmentUsage::AddVersion(const VersionMeta& meta, uint64_t payload_bytes,
                               const std::vector<log::Extent>* extents) {
   std::lock_guard<std::mutex> lock(mu_);
-  AddBytes(meta.address, uint64_t(meta.header_bytes) + meta.payload_bytes, 1);
+  TS_ASSERT(meta.extents || payload_bytes == meta.size);
+  AddBytes(meta.address, uint64_t(meta.header_bytes) + payload_bytes, 1);
+  if (meta.extents) list_bytes_[meta.address] = payload_bytes;
   if (meta.extents && extents != nullptr) {
     for (const log::Extent& e : *extents) {
       AddBytes(e.address, kFragmentHeaderBytes + e.length, 1);
@@ -68,7 +71,13 @@ void SegmentUsage::AddVersion(const VersionMeta& meta,
 
 void SegmentUsage::RemoveVersion(const VersionMeta& meta) {
   std::lock_guard<std::mutex> lock(mu_);
-  AddBytes(meta.address, uint64_t(meta.header_bytes) + meta.payload_bytes, -1);
+  uint64_t payload_bytes = meta.size;
+  if (meta.extents) {
+    auto lb = list_bytes_.find(meta.address);
+    payload_bytes = lb == list_bytes_.end() ? 0 : lb->second;
+    if (lb != list_bytes_.end()) list_bytes_.erase(lb);
+  }
+  AddBytes(meta.address, uint64_t(meta.header_bytes) + payload_bytes, -1);
   if (!meta.extents) return;
   auto it = extent_objs_.find(meta.address);
   if (it == extent_objs_.end()) return;

@@ -56,8 +56,10 @@ class SegmentUsage {
   // a reopen from a snapshot, which does not record per-segment seqs).
   void BoundMaxSeq(uint64_t below, uint64_t seq);
 
-  // `extents`: the version's extent list when its payload is one.
-  void AddVersion(const VersionMeta& meta,
+  // `payload_bytes`: the OBJECT record's payload (meta.size for an inline
+  // body, the extent list's length otherwise); `extents`: the version's
+  // extent list when its payload is one.
+  void AddVersion(const VersionMeta& meta, uint64_t payload_bytes,
                   const std::vector<log::Extent>* extents);
   void RemoveVersion(const VersionMeta& meta);
   // The extent list of the extent-list version at `address`, if tracked.
@@ -76,6 +78,9 @@ class SegmentUsage {
   log::Layout layout_;
   std::map<uint64_t, SegmentSpace> segments_;                 // guarded
   std::map<uint64_t, std::vector<log::Extent>> extent_objs_;  // guarded
+  // Payload bytes of the extent-list versions, by address (inline bodies
+  // need none: their payload is meta.size).
+  std::map<uint64_t, uint64_t> list_bytes_;  // guarded
 };
 
 }  // namespace engine

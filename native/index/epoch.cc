@@ -1,5 +1,10 @@
 #include "index/epoch.h"
 
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <thread>
 
 #include "core/ts_assert.h"
@@ -63,6 +68,39 @@ struct ThreadParticipant {
   }
 };
 
+// Asymmetric fences (docs/index.md, "Epoch guards"): when the kernel offers
+// MEMBARRIER_CMD_PRIVATE_EXPEDITED, a reader announces its pin with a plain
+// store and a compiler barrier, and the writer, before it scans the
+// announcements, runs membarrier(), which executes a full memory barrier on
+// every CPU running a thread of this process. The pair gives the same
+// store-load (Dekker) ordering as a seq_cst store on the reader's side, which
+// on x86-64 is a locked XCHG that waits for the store buffer to drain: most of
+// the CPU cost of a cached Get. Without the syscall (old kernel, seccomp), the
+// reader keeps the seq_cst store. Decided once per process, before the first
+// guard or scan, and never changed.
+bool MembarrierAvailable() {
+  static const bool available = [] {
+    if (std::getenv("TESSERA_INDEX_NO_MEMBARRIER") != nullptr) return false;
+    const long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (cmds < 0 || (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) {
+      return false;
+    }
+    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                     0, 0) == 0;
+  }();
+  return available;
+}
+
+// The writer's half of the asymmetric fence. Returns false when the barrier
+// could not be issued (then the scan must not rely on it).
+bool HeavyBarrier() {
+  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+struct ThreadFastPath {
+  const bool asymmetric = MembarrierAvailable();
+};
+
 Participant* Self() {
   thread_local ThreadParticipant self;
   return self.p;
@@ -75,9 +113,19 @@ ReadGuard::ReadGuard() {
   if (p->depth++ == 0) {
     // seq_cst: part of the global order with the writer's scan (see header).
     const uint64_t e = g_epoch.load(std::memory_order_seq_cst);
-    // seq_cst: the announcement must precede this thread's later loads of
-    // shared ids in the single total order (store-load ordering).
-    p->state.store((e << 1) | 1, std::memory_order_seq_cst);
+    thread_local const ThreadFastPath fast;
+    if (fast.asymmetric) {
+      // relaxed + compiler barrier: the writer's membarrier() before its
+      // scan supplies the store-load fence (see MembarrierAvailable): either
+      // the scan sees this announcement, or this thread's later loads of
+      // shared ids see every unlink made before the scan.
+      p->state.store((e << 1) | 1, std::memory_order_relaxed);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+      // seq_cst: the announcement must precede this thread's later loads of
+      // shared ids in the single total order (store-load ordering).
+      p->state.store((e << 1) | 1, std::memory_order_seq_cst);
+    }
   }
   TS_ASSERT(p->depth > 0);
 }
@@ -100,6 +148,10 @@ uint64_t CurrentEpoch() {
 bool TryAdvanceEpoch() {
   // seq_cst: the epoch we check announcements against, in the total order.
   uint64_t g = g_epoch.load(std::memory_order_seq_cst);
+  // The writer's half of the asymmetric fence: after every unlink made so
+  // far, before reading any announcement. If it fails (it should not once
+  // registered), do not advance: a reader may be pinned unseen.
+  if (MembarrierAvailable() && !HeavyBarrier()) return false;
   // acquire: see records pushed by other threads (release CAS).
   for (Participant* p = g_participants.load(std::memory_order_acquire);
        p != nullptr; p = p->next) {

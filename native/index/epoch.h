@@ -1,8 +1,10 @@
 // Epoch-based reclamation (EBR) for the native index.
 //
 // Who may read: any thread (libuv pool, native I/O thread, worker_threads),
-// inside a ReadGuard. A guard costs one seq_cst store on entry and one release
-// store on exit; it never blocks and never waits for a writer.
+// inside a ReadGuard. A guard costs one plain (relaxed) store and a compiler
+// barrier on entry and one release store on exit when the kernel offers
+// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) (else a seq_cst store on
+// entry); it never blocks and never waits for a writer.
 // Who may write: the owner of a RetireList (the index's single writer, which
 // holds the index's writer mutex) unlinks memory and then retires it.
 // Reclamation: memory retired while the global epoch is e is released only
@@ -17,6 +19,16 @@
 // pattern: either the writer's scan sees the reader pinned, or the reader's
 // loads see the unlink. On x86-64 and arm64 a seq_cst load is the same
 // instruction as an acquire load, so readers pay nothing for it.
+// Asymmetric variant (the default when available): the reader's pin store is
+// relaxed, followed by a compiler barrier, and the writer's scan is preceded
+// by membarrier(PRIVATE_EXPEDITED), a full fence executed on every CPU that
+// runs a thread of this process. The heavy fence stands in for the reader's
+// store-load fence: every reader thread passes a full barrier at some point
+// of its program during the call; if its pin store precedes that point, the
+// scan (after the call) sees it; if it follows, the reader's later loads see
+// every unlink made before the call (the urcu-membarrier / folly
+// asymmetric-fence argument).
+// TESSERA_INDEX_NO_MEMBARRIER=1 forces the symmetric (seq_cst) variant.
 //
 // One process-wide domain serves every Index: a thread has one participant
 // record, reused after the thread exits.

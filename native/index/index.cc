@@ -198,7 +198,7 @@ Status Index::Put(std::string_view bucket, std::string_view key,
   TS_RETURN_IF_ERROR(MakeKey(bucket, key, &ik));
   TS_RETURN_IF_ERROR(CheckMeta(meta));
   const std::string_view ikey = ik.view();
-  const uint64_t h = HashKey(ikey, seed_);
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
   const RecordFields fields = FieldsFromMeta(meta);
 
   std::lock_guard<std::mutex> lock(writer_mu_);
@@ -246,7 +246,7 @@ Status Index::DeleteVersion(std::string_view bucket, std::string_view key,
   KeyBuf ik;
   TS_RETURN_IF_ERROR(MakeKey(bucket, key, &ik));
   const std::string_view ikey = ik.view();
-  const uint64_t h = HashKey(ikey, seed_);
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
   std::lock_guard<std::mutex> lock(writer_mu_);
   const uint32_t head = hash_.Find(ikey, h);
   if (head == 0) return Status(StatusCode::kNotFound, "no such key");
@@ -286,6 +286,54 @@ Status Index::DeleteVersion(std::string_view bucket, std::string_view key,
   return Status(StatusCode::kNotFound, "no such version");
 }
 
+Status Index::Relocate(std::string_view bucket, std::string_view key,
+                       uint64_t version_id, uint32_t from_segment,
+                       uint64_t from_offset, uint32_t to_segment,
+                       uint64_t to_offset) {
+  KeyBuf ik;
+  TS_RETURN_IF_ERROR(MakeKey(bucket, key, &ik));
+  if (to_segment > kSegmentMax || to_offset > kSegmentOffsetMax) {
+    return Status(StatusCode::kOutOfRange, "location out of range");
+  }
+  const uint64_t from = (uint64_t{from_segment} << 40) | from_offset;
+  const uint64_t to = (uint64_t{to_segment} << 40) | to_offset;
+  const std::string_view ikey = ik.view();
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  const uint32_t head = hash_.Find(ikey, h);
+  if (head == 0) return Status(StatusCode::kNotFound, "no such key");
+  const char* prev = nullptr;
+  for (uint32_t id = head; id != 0;) {
+    const char* r = arena_.At(id);
+    const uint32_t next = OlderOf(r);
+    if (RecordVersionId(r) == version_id) {
+      RecordFields f;
+      DecodeRecord(r, &f);
+      if (f.location != from) {
+        return Status(StatusCode::kPreconditionFailed,
+                      "version lives elsewhere");
+      }
+      f.location = to;
+      if (prev == nullptr) {
+        // The head carries the key bytes; readers switch with the tables.
+        const uint32_t fresh = NewRecord(f, ikey, next);
+        const uint32_t old_hash = hash_.Replace(ikey, h, fresh);
+        const uint32_t old_tree = tree_.Replace(ikey, fresh);
+        TS_ASSERT(old_hash == head && old_tree == head);
+      } else {
+        const uint32_t fresh = NewRecord(f, std::string_view(), next);
+        // seq_cst: links the copy (EBR); readers see the old or the new one.
+        RecordNext(prev)->store(fresh, std::memory_order_seq_cst);
+      }
+      RetireRecord(id);
+      return Status::Ok();
+    }
+    prev = r;
+    id = next;
+  }
+  return Status(StatusCode::kNotFound, "no such version");
+}
+
 Status Index::Remove(std::string_view bucket, std::string_view key,
                      const Condition& cond) {
   KeyBuf ik;
@@ -295,7 +343,7 @@ Status Index::Remove(std::string_view bucket, std::string_view key,
                   "Remove does not take an if-absent condition");
   }
   const std::string_view ikey = ik.view();
-  const uint64_t h = HashKey(ikey, seed_);
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
   std::lock_guard<std::mutex> lock(writer_mu_);
   const uint32_t head = hash_.Find(ikey, h);
   if (head == 0) return Status(StatusCode::kNotFound, "no such key");
@@ -309,7 +357,7 @@ bool Index::Get(std::string_view bucket, std::string_view key,
   KeyBuf ik;
   if (!MakeKey(bucket, key, &ik).ok()) return false;
   const std::string_view ikey = ik.view();
-  const uint64_t h = HashKey(ikey, seed_);
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
   ReadGuard guard;
   const uint32_t id = hash_.Find(ikey, h);
   if (id == 0) return false;
@@ -322,7 +370,7 @@ bool Index::GetVersion(std::string_view bucket, std::string_view key,
   KeyBuf ik;
   if (!MakeKey(bucket, key, &ik).ok()) return false;
   const std::string_view ikey = ik.view();
-  const uint64_t h = HashKey(ikey, seed_);
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
   ReadGuard guard;
   for (uint32_t id = hash_.Find(ikey, h); id != 0;) {
     const char* r = arena_.At(id);
@@ -351,7 +399,7 @@ void Index::GetMany(std::string_view bucket, const std::string_view* keys,
     for (size_t i = 0; i < m; ++i) {
       valid[i] = MakeKey(bucket, keys[base + i], &ik[i]).ok();
       if (!valid[i]) continue;
-      h[i] = HashKey(ik[i].view(), seed_);
+      h[i] = HashIndexKey(bucket, keys[base + i], seed_);
       hash_.Prefetch(h[i]);
     }
     for (size_t i = 0; i < m; ++i) {

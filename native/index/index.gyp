@@ -1,5 +1,5 @@
 # The native index: hash table, key-order tree, records, EBR, snapshots.
-# Generic code is baseline ISA; the SSE4.2 CRC32C is its own target.
+# Baseline ISA; snapshot checksums come from native/checksum (CRC32C).
 {
   "targets": [
     {
@@ -7,21 +7,13 @@
       "type": "static_library",
       "sources": [
         "epoch.cc", "record_arena.cc", "hash_table.cc", "key_order_tree.cc",
-        "index.cc", "snapshot.cc", "crc32c.cc"
+        "index.cc", "snapshot.cc"
       ],
-      "dependencies": ["../core/core.gyp:tessera_core", "tessera_index_sse42"],
+      "dependencies": ["../core/core.gyp:tessera_core",
+                       "../checksum/checksum.gyp:tessera_checksum"],
       "include_dirs": [".."],
       "direct_dependent_settings": {"include_dirs": [".."]},
       "cflags": ["-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra"],
-      "cflags_cc": ["-std=c++17", "-fvisibility=hidden"],
-      "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17"}
-    },
-    {
-      "target_name": "tessera_index_sse42",
-      "type": "static_library",
-      "sources": ["crc32c_sse42.cc"],
-      "include_dirs": [".."],
-      "cflags": ["-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-msse4.2"],
       "cflags_cc": ["-std=c++17", "-fvisibility=hidden"],
       "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17"}
     }

@@ -186,6 +186,15 @@ class Index {
   // kIfVersionMatches) does not hold.
   Status Remove(std::string_view bucket, std::string_view key,
                 const Condition& cond = Condition());
+  // Moves one version (current or older) to a new location: a compare-and-
+  // swap that holds only while the version still lives at (from_segment,
+  // from_offset). Every other field is kept. kNotFound when the key or
+  // version is absent; kPreconditionFailed when it lives elsewhere (space
+  // reclamation, native/engine/compaction.cc).
+  Status Relocate(std::string_view bucket, std::string_view key,
+                  uint64_t version_id, uint32_t from_segment,
+                  uint64_t from_offset, uint32_t to_segment,
+                  uint64_t to_offset);
 
   // ---- readers (any thread, lock-free) ----
 

@@ -2,6 +2,7 @@
 //   index_bench [lookup|mixed|scan|delimiter|snapshot|memory|all] [--quick]
 // Prints one line per figure: name, value, unit. --quick shrinks sizes for a
 // smoke run. Pin single-thread figures with `taskset -c 1`.
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "index/index.h"
+#include "index/key_hash.h"
 
 namespace tessera {
 namespace index {
@@ -350,6 +352,81 @@ void BenchMemory() {
   }
 }
 
+// Where a single Get's time goes (one thread, same process, alternating):
+// the full Get over random keys of a 2^23-key table (two dependent cache
+// misses: hash group, then record), the same Get over 256 hot keys (every
+// line cached: the instruction cost), and the parts alone: hashing a 22-byte
+// internal key, and entering + leaving an epoch guard. ns per op of CPU.
+void BenchGetPath() {
+  const uint64_t n = g_quick ? (1u << 18) : (1u << 23);
+  Index idx;
+  Fill(&idx, n);
+  std::vector<std::string> keys(1u << 20);
+  std::mt19937_64 rng(1);
+  for (auto& k : keys) k = Key16(rng() % n);
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  const uint64_t ops = g_quick ? 1000000 : 4000000;
+  ObjectMeta m;
+  auto run = [&](const char* name, uint64_t mask) {
+    uint64_t hits = 0;
+    const double c0 = ThreadCpuSeconds();
+    for (uint64_t i = 0; i < ops; ++i)
+      hits += idx.Get("bench", views[i & mask], &m);
+    const double cpu = ThreadCpuSeconds() - c0;
+    if (hits != ops) std::abort();
+    Report(name, cpu / ops * 1e9, "ns/op (cpu)");
+  };
+  // The floor: one dependent DRAM miss, measured as a random pointer chase
+  // over 512 MiB (huge-page advised, as the table and the arena are).
+  const size_t chase_n =
+      (g_quick ? (size_t{64} << 20) : (size_t{512} << 20)) / 8;
+  uint64_t* chase =
+      static_cast<uint64_t*>(std::aligned_alloc(size_t{2} << 20, chase_n * 8));
+  (void)::madvise(chase, chase_n * 8, MADV_HUGEPAGE);
+  {
+    // Sattolo's algorithm: one cycle through every slot.
+    for (size_t i = 0; i < chase_n; ++i) chase[i] = i;
+    std::mt19937_64 r(3);
+    for (size_t i = chase_n - 1; i > 0; --i) {
+      const size_t j = r() % i;
+      std::swap(chase[i], chase[j]);
+    }
+  }
+  for (int rep = 0; rep < 3; ++rep) {
+    {
+      uint64_t at = 0;
+      const double c0 = ThreadCpuSeconds();
+      for (uint64_t i = 0; i < ops; ++i) at = chase[at];
+      const double cpu = ThreadCpuSeconds() - c0;
+      if (at == chase_n) std::abort();
+      Report("getpath one dependent miss (pointer chase)", cpu / ops * 1e9,
+             "ns/op (cpu)");
+    }
+    run("getpath Get, random keys of the table", keys.size() - 1);
+    run("getpath Get, 256 hot keys", 255);
+    {
+      uint64_t acc = 0;
+      const double c0 = ThreadCpuSeconds();
+      for (uint64_t i = 0; i < ops; ++i)
+        acc += HashIndexKey("bench", views[i & 4095], i);
+      const double cpu = ThreadCpuSeconds() - c0;
+      if (acc == 1) std::abort();
+      Report("getpath HashIndexKey, bucket + 16-byte key", cpu / ops * 1e9,
+             "ns/op (cpu)");
+    }
+    {
+      const double c0 = ThreadCpuSeconds();
+      for (uint64_t i = 0; i < ops; ++i) {
+        ReadGuard g;
+        asm volatile("" ::: "memory");
+      }
+      const double cpu = ThreadCpuSeconds() - c0;
+      Report("getpath ReadGuard enter+exit", cpu / ops * 1e9, "ns/op (cpu)");
+    }
+  }
+  std::free(chase);
+}
+
 }  // namespace
 }  // namespace index
 }  // namespace tessera
@@ -366,6 +443,7 @@ int main(int argc, char** argv) {
   }
   if (which == "all" || which == "lookup") BenchLookup();
   if (which == "all" || which == "lookup" || which == "peer") BenchPeer();
+  if (which == "getpath") BenchGetPath();
   if (which == "all" || which == "mixed") BenchMixed();
   if (which == "all" || which == "scan") BenchScan();
   if (which == "all" || which == "delimiter") BenchDelimiter();

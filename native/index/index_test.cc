@@ -3,7 +3,6 @@
 #include <string>
 #include <vector>
 
-#include "index/crc32c.h"
 #include "index/index.h"
 #include "index/test_util.h"
 
@@ -18,27 +17,6 @@ std::vector<std::string> Keys(const ListPage& p) {
   std::vector<std::string> out;
   for (const auto& e : p.entries) out.push_back(e.key);
   return out;
-}
-
-TEST(Crc32c, KnownVectors) {
-  const char* s = "123456789";
-  EXPECT_EQ(Crc32c(s, 9), 0xE3069283u);
-  EXPECT_EQ(Crc32cPortable(s, 9), 0xE3069283u);
-  std::string zeros(32, '\0');
-  EXPECT_EQ(Crc32c(zeros.data(), 32), 0x8A9136AAu);
-  // Incremental equals one-shot, and the SSE4.2 path equals the portable one
-  // on every length and misalignment.
-  std::string data;
-  for (int i = 0; i < 300; ++i) data.push_back(static_cast<char>(i * 7 + 3));
-  for (size_t off = 0; off < 9; ++off) {
-    for (size_t n = 0; n + off <= data.size(); n += 13) {
-      const uint32_t a = Crc32c(data.data() + off, n);
-      EXPECT_EQ(a, Crc32cPortable(data.data() + off, n));
-      EXPECT_EQ(Crc32c(data.data() + off + n / 2, n - n / 2,
-                       Crc32c(data.data() + off, n / 2)),
-                a);
-    }
-  }
 }
 
 TEST(Index, PutGetOverwriteRemove) {
@@ -138,6 +116,48 @@ TEST(Index, VersionsNewestFirstAndDeleteVersion) {
   EXPECT_TRUE(idx.GetVersion("bkt", "r", 10, &m));
   EXPECT_FALSE(idx.GetVersion("bkt", "r", 11, &m));
   EXPECT_TRUE(idx.GetVersion("bkt", "r", 12, &m));
+}
+
+// Relocate (space reclamation) moves one version, current or older, only
+// while it still lives where the caller saw it; every other field stays.
+TEST(Index, RelocateIsACompareAndSwapOnTheLocation) {
+  Index idx;
+  for (uint64_t v = 1; v <= 3; v++) {
+    ASSERT_TRUE(idx.Put("bkt", "k", MetaFor(v), PutMode::kNewVersion).ok());
+  }
+  for (uint64_t v : {2u, 3u, 1u}) {  // an older, the current, the oldest
+    const ObjectMeta was = MetaFor(v);
+    ASSERT_TRUE(
+        idx.Relocate("bkt", "k", v, was.segment, was.offset, 7, 1000 + v).ok());
+    ObjectMeta m;
+    ASSERT_TRUE(idx.GetVersion("bkt", "k", v, &m));
+    EXPECT_EQ(m.segment, 7u);
+    EXPECT_EQ(m.offset, 1000 + v);
+    ObjectMeta want = was;
+    want.segment = 7;
+    want.offset = 1000 + v;
+    EXPECT_TRUE(SameMeta(m, want));
+    // The old location no longer matches: nothing changes.
+    EXPECT_EQ(idx.Relocate("bkt", "k", v, was.segment, was.offset, 9, 1).code(),
+              StatusCode::kPreconditionFailed);
+  }
+  ObjectMeta cur;
+  ASSERT_TRUE(idx.Get("bkt", "k", &cur));
+  EXPECT_EQ(cur.version_id, 3u);
+  EXPECT_EQ(cur.offset, 1003u);
+  EXPECT_EQ(idx.key_count(), 1u);
+  EXPECT_EQ(idx.Relocate("bkt", "k", 4, 7, 1004, 8, 1).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(idx.Relocate("bkt", "nope", 1, 7, 1001, 8, 1).code(),
+            StatusCode::kNotFound);
+  ListVersionsRequest req;
+  req.bucket = "bkt";
+  ListVersionsPage page;
+  ASSERT_TRUE(idx.ListVersions(req, &page).ok());
+  ASSERT_EQ(page.entries.size(), 3u);
+  for (const auto& e : page.entries) {
+    EXPECT_EQ(e.meta.offset, 1000 + e.meta.version_id);
+  }
 }
 
 TEST(Index, ConditionalPuts) {

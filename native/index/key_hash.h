@@ -46,5 +46,23 @@ inline uint64_t HashKey(std::string_view key, uint64_t seed) {
   return HashMix(HashMix(a ^ k0 ^ h, b ^ k1) ^ k0, key.size() ^ k1);
 }
 
+// The hash of an internal index key (length byte, bucket, object key; see
+// Index::MakeKey), computed from the two parts: the bucket, then the object
+// key seeded with the bucket's hash. Readers hash the caller's bucket and key
+// where they are instead of the internal key they have just copied: reading
+// back a just-copied buffer with 8-byte loads that span several smaller
+// stores defeats store-to-load forwarding, and that stall was most of the
+// CPU time of a cached Get (docs/index.md, "Point lookups").
+inline uint64_t HashIndexKey(std::string_view bucket,
+                             std::string_view object_key, uint64_t seed) {
+  return HashKey(object_key, HashKey(bucket, seed));
+}
+// The same hash from the internal key itself (writers, table growth,
+// snapshot load). `ikey` is a well-formed internal key.
+inline uint64_t HashIndexKey(std::string_view ikey, uint64_t seed) {
+  const size_t b = static_cast<uint8_t>(ikey[0]);
+  return HashIndexKey(ikey.substr(1, b), ikey.substr(1 + b), seed);
+}
+
 }  // namespace index
 }  // namespace tessera

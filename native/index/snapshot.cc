@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "index/crc32c.h"
+#include "checksum/crc.h"
 #include "index/index.h"
 #include "index/key_hash.h"
 
@@ -85,7 +85,7 @@ Status Index::SaveSnapshot(const std::string& path) const {
   std::string buf;
   buf.reserve(1 << 20);
   auto flush = [&]() -> Status {
-    crc = Crc32c(buf.data(), buf.size(), crc);
+    crc = crc32c::Extend(crc, buf.data(), buf.size());
     body_bytes += buf.size();
     Status s = WriteAll(fd, buf.data(), buf.size(), tmp);
     buf.clear();
@@ -137,7 +137,7 @@ Status Index::SaveSnapshot(const std::string& path) const {
   std::memcpy(&header[32], &body_bytes, 8);
   std::memcpy(&header[40], &seed_, 8);
   std::memcpy(&header[48], &crc, 4);
-  const uint32_t header_crc = Crc32c(header.data(), 60);
+  const uint32_t header_crc = crc32c::Extend(0, header.data(), 60);
   std::memcpy(&header[60], &header_crc, 4);
   if (::pwrite(fd, header.data(), kHeaderBytes, 0) != kHeaderBytes) {
     return Status::FromErrno(errno == 0 ? EIO : errno, "pwrite " + tmp);
@@ -189,7 +189,7 @@ Status Index::LoadSnapshot(const std::string& path,
   std::memcpy(&reserved1, base + 56, 4);
   std::memcpy(&header_crc, base + 60, 4);
   if (std::memcmp(base, kMagic, 8) != 0) return Corrupt(path, "bad magic");
-  if (Crc32c(base, 60) != header_crc)
+  if (crc32c::Extend(0, base, 60) != header_crc)
     return Corrupt(path, "header checksum mismatch");
   if (version != kFormatVersion) {
     return Status(StatusCode::kUnsupported,
@@ -209,7 +209,7 @@ Status Index::LoadSnapshot(const std::string& path,
   }
   const char* p = base + kHeaderBytes;
   const char* end = p + body_bytes;
-  if (Crc32c(p, body_bytes) != body_crc)
+  if (crc32c::Extend(0, p, body_bytes) != body_crc)
     return Corrupt(path, "body checksum mismatch");
   // Every body byte is now known to be what the writer wrote. The structural
   // checks below still guard against a writer bug or a forged checksum.
@@ -277,7 +277,7 @@ Status Index::LoadSnapshot(const std::string& path,
     heads.push_back(next);
     // Hash inserts are random accesses: prefetch each key's home group and
     // insert it kPrefetchDistance keys later, so the misses overlap.
-    const uint64_t h = HashKey(key, seed);
+    const uint64_t h = HashIndexKey(key, seed);
     idx->hash_.Prefetch(h);
     PendingInsert& slot = pending[pending_count % kPrefetchDistance];
     if (pending_count >= kPrefetchDistance) {

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "index/crc32c.h"
+#include "checksum/crc.h"
 #include "index/index.h"
 #include "index/test_util.h"
 
@@ -153,7 +153,7 @@ TEST(Snapshot, NewerFormatVersionIsUnsupportedNotCorrupt) {
   std::string bytes = ReadFile(path);
   const uint32_t v2 = 2;
   std::memcpy(&bytes[8], &v2, 4);
-  const uint32_t crc = Crc32c(bytes.data(), 60);
+  const uint32_t crc = crc32c::Extend(0, bytes.data(), 60);
   std::memcpy(&bytes[60], &crc, 4);
   WriteFile(path, bytes);
   std::unique_ptr<Index> loaded;
@@ -180,9 +180,9 @@ TEST(Snapshot, OutOfOrderKeysWithAValidChecksumAreCorrupt) {
   std::swap(bytes[first], bytes[second]);
   uint64_t body_bytes;
   std::memcpy(&body_bytes, &bytes[32], 8);
-  const uint32_t body_crc = Crc32c(bytes.data() + 64, body_bytes);
+  const uint32_t body_crc = crc32c::Extend(0, bytes.data() + 64, body_bytes);
   std::memcpy(&bytes[48], &body_crc, 4);
-  const uint32_t crc = Crc32c(bytes.data(), 60);
+  const uint32_t crc = crc32c::Extend(0, bytes.data(), 60);
   std::memcpy(&bytes[60], &crc, 4);
   WriteFile(path, bytes);
   std::unique_ptr<Index> loaded;

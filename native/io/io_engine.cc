@@ -152,6 +152,47 @@ Status IoEngine::SubmitWrite(std::vector<IoOp> ops, WriteDone done) {
   return Enqueue(std::move(r), true, &accepted);
 }
 
+Status IoEngine::SubmitWrites(std::vector<std::vector<IoOp>> requests,
+                              std::vector<WriteDone> dones) {
+  TS_ASSERT(requests.size() == dones.size());
+  if (requests.empty()) return Status::Ok();
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!running_ || stopping_) {
+    return Status(StatusCode::kClosed, "the I/O engine is stopped");
+  }
+  if (requests.size() > options_.queue_depth_max) {
+    return Status(StatusCode::kOutOfRange,
+                  "more requests than queue_depth_max in one batch");
+  }
+  for (const auto& ops : requests) TS_RETURN_IF_ERROR(Validate(ops));
+  if (queue_.size() + requests.size() > options_.queue_depth_max) {
+    if (std::this_thread::get_id() == engine_thread_id_.load()) {
+      return Status(StatusCode::kInternal,
+                    "Submit from an I/O completion callback on a full queue "
+                    "would deadlock; use TrySubmit");
+    }
+    queue_not_full_.wait(lock, [&] {
+      return queue_.size() + requests.size() <= options_.queue_depth_max ||
+             stopping_;
+    });
+    if (stopping_) {
+      return Status(StatusCode::kClosed, "the I/O engine is stopped");
+    }
+  }
+  for (size_t i = 0; i < requests.size(); i++) {
+    TS_ASSERT(dones[i] != nullptr);
+    Request r;
+    r.is_write = true;
+    r.ops = std::move(requests[i]);
+    r.write_done = std::move(dones[i]);
+    queue_.push_back(std::move(r));
+  }
+  TS_ASSERT(queue_.size() <= options_.queue_depth_max);
+  lock.unlock();
+  queue_not_empty_.notify_one();
+  return Status::Ok();
+}
+
 Status IoEngine::SubmitRead(std::vector<IoOp> ops, ReadDone done) {
   TS_ASSERT(done != nullptr);
   Request r;

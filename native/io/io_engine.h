@@ -113,6 +113,12 @@ class IoEngine {
   Status AddFile(int fd, const std::string& name, uint32_t* file_id);
 
   Status SubmitWrite(std::vector<IoOp> ops, WriteDone done);
+  // Several independent write requests queued together (so they share a
+  // commit group): each succeeds or fails on its own, e.g. one per drive of
+  // a commit group written with a quorum. Blocks like SubmitWrite; all or
+  // none are queued.
+  Status SubmitWrites(std::vector<std::vector<IoOp>> requests,
+                      std::vector<WriteDone> dones);
   Status SubmitRead(std::vector<IoOp> ops, ReadDone done);
   Status TrySubmitWrite(std::vector<IoOp> ops, WriteDone done, bool* accepted);
   Status TrySubmitRead(std::vector<IoOp> ops, ReadDone done, bool* accepted);

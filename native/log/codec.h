@@ -35,7 +35,9 @@ constexpr uint32_t bucket_bytes_max = 63;
 constexpr uint32_t object_key_bytes_max = 1024;
 constexpr uint32_t version_id_bytes_max = 64;
 constexpr uint32_t content_type_bytes_max = 1024;
-constexpr uint32_t metadata_bytes_max = 2048;
+// The whole metadata map of an OBJECT record: the Store keeps user metadata
+// (S3's 2 KiB) plus its own reserved entries (system headers, part layout).
+constexpr uint32_t metadata_bytes_max = 8192;
 constexpr uint32_t checksum_count_max = 8;
 constexpr uint64_t extent_count_max = 1u << 20;
 
@@ -162,15 +164,18 @@ void EncodeGroupVar(const GroupRecord& group, std::string* var);
 Status DecodeGroupVar(std::string_view var, GroupRecord* out);
 constexpr uint32_t group_record_bytes = record_header_fixed_bytes + 48;
 
+// Any record type (RecordHeader.flags bit 7): a copy that compaction moved
+// to the log head, keeping the original seq (compaction.cc, docs/gc.md).
+// Recovery replays it as a move of the version, never as a new write; the
+// change feed skips it (the change happened where the original was
+// written); see docs/events.md.
+constexpr uint8_t kRecordRelocated = 0x80;
+
 // OBJECT flags (RecordHeader.flags)
 constexpr uint8_t kObjectDeleteMarker = 1;
 constexpr uint8_t kObjectNullVersion = 2;  // unversioned / suspended bucket
 constexpr uint8_t kObjectExtents = 4;      // payload is an extent list
 constexpr uint8_t kObjectVersioned = 8;    // keep the previous version
-// OBJECT and FRAGMENT flags bit 4: a copy written by compaction, with the
-// original record's seq (a change-feed scan skips it; docs/gc.md).
-constexpr uint8_t kRecordRelocated = 16;
-constexpr uint8_t kObjectRelocated = kRecordRelocated;
 
 struct Extent {
   uint64_t address = 0;  // logical address of the FRAGMENT record

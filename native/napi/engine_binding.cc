@@ -12,6 +12,7 @@
 // process alive.
 #include <napi.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <functional>
@@ -22,6 +23,7 @@
 
 #include "core/ts_assert.h"
 #include "engine/engine.h"
+#include "io/fault_fs.h"
 #include "napi/addon_data.h"
 #include "napi/errors.h"
 #include "napi/promise_worker.h"
@@ -104,6 +106,7 @@ Napi::Object InfoToJs(Napi::Env env, const ObjectInfo& info) {
   o.Set("contentType", info.content_type);
   o.Set("metadata", PairsToJs(env, info.metadata));
   o.Set("checksums", PairsToJs(env, info.checksums));
+  o.Set("sequence", double(info.seq));
   return o;
 }
 
@@ -116,7 +119,9 @@ Napi::Object MetaToJs(Napi::Env env, const std::string& key,
   o.Set("deleteMarker", m.delete_marker);
   o.Set("size", double(m.size));
   o.Set("etag", m.delete_marker ? std::string() : Hex(m.etag, 16));
+  o.Set("partCount", m.part_count);
   o.Set("mtimeMs", double(m.mtime_ms));
+  o.Set("sequence", double(m.seq));
   return o;
 }
 
@@ -151,6 +156,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
             InstanceMethod("abortUpload", &NativeEngine::AbortUpload),
             InstanceMethod("head", &NativeEngine::Head),
             InstanceMethod("read", &NativeEngine::Read),
+            InstanceMethod("getCached", &NativeEngine::GetCached),
             InstanceMethod("list", &NativeEngine::List),
             InstanceMethod("listVersions", &NativeEngine::ListVersions),
             InstanceMethod("getBucket", &NativeEngine::GetBucket),
@@ -163,6 +169,12 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
             InstanceMethod("compact", &NativeEngine::Compact),
             InstanceMethod("cancelCompact", &NativeEngine::CancelCompact),
             InstanceMethod("spaceStats", &NativeEngine::SpaceStatsJs),
+            InstanceMethod("changes", &NativeEngine::Changes),
+            InstanceMethod("committedSeq", &NativeEngine::CommittedSeq),
+            InstanceMethod("census", &NativeEngine::Census),
+            InstanceMethod("waitHealIdle", &NativeEngine::WaitHealIdle),
+            InstanceMethod("testFailDrive", &NativeEngine::TestFailDrive),
+            InstanceMethod("testClearFaults", &NativeEngine::TestClearFaults),
         });
   }
 
@@ -185,7 +197,11 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     if (!released_) tsfn_.Release();
   }
 
-  void Adopt(std::unique_ptr<Engine> engine) { engine_ = std::move(engine); }
+  void Adopt(std::unique_ptr<Engine> engine,
+             std::unique_ptr<io::FaultFs> fault_fs) {
+    fault_fs_ = std::move(fault_fs);
+    engine_ = std::move(engine);
+  }
 
  private:
   // ---- plumbing ----
@@ -245,6 +261,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("recoveryGroupsReplayed", double(i.recovery_groups_replayed));
     o.Set("recoveryVoidBytes", double(i.recovery_void_bytes));
     o.Set("drivesReplaced", i.drives_replaced);
+    o.Set("writeQuorum", i.write_quorum);
     return o;
   }
 
@@ -260,6 +277,23 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("chunksBad", double(s.chunks_bad));
     o.Set("stripesReconstructed", double(s.stripes_reconstructed));
     o.Set("objectVersions", double(engine_->directory().object_versions()));
+    // Degraded writes (issue 7).
+    o.Set("degradedDrives", s.degraded_drives);  // drives down now
+    o.Set("degradedDriveMask", double(s.degraded_drive_mask));  // bit d
+    o.Set("healQueue", double(s.heal_queue));
+    o.Set("groupsDegraded", double(s.groups_degraded));
+    o.Set("stripesAutoHealed", double(s.stripes_auto_healed));
+    o.Set("chunksAutoHealed", double(s.chunks_auto_healed));
+    o.Set("cacheHits", double(s.cache_hits));
+    o.Set("cacheMisses", double(s.cache_misses));
+    o.Set("cacheBytes", double(s.cache_bytes));
+    o.Set("cacheEntries", double(s.cache_entries));
+    o.Set("cacheRejected", double(s.cache_rejected));
+    // Space reclamation (compaction.cc), since open.
+    const engine::SpaceStats space = engine_->Space();
+    o.Set("gcRunning", space.gc_running ? 1 : 0);
+    o.Set("gcSegmentsReclaimed", double(space.gc_segments_compacted));
+    o.Set("gcBytesReclaimed", double(space.gc_bytes_reclaimed));
     return o;
   }
 
@@ -404,6 +438,30 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
         }
         memcpy(r.if_match_etag, b.Data(), 16);
       }
+      if (op.Has("ifMatchMtimeMs")) {
+        const double ms = op.Get("ifMatchMtimeMs").ToNumber().DoubleValue();
+        if (!(ms >= 1 && ms <= 9007199254740991.0)) {
+          throw ArgumentError(env, "ERR_OUT_OF_RANGE",
+                              "ifMatchMtimeMs must be a positive integer");
+        }
+        r.if_match_mtime_ms = uint64_t(ms);
+      }
+      if (op.Has("ifMatchPartCount")) {
+        r.if_match_part_count =
+            uint16_t(op.Get("ifMatchPartCount").ToNumber().Uint32Value());
+      }
+      // A multipart object: its ETag (MD5 of the part MD5s) and part count.
+      Napi::Value etag = op.Get("etag");
+      if (etag.IsBuffer()) {
+        Napi::Buffer<uint8_t> b = etag.As<Napi::Buffer<uint8_t>>();
+        const uint32_t parts = op.Get("partCount").ToNumber().Uint32Value();
+        if (b.Length() != 16 || parts < 1 || parts > 10000) {
+          throw ArgumentError(env, "ERR_INVALID_ARG_VALUE",
+                              "etag must be 16 bytes with partCount 1..10000");
+        }
+        memcpy(r.etag, b.Data(), 16);
+        r.part_count = uint16_t(parts);
+      }
       if (op.Has("versioning")) {
         const int v = op.Get("versioning").ToNumber().Int32Value();
         if (v < 0 || v > 2) {
@@ -494,19 +552,50 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     std::string bucket = StringArg(info, 0, "bucket");
     std::string key = StringArg(info, 1, "key");
     std::string version = StringArg(info, 2, "versionId");
+    // Optional: also read the body of an object of at most this many bytes,
+    // in the same reader-thread task (one round trip for small GETs).
+    const uint64_t body_max =
+        info.Length() > 3 && info[3].IsNumber()
+            ? uint64_t(info[3].As<Napi::Number>().DoubleValue())
+            : 0;
     Completion* c = Start(env);
     Napi::Promise promise = c->deferred.Promise();
     Engine* e = engine_.get();
-    Status s = e->Post([this, e, c, bucket, key, version] {
+    Status s = e->Post([this, e, c, bucket, key, version, body_max] {
       auto out = std::make_shared<ObjectInfo>();
-      Status st = e->Head(bucket, key, version, out.get());
+      std::shared_ptr<std::string> body;
+      Status st;
+      engine::VersionMeta meta;
+      if (body_max > 0 &&
+          e->directory().Lookup(bucket, key, version, &meta).ok() &&
+          !meta.delete_marker && meta.size <= body_max) {
+        // Small: Get reads the record and the body together.
+        body = std::make_shared<std::string>();
+        st = e->Get(bucket, key, version, 0, meta.size, out.get(), body.get());
+        // A version replaced meanwhile by a larger one: no body (the
+        // caller then reads by the info).
+        if (!st.ok() || body->size() != out->size) body.reset();
+      } else {
+        st = e->Head(bucket, key, version, out.get());
+      }
       const bool marker =
           st.code() == StatusCode::kNotFound && out->delete_marker;
       const bool absent = st.code() == StatusCode::kNotFound && !marker;
       c->status = st.ok() || marker || absent ? Status::Ok() : st;
-      c->make = [out, absent](Napi::Env env) -> Napi::Value {
+      c->make = [out, absent, body](Napi::Env env) -> Napi::Value {
         if (absent) return env.Null();
-        return InfoToJs(env, *out);
+        Napi::Object o = InfoToJs(env, *out);
+        if (body != nullptr) {
+          auto* holder = new std::shared_ptr<std::string>(body);
+          o.Set("body",
+                Napi::Buffer<char>::New(
+                    env, body->empty() ? nullptr : &(*body)[0], body->size(),
+                    [](Napi::Env, char*, std::shared_ptr<std::string>* h) {
+                      delete h;
+                    },
+                    holder));
+        }
+        return o;
       };
       Finish(c);
     });
@@ -515,6 +604,86 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       Finish(c);
     }
     return promise;
+  }
+
+  // getCached(bucket, key, versionId, scratch, slab, slabOffset) -> number:
+  // synchronous and memory only (the KeyDirectory and the read cache;
+  // never disk). On a hit on a cached small object the info is encoded
+  // into `scratch`, the body is copied into `slab` at `slabOffset`, and the
+  // body's length is returned; -1 on a miss (the caller reads with head +
+  // read), -2 when scratch or slab has no room. The scratch layout (all
+  // little-endian) is read by lib/store/engine_binding.ts:
+  //   f64 size | f64 mtimeMs | u32 bodyBytes | u16 partCount | u8 isLatest |
+  //   u8 0 | etag[16] | u32 metadataPairs | u32 checksumPairs | f64 sequence |
+  //   strings as (u32 length, UTF-8): versionId, contentType, metadata
+  //   k v ..., checksums k v ...
+  // Shared buffers instead of new objects: no property names to intern and
+  // no allocation per call on the hottest read path (the body lands in a
+  // slab the caller hands out views of, like Node's own Buffer pool).
+  Napi::Value GetCached(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (info.Length() < 6 || !info[3].IsBuffer() || !info[4].IsBuffer()) {
+      throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
+                          "scratch and slab must be Buffers");
+    }
+    Napi::Buffer<uint8_t> scratch = info[3].As<Napi::Buffer<uint8_t>>();
+    Napi::Buffer<uint8_t> slab = info[4].As<Napi::Buffer<uint8_t>>();
+    const double slab_offset = NumberArg(info, 5, "slabOffset");
+    ObjectInfo out;
+    std::shared_ptr<const engine::CachedRecord> rec;
+    if (!engine_->GetCached(StringArg(info, 0, "bucket"),
+                            StringArg(info, 1, "key"),
+                            StringArg(info, 2, "versionId"), &out, &rec)) {
+      return Napi::Number::New(env, -1);
+    }
+    const size_t body = rec->bytes.size() - rec->header_bytes;
+    if (!(slab_offset >= 0 && slab_offset + double(body) <= slab.Length())) {
+      return Napi::Number::New(env, -2);
+    }
+    size_t need = 56 + 8 + out.version_id.size() + out.content_type.size();
+    for (const auto* pairs : {&out.metadata, &out.checksums}) {
+      for (const auto& kv : *pairs) {
+        need += 8 + kv.first.size() + kv.second.size();
+      }
+    }
+    if (need > scratch.Length()) return Napi::Number::New(env, -2);
+    uint8_t* p = scratch.Data();
+    auto put = [&p](const void* v, size_t n) {
+      memcpy(p, v, n);
+      p += n;
+    };
+    auto put_string = [&put](const std::string& v) {
+      const uint32_t n = uint32_t(v.size());
+      put(&n, 4);
+      put(v.data(), v.size());
+    };
+    const double size = double(out.size), mtime = double(out.mtime_ms);
+    const uint32_t body_bytes = uint32_t(body);
+    const uint8_t latest[2] = {uint8_t(out.is_latest ? 1 : 0), 0};
+    const uint32_t pairs[2] = {uint32_t(out.metadata.size()),
+                               uint32_t(out.checksums.size())};
+    put(&size, 8);
+    put(&mtime, 8);
+    put(&body_bytes, 4);
+    put(&out.part_count, 2);
+    put(latest, 2);
+    put(out.etag, 16);
+    put(pairs, 8);
+    const double sequence = double(out.seq);
+    put(&sequence, 8);
+    put_string(out.version_id);
+    put_string(out.content_type);
+    for (const auto* list : {&out.metadata, &out.checksums}) {
+      for (const auto& kv : *list) {
+        put_string(kv.first);
+        put_string(kv.second);
+      }
+    }
+    TS_ASSERT(size_t(p - scratch.Data()) <= scratch.Length());
+    memcpy(slab.Data() + size_t(slab_offset),
+           rec->bytes.data() + rec->header_bytes, body);
+    return Napi::Number::New(env, double(body));
   }
 
   // read(bucket, key, versionId, offset, length) -> Promise<Buffer>
@@ -550,6 +719,110 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       Finish(c);
     }
     return promise;
+  }
+
+  // ---- the change feed (engine reader threads) ----
+
+  // changes(fromSeq, maxEvents) -> Promise<{events, nextSeq, committedSeq}>;
+  // ERR_STORE_CHANGES_EXPIRED carries oldestSeq.
+  Napi::Value Changes(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    const uint64_t from = uint64_t(NumberArg(info, 0, "fromSeq"));
+    const uint32_t max = uint32_t(NumberArg(info, 1, "maxEvents"));
+    Completion* c = Start(env);
+    Napi::Promise promise = c->deferred.Promise();
+    Engine* e = engine_.get();
+    Status s = e->Post([this, e, c, from, max] {
+      auto page = std::make_shared<engine::ChangesPage>();
+      c->status = e->ReadChanges(from, max, page.get());
+      if (c->status.code() == StatusCode::kChangesExpired) {
+        // Settled as a value the TS layer turns into the error, so the
+        // oldest available seq travels with it.
+        c->status = Status::Ok();
+        c->make = [page](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("expired", true);
+          o.Set("oldestSeq", double(page->oldest_seq));
+          o.Set("nextSeq", double(page->next_seq));
+          return o;
+        };
+        Finish(c);
+        return;
+      }
+      c->make = [page](Napi::Env env) -> Napi::Value {
+        Napi::Array events = Napi::Array::New(env, page->events.size());
+        for (uint32_t i = 0; i < page->events.size(); i++) {
+          const engine::ChangeEvent& ev = page->events[i];
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("seq", double(ev.seq));
+          o.Set("deleted", ev.deleted);
+          o.Set("deleteMarker", ev.delete_marker);
+          o.Set("bucket", ev.bucket);
+          o.Set("key", ev.key);
+          o.Set("versionId", ev.version_id);
+          o.Set("size", double(ev.size));
+          o.Set("etag", ev.deleted ? std::string() : Hex(ev.etag, 16));
+          o.Set("partCount", ev.part_count);
+          o.Set("timeMs", double(ev.time_ms));
+          events.Set(i, o);
+        }
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("events", events);
+        o.Set("nextSeq", double(page->next_seq));
+        o.Set("committedSeq", double(page->committed_seq));
+        return o;
+      };
+      Finish(c);
+    });
+    if (!s.ok()) {
+      c->status = s;
+      Finish(c);
+    }
+    return promise;
+  }
+
+  // census() -> Promise<counts> (engine/stats.cc), on a reader thread.
+  Napi::Value Census(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    Completion* c = Start(env);
+    Napi::Promise promise = c->deferred.Promise();
+    Engine* e = engine_.get();
+    Status s = e->Post([this, e, c] {
+      auto out = std::make_shared<engine::EngineCensus>();
+      c->status = e->Census(out.get());
+      c->make = [out](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("buckets", double(out->buckets));
+        o.Set("keys", double(out->keys));
+        o.Set("versions", double(out->versions));
+        o.Set("objects", double(out->objects));
+        o.Set("deleteMarkers", double(out->delete_markers));
+        o.Set("logicalBytes", double(out->logical_bytes));
+        o.Set("currentBytes", double(out->current_bytes));
+        o.Set("liveLogBytes", double(out->live_log_bytes));
+        o.Set("logBytes", double(out->log_bytes));
+        o.Set("keyBytes", double(out->key_bytes));
+        o.Set("indexMemoryBytes", double(out->index_memory_bytes));
+        o.Set("segments", double(out->segments));
+        o.Set("segmentFileBytes", double(out->segment_file_bytes));
+        o.Set("shards", out->shards);
+        return o;
+      };
+      Finish(c);
+    });
+    if (!s.ok()) {
+      c->status = s;
+      Finish(c);
+    }
+    return promise;
+  }
+
+  Napi::Value CommittedSeq(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    return Napi::Number::New(env, double(engine_->CommittedSeq()));
   }
 
   // ---- scrub and heal (a thread of its own: it can run for hours) ----
@@ -634,6 +907,76 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     Napi::Env env = info.Env();
     CheckOpen(env);
     return Napi::Number::New(env, double(engine_->DamagedStripes().size()));
+  }
+
+  // ---- degraded writes (issue 7) ----
+
+  class HealIdleWorker : public PromiseWorker {
+   public:
+    HealIdleWorker(Napi::Env env, Engine* engine, uint64_t timeout_ms)
+        : PromiseWorker(env, "tessera.engine.healIdle"),
+          engine_(engine),
+          timeout_ms_(timeout_ms) {}
+    Status Run() override {
+      idle_ = engine_->WaitHealIdle(timeout_ms_);
+      return Status::Ok();
+    }
+    Napi::Value Result(Napi::Env env) override {
+      return Napi::Boolean::New(env, idle_);
+    }
+
+   private:
+    Engine* engine_;
+    uint64_t timeout_ms_;
+    bool idle_ = false;
+  };
+
+  // waitHealIdle(timeoutMs) -> Promise<boolean>: the auto heal has nothing
+  // left it can do now (false: timed out). Bounded by the timeout (at most
+  // 60 s), so it holds a libuv pool thread briefly.
+  Napi::Value WaitHealIdle(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    const double t = NumberArg(info, 0, "timeoutMs");
+    auto* worker = new HealIdleWorker(
+        env, engine_.get(), uint64_t(std::min(60000.0, std::max(0.0, t))));
+    worker->Keep(Value());
+    return worker->QueueAndPromise();
+  }
+
+  // Test-only (engineOpen({ testFaults: true })): testFailDrive(drive, op,
+  // persistent) makes drive `drive`'s segment files fail `op` ('write',
+  // 'sync' or 'read') with EIO; testClearFaults() ends every rule.
+  Napi::Value TestFailDrive(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (fault_fs_ == nullptr) {
+      throw ArgumentError(env, "ERR_INVALID_ARG_VALUE",
+                          "the store was not opened with testFaults");
+    }
+    const uint32_t drive = uint32_t(NumberArg(info, 0, "drive"));
+    const std::string op = StringArg(info, 1, "op");
+    io::FaultRule r;
+    if (op == "write") {
+      r.op = io::FaultOp::kPwrite;
+    } else if (op == "sync") {
+      r.op = io::FaultOp::kFdatasync;
+    } else if (op == "read") {
+      r.op = io::FaultOp::kPread;
+    } else {
+      throw ArgumentError(env, "ERR_INVALID_ARG_VALUE",
+                          "op must be 'write', 'sync' or 'read'");
+    }
+    r.nth = 1;
+    r.persistent = info.Length() > 2 && info[2].ToBoolean().Value();
+    r.path_substring = "/drive-" + std::to_string(drive) + "/segments/";
+    fault_fs_->AddRule(r);
+    return env.Undefined();
+  }
+
+  Napi::Value TestClearFaults(const Napi::CallbackInfo& info) {
+    if (fault_fs_ != nullptr) fault_fs_->ClearRules();
+    return info.Env().Undefined();
   }
 
   // Any thread except the scrub's own: cancels and waits for it.
@@ -775,6 +1118,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return worker->QueueAndPromise();
   }
 
+  std::unique_ptr<io::FaultFs> fault_fs_;  // outlives engine_ (declared first)
   std::unique_ptr<Engine> engine_;
   Napi::ThreadSafeFunction tsfn_;
   uint64_t inflight_ = 0;  // JS thread only
@@ -793,18 +1137,25 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 // engineOpen(options) -> Promise<NativeEngine>
 class OpenWorker : public PromiseWorker {
  public:
-  OpenWorker(Napi::Env env, engine::EngineOptions options)
+  OpenWorker(Napi::Env env, engine::EngineOptions options, bool test_faults)
       : PromiseWorker(env, "tessera.engine.open"),
-        options_(std::move(options)) {}
+        options_(std::move(options)) {
+    if (test_faults) {
+      fault_fs_ = std::make_unique<io::FaultFs>(io::DefaultFs());
+      options_.fs = fault_fs_.get();
+    }
+  }
   Status Run() override { return Engine::Open(options_, &engine_); }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object handle = GetAddonData(env)->engine_constructor.New({});
-    NativeEngine::Unwrap(handle)->Adopt(std::move(engine_));
+    NativeEngine::Unwrap(handle)->Adopt(std::move(engine_),
+                                        std::move(fault_fs_));
     return handle;
   }
 
  private:
   engine::EngineOptions options_;
+  std::unique_ptr<io::FaultFs> fault_fs_;
   std::unique_ptr<Engine> engine_;
 };
 
@@ -836,6 +1187,10 @@ Napi::Value EngineOpen(const Napi::CallbackInfo& info) {
   u32("segmentStripes", &options.segment_stripes);
   u32("groupCommitDelayUs", &options.group_commit_delay_us);
   u32("readerThreads", &options.reader_threads);
+  if (o.Get("cacheBytes").IsNumber()) {
+    const double v = o.Get("cacheBytes").As<Napi::Number>().DoubleValue();
+    options.cache_bytes = v > 0 ? uint64_t(v) : 0;
+  }
   if (o.Get("create").IsBoolean()) {
     options.create = o.Get("create").As<Napi::Boolean>().Value();
   }
@@ -861,7 +1216,23 @@ Napi::Value EngineOpen(const Napi::CallbackInfo& info) {
                           "ioBackend must be 'auto', 'io_uring' or 'pwrite'");
     }
   }
-  auto* worker = new OpenWorker(env, std::move(options));
+  // Degraded writes (issue 7).
+  u32("writeQuorum", &options.write_quorum);
+  u32("driveProbeIntervalMs", &options.drive_probe_interval_ms);
+  if (o.Get("autoHeal").IsBoolean()) {
+    options.auto_heal = o.Get("autoHeal").As<Napi::Boolean>().Value();
+  }
+  if (o.Get("healRateBytesPerSec").IsNumber()) {
+    options.heal_rate_bytes_per_sec =
+        uint64_t(o.Get("healRateBytesPerSec").As<Napi::Number>().DoubleValue());
+  }
+  if (o.Get("ignoreSnapshot").IsBoolean()) {
+    options.ignore_snapshot =
+        o.Get("ignoreSnapshot").As<Napi::Boolean>().Value();
+  }
+  const bool test_faults = o.Get("testFaults").IsBoolean() &&
+                           o.Get("testFaults").As<Napi::Boolean>().Value();
+  auto* worker = new OpenWorker(env, std::move(options), test_faults);
   return worker->QueueAndPromise();
 }
 

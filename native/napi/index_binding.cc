@@ -133,6 +133,7 @@ class NativeIndex : public Napi::ObjectWrap<NativeIndex> {
             InstanceMethod<&NativeIndex::Remove>("remove"),
             InstanceMethod<&NativeIndex::DeleteVersion>("deleteVersion"),
             InstanceMethod<&NativeIndex::List>("list"),
+            InstanceMethod<&NativeIndex::ListVersions>("listVersions"),
             InstanceMethod<&NativeIndex::KeyCount>("keyCount"),
             InstanceMethod<&NativeIndex::Memory>("memory"),
             InstanceMethod<&NativeIndex::SaveSnapshot>("saveSnapshot"),
@@ -358,6 +359,59 @@ class NativeIndex : public Napi::ObjectWrap<NativeIndex> {
     out.Set("truncated", Napi::Boolean::New(env, truncated));
     if (truncated) {
       out.Set("next", Napi::Buffer<char>::Copy(env, next.data(), next.size()));
+    }
+    return out;
+  }
+
+  // listVersions(bucket, prefix, delimiter, keyMarker, hasVersionMarker,
+  //              versionIdMarker, maxKeys)
+  //   -> { keys, count, metas, latest, prefixes, prefixCount, truncated,
+  //        nextKeyMarker?, nextVersionIdMarker? }
+  // keys: (u16 length, bytes) per version, newest first within a key;
+  // metas: 64 bytes per version; latest: one byte (0/1) per version.
+  Napi::Value ListVersions(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string bucket = StringArg(info, 0, "bucket");
+    index::ListVersionsRequest req;
+    req.bucket = bucket;
+    req.prefix = BufferView(info, 1, "prefix");
+    req.delimiter = BufferView(info, 2, "delimiter");
+    req.key_marker = BufferView(info, 3, "keyMarker");
+    req.has_version_marker = info.Length() > 4 && info[4].ToBoolean();
+    req.version_id_marker = BigU64Arg(info, 5, "versionIdMarker");
+    req.max_keys = U32Arg(info, 6, "maxKeys");
+    index::ListVersionsPage page;
+    const Status s = index_->ListVersions(req, &page);
+    if (!s.ok()) throw StatusToError(env, s);
+    std::string keys, metas, latest, prefixes;
+    keys.reserve(page.entries.size() * 24);
+    metas.resize(page.entries.size() * kMetaBytes);
+    for (size_t i = 0; i < page.entries.size(); ++i) {
+      const index::VersionEntry& e = page.entries[i];
+      AppendKey(&keys, e.key);
+      EncodeMeta(e.meta, reinterpret_cast<uint8_t*>(&metas[i * kMetaBytes]));
+      latest.push_back(e.is_latest ? 1 : 0);
+    }
+    for (const std::string& p : page.common_prefixes) AppendKey(&prefixes, p);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("keys", Napi::Buffer<char>::Copy(env, keys.data(), keys.size()));
+    out.Set("count", Napi::Number::New(env, double(page.entries.size())));
+    out.Set("metas", Napi::Buffer<char>::Copy(env, metas.data(), metas.size()));
+    out.Set("latest",
+            Napi::Buffer<char>::Copy(env, latest.data(), latest.size()));
+    out.Set("prefixes",
+            Napi::Buffer<char>::Copy(env, prefixes.data(), prefixes.size()));
+    out.Set("prefixCount",
+            Napi::Number::New(env, double(page.common_prefixes.size())));
+    out.Set("truncated", Napi::Boolean::New(env, page.truncated));
+    if (page.truncated) {
+      out.Set("nextKeyMarker",
+              Napi::Buffer<char>::Copy(env, page.next_key_marker.data(),
+                                       page.next_key_marker.size()));
+      if (page.has_next_version_marker) {
+        out.Set("nextVersionIdMarker",
+                Napi::BigInt::New(env, page.next_version_id_marker));
+      }
     }
     return out;
   }

@@ -30,6 +30,7 @@ constexpr StatusCode kAllCodes[] = {
     StatusCode::kClosed,
     StatusCode::kUnsupported,
     StatusCode::kInternal,
+    StatusCode::kChangesExpired,
 };
 
 Napi::Value SetErrorConstructor(const Napi::CallbackInfo& info) {

@@ -8,7 +8,7 @@
 // sealed segment with dead bytes meanwhile (docs/gc.md).
 'use strict';
 const nodeGypBuild = require('node-gyp-build');
-const { seededRandom, submitRandomWrite } = require('./kill_workload.js');
+const { report, seededRandom, submitRandomWrite } = require('./kill_workload.js');
 
 const [, , root, dir, seedText, startText, mode] = process.argv;
 const binding = nodeGypBuild(root);
@@ -26,7 +26,7 @@ async function main() {
   } catch {
     // exists from an earlier cycle
   }
-  process.stdout.write('R\n');
+  report('R');
   if (mode === 'gc') void gcLoop(engine);
   let op = Number(startText);
   const counter = { inflight: 0 };

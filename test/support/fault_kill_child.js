@@ -10,7 +10,7 @@
 'use strict';
 const { openSync, readSync, writeSync, closeSync } = require('node:fs');
 const nodeGypBuild = require('node-gyp-build');
-const { seededRandom, submitRandomWrite } = require('./kill_workload.js');
+const { report, seededRandom, submitRandomWrite } = require('./kill_workload.js');
 
 const [, , root, dir, seedText, startText] = process.argv;
 const binding = nodeGypBuild(root);
@@ -34,7 +34,7 @@ async function main() {
   } catch {
     // exists from an earlier cycle
   }
-  process.stdout.write('R\n');
+  report('R');
   let op = Number(startText);
   const counter = { inflight: 0 };
   for (let n = 1; ; n++) {

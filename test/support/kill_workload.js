@@ -1,10 +1,33 @@
-/* global module */
+/* global module, require */
+/* eslint-disable @typescript-eslint/no-require-imports */
 'use strict';
 // What the kill-loop children (engine_kill_child.js, fault_kill_child.js)
 // share: the seeded random stream, the body of each operation, and the
 // line protocol to the parent: "I <key> <id> <P|D>" before an operation is
 // submitted, "A <key> <id>" once acknowledged, "F <key> <id> <code>" on
 // failure.
+const { writeSync } = require('node:fs');
+
+/**
+ * Writes one protocol line to the parent with a blocking write(2) on fd 1.
+ * Not process.stdout.write: on a pipe that the parent drains slowly, Node
+ * queues the bytes in the child's memory and returns, so a SIGKILL right
+ * after an operation was submitted could drop its "I" line while the
+ * operation itself lands; the parent would then see bytes of an operation
+ * it never heard of. The children never touch process.stdout, so fd 1 stays
+ * as spawned (blocking); EAGAIN is retried should it ever be non-blocking.
+ */
+function report(line) {
+  const bytes = Buffer.from(`${line}\n`, 'latin1');
+  let done = 0;
+  while (done < bytes.length) {
+    try {
+      done += writeSync(1, bytes, done, bytes.length - done);
+    } catch (error) {
+      if (error.code !== 'EAGAIN') throw error;
+    }
+  }
+}
 
 /** xorshift32 over `seedText`; the same seed gives the same operations. */
 function seededRandom(seedText) {
@@ -44,7 +67,7 @@ function bodyFor(id) {
 function submitRandomWrite(engine, random, id, counter) {
   const key = `k${Math.floor(random() * 40)}`;
   const isDelete = random() < 0.2;
-  process.stdout.write(`I ${key} ${id} ${isDelete ? 'D' : 'P'}\n`);
+  report(`I ${key} ${id} ${isDelete ? 'D' : 'P'}`);
   const write = isDelete
     ? { kind: 'delete', bucket: 'kill', key }
     : { kind: 'put', bucket: 'kill', key, body: bodyFor(id), metadata: [] };
@@ -52,13 +75,13 @@ function submitRandomWrite(engine, random, id, counter) {
   engine.submit([write])[0].then(
     () => {
       counter.inflight--;
-      process.stdout.write(`A ${key} ${id}\n`);
+      report(`A ${key} ${id}`);
     },
     (error) => {
       counter.inflight--;
-      process.stdout.write(`F ${key} ${id} ${error.code}\n`);
+      report(`F ${key} ${id} ${error.code}`);
     },
   );
 }
 
-module.exports = { bodyFor, seededRandom, submitRandomWrite };
+module.exports = { bodyFor, report, seededRandom, submitRandomWrite };

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { TesseraError } from '../../lib/errors';
 import type {
+  EngineDeleteOptions,
   EngineInfo,
   EngineListOptions,
   EngineListPage,
@@ -150,7 +151,7 @@ export class ModelEngine implements StoreEngine {
       bucket: request.bucket,
       key: request.key,
       versionId: this.newVersionId(bucket),
-      etag: createHash('md5').update(body).digest('hex'),
+      etag: request.multipartEtag ?? createHash('md5').update(body).digest('hex'),
       size: body.length,
       lastModified: this.now(),
       metadata: { ...request.metadata },
@@ -198,10 +199,14 @@ export class ModelEngine implements StoreEngine {
   async head(
     bucketName: string,
     key: string,
-    options: { versionId?: string },
-  ): Promise<ObjectInfo | undefined> {
+    options: { versionId?: string; bodyBytesMax?: number },
+  ): Promise<(ObjectInfo & { body?: Buffer }) | undefined> {
     const found = this.findVersion(this.bucketOf(bucketName), key, options.versionId);
-    return found ? structuredClone(found.info) : undefined;
+    if (!found) return undefined;
+    const info: ObjectInfo & { body?: Buffer } = structuredClone(found.info);
+    if (!info.deleteMarker && info.size <= (options.bodyBytesMax ?? -1))
+      info.body = Buffer.from(found.body);
+    return info;
   }
 
   async read(info: ObjectInfo, offset: number, length: number): Promise<Buffer> {
@@ -213,13 +218,27 @@ export class ModelEngine implements StoreEngine {
   async delete(
     bucketName: string,
     key: string,
-    options: { versionId?: string },
+    options: EngineDeleteOptions,
   ): Promise<DeleteResult> {
     const bucket = this.bucketOf(bucketName);
     const versions = bucket.keys.get(key) ?? [];
+    const ifMatch = options.ifMatch;
+    const changed = (info: ObjectInfo) =>
+      ifMatch !== undefined &&
+      (info.etag !== ifMatch.etag ||
+        (ifMatch.lastModifiedMs !== undefined &&
+          info.lastModified.getTime() !== ifMatch.lastModifiedMs));
+    if (ifMatch !== undefined && options.versionId === undefined) {
+      const current = this.current(bucket, key);
+      if (!current) throw new TesseraError('NoSuchKey', 'the object does not exist');
+      if (changed(current.info))
+        throw new TesseraError('PreconditionFailed', 'the version changed since it was read');
+    }
     if (options.versionId !== undefined) {
       const target = versions.find((v) => v.info.versionId === options.versionId);
       if (!target) return { deleteMarker: false };
+      if (changed(target.info))
+        throw new TesseraError('PreconditionFailed', 'the version changed since it was read');
       const rest = versions.filter((v) => v !== target);
       if (rest.length === 0) bucket.keys.delete(key);
       else

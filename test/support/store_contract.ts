@@ -4,6 +4,7 @@
  * the native engine's suite runs the very same cases.
  */
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { TesseraError } from '../../lib/errors';
 import type { Store } from '../../lib/store/store';
@@ -113,6 +114,23 @@ export function storeContract(label: string, open: StoreFactory): void {
       it('computes the ETag as the MD5 of the body', async () => {
         const { etag } = await store.bucket('photos').put('e', 'hello');
         assert.equal(etag, '5d41402abc4b2a76b9719d911017c592');
+      });
+
+      it('head withBodyUpTo returns the body of small objects only, in the same call', async () => {
+        const photos = store.bucket('photos');
+        const small = pattern(4096, 7);
+        await photos.put('small', small);
+        await photos.put('large', pattern(300_000, 8));
+        await photos.put('empty', Buffer.alloc(0));
+        const head = await photos.head('small', { withBodyUpTo: 4096 });
+        assert.ok(head?.body?.equals(small));
+        assert.equal(head?.etag, createHash('md5').update(small).digest('hex'));
+        assert.equal((await photos.head('small', { withBodyUpTo: 4095 }))?.body, undefined);
+        assert.equal((await photos.head('small'))?.body, undefined);
+        assert.equal((await photos.head('large', { withBodyUpTo: 262_144 }))?.body, undefined);
+        assert.equal((await photos.head('empty', { withBodyUpTo: 1 }))?.body?.length, 0);
+        assert.equal(await photos.head('missing', { withBodyUpTo: 1 }), undefined);
+        await assert.rejects(photos.head('small', { withBodyUpTo: 0 }), code('ERR_OUT_OF_RANGE'));
       });
 
       it('stores empty objects', async () => {
@@ -287,7 +305,7 @@ export function storeContract(label: string, open: StoreFactory): void {
             code('InvalidArgument')(e);
             assert.equal(
               (e as Error).message,
-              'metadata names starting with x-tessera-h- are reserved, got "x-tessera-h-cache-control"',
+              'metadata names starting with x-tessera- are reserved, got "x-tessera-h-cache-control"',
             );
             return true;
           },
@@ -301,6 +319,97 @@ export function storeContract(label: string, open: StoreFactory): void {
           /trailer mismatch/,
         );
         assert.equal(await photos.head('k'), undefined);
+      });
+    });
+
+    describe('multipart objects and the metadata budget', () => {
+      const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+      it('a put with `multipart` has the md5-of-md5s-N ETag in head, get, put, list and versions; sizes in `parts`', async () => {
+        const photos = store.bucket('photos');
+        const parts = [pattern(5000, 1), pattern(5000, 2), pattern(123, 3)];
+        const expected =
+          createHash('md5')
+            .update(Buffer.concat(parts.map((p) => Buffer.from(md5(p), 'hex'))))
+            .digest('hex') + '-3';
+        const put = await photos.put('mp', Buffer.concat(parts), {
+          metadata: { owner: 'ada' },
+          multipart: { partEtags: parts.map(md5), partSizes: parts.map((p) => p.length) },
+        });
+        assert.equal(put.etag, expected);
+        const head = await photos.head('mp');
+        assert.equal(head?.etag, expected);
+        assert.deepEqual(head?.parts, { count: 3, sizes: [5000, 5000, 123] });
+        assert.deepEqual(head?.metadata, { owner: 'ada' });
+        const got = await photos.get('mp');
+        assert.ok(got?.body.equals(Buffer.concat(parts)));
+        assert.equal(got?.etag, expected);
+        const listed = await collect(photos.list());
+        assert.deepEqual(
+          listed.map((e) => (e.type === 'object' ? [e.key, e.etag] : [])),
+          [['mp', expected]],
+        );
+        const versions = await collect(photos.listVersions());
+        assert.equal(versions[0]?.etag, expected);
+        // If-Match takes the multipart ETag; the plain MD5 of the body does not match it.
+        await assert.rejects(
+          photos.put('mp', 'x', { ifMatch: md5(Buffer.concat(parts)) }),
+          code('PreconditionFailed'),
+        );
+        await photos.put('mp', 'y', { ifMatch: `"${expected}"` });
+        const replaced = await photos.head('mp');
+        assert.equal(replaced?.etag, md5(Buffer.from('y')));
+        assert.equal(replaced?.parts, undefined);
+      });
+
+      it('a streamed multipart put keeps its ETag; sizes that do not add up store nothing', async () => {
+        const photos = store.bucket('photos');
+        const big = pattern(5 * 1024 * 1024 + 7, 9);
+        const halves = [big.subarray(0, 5 * 1024 * 1024), big.subarray(5 * 1024 * 1024)];
+        const multipart = { partEtags: halves.map(md5), partSizes: halves.map((h) => h.length) };
+        const put = await photos.put('big', Readable.from([big]), { multipart });
+        assert.match(put.etag, /^[0-9a-f]{32}-2$/);
+        assert.equal((await photos.head('big'))?.etag, put.etag);
+        await assert.rejects(
+          photos.put('bad', Readable.from([big.subarray(1)]), { multipart }),
+          code('InvalidArgument'),
+        );
+        await assert.rejects(photos.put('bad', 'x', { multipart }), code('InvalidArgument'));
+        assert.equal(await photos.head('bad'), undefined);
+        await assert.rejects(
+          photos.put('bad', 'x', { multipart: { partEtags: ['zz'], partSizes: [1] } }),
+          code('InvalidArgument'),
+        );
+      });
+
+      it('callers get the full 2 KiB of user metadata besides system headers and the part layout', async () => {
+        const photos = store.bucket('photos');
+        const metadata = { k: 'v'.repeat(2047) };
+        const headers = {
+          cacheControl: 'c'.repeat(1024),
+          contentDisposition: 'd'.repeat(1024),
+          contentEncoding: 'e'.repeat(1024),
+          contentLanguage: 'l'.repeat(1024),
+          expires: 'x'.repeat(1024),
+        };
+        const sizes = Array.from({ length: 60 }, (_, i) => 100_000 + i);
+        const body = Buffer.alloc(
+          sizes.reduce((a, b) => a + b, 0),
+          7,
+        );
+        await photos.put('full', body, {
+          metadata,
+          headers,
+          contentType: 't'.repeat(1024),
+          multipart: { partEtags: sizes.map(() => md5(Buffer.from('p'))), partSizes: sizes },
+        });
+        const head = await photos.head('full');
+        assert.deepEqual(head?.metadata, metadata);
+        assert.deepEqual(head?.headers, headers);
+        assert.deepEqual(head?.parts?.sizes, sizes);
+        await assert.rejects(
+          photos.put('over', 'x', { metadata: { k: 'v'.repeat(2048) } }),
+          code('MetadataTooLarge'),
+        );
       });
     });
 

@@ -7,7 +7,7 @@
  * For S3 the URI is not normalised and not double-encoded: each segment of
  * the path the client sent is decoded and re-encoded per RFC 3986, '/' kept.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { type QueryParam, percentDecode, uriEncode } from '../request/uri';
 
 /** Canonical URI: every '/'-separated segment decoded, then RFC 3986-encoded. */
@@ -86,8 +86,13 @@ export function canonicalRequest(parts: CanonicalRequestParts): string {
   ].join('\n');
 }
 
+/** One-shot `crypto.hash` (Node >= 20.12) skips the Hash object; createHash otherwise. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string | Buffer) => string })
+  .hash;
+
 export function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+  if (oneShotHash !== undefined) return oneShotHash('sha256', data);
+  return crypto.createHash('sha256').update(data).digest('hex');
 }
 
 /** AWS4-HMAC-SHA256 \n amz-date \n scope \n hex(sha256(canonical request)). */

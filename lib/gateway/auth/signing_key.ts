@@ -26,12 +26,30 @@ export function deriveSigningKey(
 export class SigningKeyCache {
   readonly #entries = new Map<string, Buffer>();
   readonly #capacity: number;
+  /** The last key served: consecutive requests of one user hit it without touching the map. */
+  #last: { secret: string; date: string; region: string; service: string; key: Buffer } | undefined;
 
   constructor(capacity = 256) {
     this.#capacity = capacity;
   }
 
   get(secret: string, date: string, region: string, service: string): Buffer {
+    const last = this.#last;
+    if (
+      last !== undefined &&
+      last.secret === secret &&
+      last.date === date &&
+      last.region === region &&
+      last.service === service
+    ) {
+      return last.key;
+    }
+    const key = this.#lookup(secret, date, region, service);
+    this.#last = { secret, date, region, service, key };
+    return key;
+  }
+
+  #lookup(secret: string, date: string, region: string, service: string): Buffer {
     const cacheKey = `${date}\u0000${region}\u0000${service}\u0000${secret}`;
     const hit = this.#entries.get(cacheKey);
     if (hit !== undefined) {

@@ -7,6 +7,7 @@ import { S3Error } from '../errors';
 import { S3_XMLNS, textElement } from '../xml/escape';
 import { TesseraError } from '../../errors';
 import { type RequestContext, OWNER_ID, OWNER_NAME, isoDate, sendEmpty, sendXml } from './context';
+import { corsConfigs } from './cors';
 import { MULTIPART_BUCKET } from './multipart_store';
 import { readSmallBody } from './request_body';
 import { parseCreateBucketConfiguration, parseVersioningConfiguration } from '../xml/requests';
@@ -77,6 +78,8 @@ export async function deleteBucket(ctx: RequestContext): Promise<void> {
     );
   }
   await ctx.store.deleteBucket(ctx.bucket!);
+  // A bucket made later under this name starts without CORS rules.
+  await corsConfigs(ctx.store).delete(ctx.bucket!);
   sendEmpty(ctx, 204);
 }
 
@@ -111,11 +114,6 @@ export async function putBucketVersioning(ctx: RequestContext): Promise<void> {
 export async function getBucketPolicy(ctx: RequestContext): Promise<void> {
   await requireBucket(ctx);
   throw new S3Error('NoSuchBucketPolicy', undefined, { BucketName: ctx.bucket! });
-}
-
-export async function getBucketCors(ctx: RequestContext): Promise<void> {
-  await requireBucket(ctx);
-  throw new S3Error('NoSuchCORSConfiguration', undefined, { BucketName: ctx.bucket! });
 }
 
 /** The fixed ACL every bucket and object has: the single owner with FULL_CONTROL. */

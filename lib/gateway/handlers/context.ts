@@ -30,6 +30,18 @@ export interface GatewayLimits {
 export interface GatewayConfig extends GatewayLimits {
   /** Region reported by GetBucketLocation / HeadBucket; us-east-1 answers an empty location. */
   region: string;
+  /**
+   * Replication destinations PutBucketReplication may name (by their key,
+   * in `<Role>arn:tessera:replication:::target/NAME</Role>`): endpoints and
+   * credentials are set only by configuration, never by a request.
+   */
+  replicationTargets?: Readonly<Record<string, ReplicationTarget>>;
+}
+
+export interface ReplicationTarget {
+  endpoint: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
 export interface RequestContext {

@@ -5,10 +5,14 @@
  */
 import type { Operation } from '../request/router';
 import * as buckets from './buckets';
+import * as cors from './cors';
 import type { Handler } from './context';
+import * as lifecycle from './lifecycle';
 import * as listing from './listing';
 import * as multipart from './multipart';
+import * as notification from './notification';
 import * as objects from './objects';
+import * as replication from './replication';
 
 export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   ListBuckets: buckets.listBuckets,
@@ -18,8 +22,12 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   GetBucketLocation: buckets.getBucketLocation,
   GetBucketVersioning: buckets.getBucketVersioning,
   PutBucketVersioning: buckets.putBucketVersioning,
+  GetBucketNotificationConfiguration: notification.getBucketNotification,
+  PutBucketNotificationConfiguration: notification.putBucketNotification,
   GetBucketPolicy: buckets.getBucketPolicy,
-  GetBucketCors: buckets.getBucketCors,
+  GetBucketCors: cors.getBucketCors,
+  PutBucketCors: cors.putBucketCors,
+  DeleteBucketCors: cors.deleteBucketCors,
   GetBucketAcl: buckets.getAcl,
   GetObjectAcl: buckets.getAcl,
   ListObjects: listing.listObjectsV1,
@@ -38,4 +46,10 @@ export const HANDLERS: Readonly<Record<Operation, Handler>> = {
   CompleteMultipartUpload: multipart.completeMultipartUpload,
   AbortMultipartUpload: multipart.abortMultipartUpload,
   ListParts: multipart.listParts,
+  PutBucketLifecycleConfiguration: lifecycle.putBucketLifecycle,
+  GetBucketLifecycleConfiguration: lifecycle.getBucketLifecycle,
+  DeleteBucketLifecycle: lifecycle.deleteBucketLifecycle,
+  GetBucketReplication: replication.getBucketReplication,
+  PutBucketReplication: replication.putBucketReplication,
+  DeleteBucketReplication: replication.deleteBucketReplication,
 };

@@ -20,7 +20,7 @@ import {
 } from './context';
 import { PART_NUMBER_MAX, type StoredPart } from './multipart_store';
 import { multipartEtag } from '../object_headers';
-import { attributesFromRequest, withMultipart } from './object_meta';
+import { attributesFromRequest } from './object_meta';
 import { copySourceInfo, parseCopySource, writeConditions } from './objects';
 import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './request_body';
 import { parseCompleteMultipartUpload } from '../xml/requests';
@@ -180,7 +180,8 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     {
       ...(record.contentType !== undefined ? { contentType: record.contentType } : {}),
       ...(record.headers !== undefined ? { headers: record.headers } : {}),
-      metadata: withMultipart(record.metadata, etag, sizes),
+      metadata: record.metadata,
+      multipart: { partEtags: chosen.map((p) => p.etag), partSizes: sizes },
       ...writeConditions(ctx),
     },
   );

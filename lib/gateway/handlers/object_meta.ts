@@ -1,10 +1,9 @@
 /**
  * How S3 object attributes map onto the Store API: Content-Type, user
- * metadata (x-amz-meta-*), system headers (Bucket.put `headers`) and
- * checksums (Bucket.put `checksums`) each have their place. Only the
- * multipart ETag and part layout have none; the gateway keeps them in the
- * metadata map under `x-tessera-mpu-`, refuses `x-tessera-` names from
- * clients and strips them from every answer.
+ * metadata (x-amz-meta-*), system headers (Bucket.put `headers`), checksums
+ * (Bucket.put `checksums`) and the multipart ETag and part layout
+ * (Bucket.put `multipart`) each have their place. `x-tessera-` metadata
+ * names are the Store's and refused from clients.
  */
 import type { ServerResponse } from 'node:http';
 import { S3Error } from '../errors';
@@ -22,8 +21,6 @@ const SYSTEM_HEADERS: ReadonlyArray<readonly [string, keyof ObjectHeaders]> = [
   ['content-language', 'contentLanguage'],
   ['expires', 'expires'],
 ];
-const MPU_ETAG = 'x-tessera-mpu-etag';
-const MPU_PARTS = 'x-tessera-mpu-parts';
 
 export interface StoredAttributes {
   contentType?: string;
@@ -88,63 +85,24 @@ export function attributesFromRequest(ctx: RequestContext): StoredAttributes {
   };
 }
 
-/** Metadata with the multipart ETag and part layout, for Complete. */
-export function withMultipart(
-  metadata: Record<string, string>,
-  etag: string,
-  partSizes: readonly number[],
-): Record<string, string> {
-  return { ...metadata, [MPU_ETAG]: etag, [MPU_PARTS]: encodePartSizes(partSizes) };
-}
-
-/** The client's metadata of a stored object: without the multipart layout. */
+/** The client's metadata of a stored object (the Store keeps its own entries out of it). */
 export function userMetadata(info: ObjectInfo): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(info.metadata)) {
-    if (!name.startsWith(RESERVED_PREFIX)) out[name] = value;
-  }
-  return out;
+  return info.metadata;
 }
 
-/** The ETag clients see: the multipart one when the object was assembled from parts. */
+/** The ETag clients see: the Store's, `md5-of-md5s-N` for an object assembled from parts. */
 export function objectEtag(info: ObjectInfo): string {
-  return info.metadata[MPU_ETAG] ?? info.etag;
+  return info.etag;
 }
 
-/** Sizes of the parts of a multipart object, or undefined for a single-put object. */
+/** Sizes of the parts of a multipart object, or undefined when not kept. */
 export function partSizes(info: ObjectInfo): number[] | undefined {
-  const text = info.metadata[MPU_PARTS];
-  return text === undefined ? undefined : decodePartSizes(text);
-}
-
-/** `count*size+last` when uniform (the usual case), else a comma list. */
-function encodePartSizes(sizes: readonly number[]): string {
-  const first = sizes[0]!;
-  const last = sizes[sizes.length - 1]!;
-  const uniform = sizes.slice(0, -1).every((s) => s === first);
-  if (uniform) return `${sizes.length}*${first}+${last}`;
-  const list = sizes.join(',');
-  // The layout must leave room for user metadata; without it partNumber GETs are refused.
-  return list.length <= 512 ? list : `${sizes.length}`;
-}
-
-function decodePartSizes(text: string): number[] | undefined {
-  const uniform = /^(\d+)\*(\d+)\+(\d+)$/.exec(text);
-  if (uniform) {
-    const count = Number(uniform[1]);
-    const sizes = new Array<number>(count).fill(Number(uniform[2]));
-    sizes[count - 1] = Number(uniform[3]);
-    return sizes;
-  }
-  if (text.includes(',')) return text.split(',').map(Number);
-  return undefined;
+  return info.parts === undefined ? undefined : info.parts.sizes;
 }
 
 /** Number of parts of a multipart object (1 for a single put). */
 export function partCount(info: ObjectInfo): number {
-  const text = info.metadata[MPU_PARTS];
-  if (text === undefined) return 1;
-  return Number(/^\d+/.exec(text)![0]);
+  return info.parts?.count ?? 1;
 }
 
 /**

@@ -86,23 +86,53 @@ export function checksumMap(result: DecodedBodyResult): ChecksumMap {
   return { [result.checksum.algorithm.toLowerCase()]: result.checksum.value };
 }
 
+/** The content length the client declared (decoded length for aws-chunked), if any. */
+function declaredLength(ctx: RequestContext): number | undefined {
+  const text = header(ctx, 'x-amz-decoded-content-length') ?? header(ctx, 'content-length');
+  return text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
+/** Decodes a small body whole (the decoder still enforces the declared length). */
+async function collectBody(ctx: RequestContext, result: DecodedBodyResult): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of decodeRequestBody(ctx, { maxBytes: SMALL_BODY_BYTES_MAX, result })) {
+    chunks.push(chunk);
+    total += chunk.length;
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+}
+
 export async function putObject(ctx: RequestContext): Promise<void> {
   const attributes = attributesFromRequest(ctx);
   const conditions = writeConditions(ctx);
   const result: DecodedBodyResult = { bytes: 0 };
-  // The verified checksum (from a header or an aws-chunked trailer) is known
-  // once the body has ended; Bucket.put awaits it before committing.
-  let bodyEnded!: (checksums: ChecksumMap) => void;
-  const checksums = new Promise<ChecksumMap>((resolve) => (bodyEnded = resolve));
-  async function* body(): AsyncGenerator<Buffer> {
-    yield* decodeRequestBody(ctx, { maxBytes: SINGLE_PUT_BYTES_MAX, result });
-    bodyEnded(checksumMap(result));
+  const bucket = ctx.store.bucket(ctx.bucket!);
+  const declared = declaredLength(ctx);
+  let put;
+  if (declared !== undefined && declared <= SMALL_BODY_BYTES_MAX) {
+    // A small body with a known length: one Buffer and the store's one-call put.
+    const bytes = await collectBody(ctx, result);
+    put = await bucket.put(ctx.key!, bytes, {
+      ...attributes,
+      checksums: checksumMap(result),
+      ...conditions,
+    });
+  } else {
+    // The verified checksum (from a header or an aws-chunked trailer) is known
+    // once the body has ended; Bucket.put awaits it before committing.
+    let bodyEnded!: (checksums: ChecksumMap) => void;
+    const checksums = new Promise<ChecksumMap>((resolve) => (bodyEnded = resolve));
+    async function* body(): AsyncGenerator<Buffer> {
+      yield* decodeRequestBody(ctx, { maxBytes: SINGLE_PUT_BYTES_MAX, result });
+      bodyEnded(checksumMap(result));
+    }
+    put = await bucket.put(ctx.key!, Readable.from(body()), {
+      ...attributes,
+      checksums,
+      ...conditions,
+    });
   }
-  const put = await ctx.store.bucket(ctx.bucket!).put(ctx.key!, Readable.from(body()), {
-    ...attributes,
-    checksums,
-    ...conditions,
-  });
   ctx.res.setHeader('etag', quoteEtag(put.etag));
   if (put.versionId !== 'null') ctx.res.setHeader('x-amz-version-id', put.versionId);
   if (result.checksum !== undefined) {
@@ -118,15 +148,24 @@ export async function putObject(ctx: RequestContext): Promise<void> {
 export async function getObject(ctx: RequestContext): Promise<void> {
   const bucket = ctx.store.bucket(ctx.bucket!);
   const version = versionIdParam(ctx);
-  const info = await bucket.head(ctx.key!, version);
+  // A small object's body comes with its record (one engine call); HEAD needs none.
+  const info = await bucket.head(
+    ctx.key!,
+    ctx.method === 'GET' ? { ...version, withBodyUpTo: SMALL_BODY_BYTES_MAX } : version,
+  );
   if (!info) throw missing(ctx, version.versionId !== undefined);
   const etag = objectEtag(info);
-  ctx.res.setHeader('etag', quoteEtag(etag));
-  ctx.res.setHeader('last-modified', info.lastModified.toUTCString());
-  assertReadConditions(ctx.method, ctx.req.headersDistinct, {
-    etag,
-    lastModified: info.lastModified,
-  });
+  try {
+    assertReadConditions(ctx.method, ctx.req.headersDistinct, {
+      etag,
+      lastModified: info.lastModified,
+    });
+  } catch (error) {
+    // A 304 carries the validators (setObjectHeaders sets them otherwise).
+    ctx.res.setHeader('etag', quoteEtag(etag));
+    ctx.res.setHeader('last-modified', info.lastModified.toUTCString());
+    throw error;
+  }
   const partNumberText = ctx.params.get('partNumber');
   const rangeText = header(ctx, 'range');
   let span = { start: 0, end: info.size - 1 };
@@ -162,6 +201,13 @@ export async function getObject(ctx: RequestContext): Promise<void> {
     throw error;
   }
   setObjectHeaders(ctx, info, partial ? span : undefined);
+  const replication = await ctx.store.replication?.objectStatus(
+    ctx.bucket!,
+    ctx.key!,
+    info.versionId,
+    (info as { sequence?: number }).sequence,
+  );
+  if (replication !== undefined) ctx.res.setHeader('x-amz-replication-status', replication);
   for (const [param, name] of RESPONSE_OVERRIDES) {
     const value = ctx.params.get(param);
     if (value !== undefined) ctx.res.setHeader(name, value);
@@ -171,6 +217,12 @@ export async function getObject(ctx: RequestContext): Promise<void> {
   ctx.res.setHeader('content-length', length);
   if (ctx.method === 'HEAD' || length === 0) {
     ctx.res.end();
+    return;
+  }
+  if (info.body !== undefined) {
+    const bytes = ranged ? info.body.subarray(span.start, span.end + 1) : info.body;
+    ctx.sentBytes += bytes.length;
+    ctx.res.end(bytes);
     return;
   }
   // The head above is the version served: no second lookup.

@@ -308,9 +308,12 @@ export class PayloadDecoder extends Transform {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#held = undefined;
-    this.#fail(
-      error ?? new S3Error('IncompleteBody', 'The request body ended before it was complete.'),
-    );
+    // After a verified end there is nothing to reject (and no error to build).
+    if (!this.#settled) {
+      this.#fail(
+        error ?? new S3Error('IncompleteBody', 'The request body ended before it was complete.'),
+      );
+    }
     callback(error);
   }
 

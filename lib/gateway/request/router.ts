@@ -3,9 +3,9 @@
  * *presence* of query parameters (`?uploads` and `?uploads=` are the same;
  * the SDK's `x-id=PutObject` is ignored). Operations of issue 6 are named;
  * every other S3 sub-resource answers 501 NotImplemented, and methods a
- * resource does not have answer 405 MethodNotAllowed. s3cmd reads `?policy`,
- * `?cors` and `?acl` in `s3cmd info` (ECOSYSTEM.md), so their GETs are
- * operations; writing them is NotImplemented.
+ * resource does not have answer 405 MethodNotAllowed. s3cmd reads `?policy`
+ * and `?acl` in `s3cmd info` (ECOSYSTEM.md), so their GETs are operations;
+ * writing them is NotImplemented. `?cors` is bucket CORS (handlers/cors.ts).
  */
 import type { HeaderValues } from '../auth/canonical';
 import { headerValues } from '../auth/canonical';
@@ -21,6 +21,8 @@ export const OPERATIONS = [
   'GetBucketLocation',
   'GetBucketVersioning',
   'PutBucketVersioning',
+  'GetBucketNotificationConfiguration',
+  'PutBucketNotificationConfiguration',
   'ListObjects',
   'ListObjectsV2',
   'ListObjectVersions',
@@ -39,8 +41,16 @@ export const OPERATIONS = [
   'ListParts',
   'GetBucketPolicy',
   'GetBucketCors',
+  'PutBucketCors',
+  'DeleteBucketCors',
   'GetBucketAcl',
   'GetObjectAcl',
+  'PutBucketLifecycleConfiguration',
+  'GetBucketLifecycleConfiguration',
+  'DeleteBucketLifecycle',
+  'GetBucketReplication',
+  'PutBucketReplication',
+  'DeleteBucketReplication',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
@@ -53,17 +63,14 @@ const UNSUPPORTED_SUBRESOURCES = [
   'intelligent-tiering',
   'inventory',
   'legal-hold',
-  'lifecycle',
   'logging',
   'metadataConfiguration',
   'metadataTable',
   'metrics',
-  'notification',
   'object-lock',
   'ownershipControls',
   'policyStatus',
   'publicAccessBlock',
-  'replication',
   'requestPayment',
   'restore',
   'retention',
@@ -78,7 +85,6 @@ const UNSUPPORTED_SUBRESOURCES = [
 /** Bucket sub-resources answered read-only (s3cmd info asks for them). */
 const BUCKET_READ_ONLY: ReadonlyArray<readonly [string, Operation]> = [
   ['policy', 'GetBucketPolicy'],
-  ['cors', 'GetBucketCors'],
   ['acl', 'GetBucketAcl'],
 ];
 
@@ -106,7 +112,11 @@ export function routeOperation(
   for (const name of UNSUPPORTED_SUBRESOURCES) {
     if (has(query, name)) throw notImplemented(`The '${name}' sub-resource`);
   }
-  if (method === 'OPTIONS') throw notImplemented('CORS (OPTIONS)');
+  // OPTIONS (CORS preflight) is answered before routing, in server.ts.
+  if (method === 'OPTIONS') throw methodNotAllowed(method, 'resource');
+  if (address.key !== undefined && has(query, 'notification')) {
+    throw notImplemented("The 'notification' sub-resource on an object");
+  }
 
   if (address.bucket === undefined) {
     if (method === 'GET') return 'ListBuckets';
@@ -117,14 +127,37 @@ export function routeOperation(
     if (has(query, 'uploadId') || has(query, 'partNumber')) {
       throw new S3Error('InvalidRequest', 'A multipart request needs an object key.');
     }
+    if (has(query, 'cors')) {
+      if (method === 'GET') return 'GetBucketCors';
+      if (method === 'PUT') return 'PutBucketCors';
+      if (method === 'DELETE') return 'DeleteBucketCors';
+      throw methodNotAllowed(method, 'cors');
+    }
     for (const [name, operation] of BUCKET_READ_ONLY) {
       if (!has(query, name)) continue;
       if (method === 'GET') return operation;
       throw notImplemented(`${method} on the '${name}' sub-resource`);
     }
+    if (has(query, 'lifecycle')) {
+      if (method === 'PUT') return 'PutBucketLifecycleConfiguration';
+      if (method === 'GET') return 'GetBucketLifecycleConfiguration';
+      if (method === 'DELETE') return 'DeleteBucketLifecycle';
+      throw methodNotAllowed(method, 'lifecycle');
+    }
     if (has(query, 'location')) {
       if (method === 'GET') return 'GetBucketLocation';
       throw methodNotAllowed(method, 'location');
+    }
+    if (has(query, 'replication')) {
+      if (method === 'GET') return 'GetBucketReplication';
+      if (method === 'PUT') return 'PutBucketReplication';
+      if (method === 'DELETE') return 'DeleteBucketReplication';
+      throw methodNotAllowed(method, 'replication');
+    }
+    if (has(query, 'notification')) {
+      if (method === 'GET') return 'GetBucketNotificationConfiguration';
+      if (method === 'PUT') return 'PutBucketNotificationConfiguration';
+      throw methodNotAllowed(method, 'notification');
     }
     if (has(query, 'versioning')) {
       if (method === 'GET') return 'GetBucketVersioning';
@@ -166,6 +199,7 @@ export function routeOperation(
     }
   }
 
+  if (has(query, 'lifecycle')) throw notImplemented(`The 'lifecycle' sub-resource of an object`);
   if (has(query, 'acl')) {
     if (method === 'GET') return 'GetObjectAcl';
     throw notImplemented(`${method} on the 'acl' sub-resource`);

@@ -645,6 +645,21 @@ for (const { kind, label } of STORES)
       });
 
       it('checks multipart order, ETags and minimum sizes; re-upload replaces; abort discards', async () => {
+        const complete = (
+          key: string,
+          uploadId: string | undefined,
+          parts: [number, string | undefined][],
+          extra: { IfNoneMatch?: string } = {},
+        ) =>
+          s3.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId: uploadId,
+              MultipartUpload: { Parts: parts.map(([PartNumber, ETag]) => ({ PartNumber, ETag })) },
+              ...extra,
+            }),
+          );
         const { UploadId } = await s3.send(
           new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp', Metadata: { k: 'v' } }),
         );
@@ -674,53 +689,26 @@ for (const { kind, label } of STORES)
           [['mp', UploadId]],
         );
         await rejectsWith(
-          s3.send(
-            new CompleteMultipartUploadCommand({
-              Bucket: bucket,
-              Key: 'mp',
-              UploadId,
-              MultipartUpload: {
-                Parts: [
-                  { PartNumber: 2, ETag: e2b.ETag },
-                  { PartNumber: 1, ETag: e1.ETag },
-                ],
-              },
-            }),
-          ),
+          complete('mp', UploadId, [
+            [2, e2b.ETag],
+            [1, e1.ETag],
+          ]),
           'InvalidPartOrder',
           400,
         );
         await rejectsWith(
-          s3.send(
-            new CompleteMultipartUploadCommand({
-              Bucket: bucket,
-              Key: 'mp',
-              UploadId,
-              MultipartUpload: {
-                Parts: [
-                  { PartNumber: 1, ETag: e1.ETag },
-                  { PartNumber: 2, ETag: e2.ETag },
-                ],
-              },
-            }),
-          ),
+          complete('mp', UploadId, [
+            [1, e1.ETag],
+            [2, e2.ETag],
+          ]),
           'InvalidPart',
           400,
         );
         await rejectsWith(
-          s3.send(
-            new CompleteMultipartUploadCommand({
-              Bucket: bucket,
-              Key: 'mp',
-              UploadId,
-              MultipartUpload: {
-                Parts: [
-                  { PartNumber: 2, ETag: e2b.ETag },
-                  { PartNumber: 3, ETag: e1.ETag },
-                ],
-              },
-            }),
-          ),
+          complete('mp', UploadId, [
+            [2, e2b.ETag],
+            [3, e1.ETag],
+          ]),
           'InvalidPart',
           400,
         );
@@ -746,19 +734,10 @@ for (const { kind, label } of STORES)
           }),
         );
         await rejectsWith(
-          s3.send(
-            new CompleteMultipartUploadCommand({
-              Bucket: bucket,
-              Key: 'small',
-              UploadId: small.UploadId,
-              MultipartUpload: {
-                Parts: [
-                  { PartNumber: 1, ETag: s1.ETag },
-                  { PartNumber: 2, ETag: s2.ETag },
-                ],
-              },
-            }),
-          ),
+          complete('small', small.UploadId, [
+            [1, s1.ETag],
+            [2, s2.ETag],
+          ]),
           'EntityTooSmall',
           400,
         );
@@ -777,36 +756,22 @@ for (const { kind, label } of STORES)
 
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'mp', Body: 'exists' }));
         await rejectsWith(
-          s3.send(
-            new CompleteMultipartUploadCommand({
-              Bucket: bucket,
-              Key: 'mp',
-              UploadId,
-              IfNoneMatch: '*',
-              MultipartUpload: {
-                Parts: [
-                  { PartNumber: 1, ETag: e1.ETag },
-                  { PartNumber: 2, ETag: e2b.ETag },
-                ],
-              },
-            }),
+          complete(
+            'mp',
+            UploadId,
+            [
+              [1, e1.ETag],
+              [2, e2b.ETag],
+            ],
+            { IfNoneMatch: '*' },
           ),
           'PreconditionFailed',
           412,
         );
-        const done = await s3.send(
-          new CompleteMultipartUploadCommand({
-            Bucket: bucket,
-            Key: 'mp',
-            UploadId,
-            MultipartUpload: {
-              Parts: [
-                { PartNumber: 1, ETag: e1.ETag },
-                { PartNumber: 2, ETag: e2b.ETag },
-              ],
-            },
-          }),
-        );
+        const done = await complete('mp', UploadId, [
+          [1, e1.ETag],
+          [2, e2b.ETag],
+        ]);
         assert.match(done.ETag ?? '', /^"[0-9a-f]{32}-2"$/);
         assert.deepEqual(await bytesOf(s3, bucket, 'mp'), Buffer.concat([p1, p2b]));
         assert.deepEqual(

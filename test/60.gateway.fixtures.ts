@@ -3,13 +3,32 @@
  * and replays from TESSERA_SEED, a node:crypto hash for @smithy/signature-v4,
  * and a signer/converter between smithy's HttpRequest and our SignedRequest.
  */
+import { strict as assert } from 'node:assert';
 import { createHash, createHmac } from 'node:crypto';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SignedRequest } from '../lib/gateway/auth/sigv4';
+import { S3Error } from '../lib/gateway/errors';
 import { parseQuery, uriEncode } from '../lib/gateway/request/uri';
 
 export const LONG = process.env.TESSERA_LONG === '1';
+
+/** Asserts that `fn` throws an S3Error with this code, HTTP status and (optionally) message. */
+export function expectThrow(
+  fn: () => unknown,
+  code: string,
+  status: number,
+  message?: string | RegExp,
+): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof S3Error, String(e));
+    assert.equal(e.code, code, e.message);
+    assert.equal(e.statusCode, status);
+    if (typeof message === 'string') assert.equal(e.message, message);
+    else if (message) assert.match(e.message, message);
+    return true;
+  });
+}
 
 /** xorshift128+ seeded from one 32-bit seed; `seed` is printed by `makeRandom`. */
 export class Random {

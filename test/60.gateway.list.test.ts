@@ -1,5 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { S3Error } from '../lib/gateway/errors';
 import {
   parseListMultipartUploads,
   parseListObjectVersions,
@@ -8,17 +7,7 @@ import {
   parseListParts,
 } from '../lib/gateway/request/list_params';
 import { parseQuery } from '../lib/gateway/request/uri';
-
-function expectThrow(fn: () => unknown, code: string, status: number, message?: string | RegExp) {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof S3Error, String(e));
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.statusCode, status);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message) assert.match(e.message, message);
-    return true;
-  });
-}
+import { expectThrow } from './60.gateway.fixtures';
 
 describe('60 gateway list parameters', () => {
   it('ListObjects V1 as s3cmd and rclone send it', () => {

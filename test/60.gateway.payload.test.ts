@@ -32,7 +32,7 @@ import {
   storedContentEncoding,
 } from '../lib/gateway/payload/decoder';
 import { parseQuery, splitTarget } from '../lib/gateway/request/uri';
-import { LONG, awsChunked, makeRandom } from './60.gateway.fixtures';
+import { LONG, awsChunked, expectThrow, makeRandom } from './60.gateway.fixtures';
 
 const SK = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const DOC_DATE = '20130524T000000Z';
@@ -114,17 +114,6 @@ function assertRefused(
   assert.equal(outcome.verifiedError, outcome.error);
   if (total !== undefined && total > 0)
     assert.ok(outcome.output.length < total, 'the last bytes are held back');
-}
-
-function expectThrow(fn: () => unknown, code: string, status: number, message?: string | RegExp) {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof S3Error, String(e));
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.statusCode, status);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message) assert.match(e.message, message);
-    return true;
-  });
 }
 
 function checksumOf(algorithm: ChecksumAlgorithm, data: Buffer): string {

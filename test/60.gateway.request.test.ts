@@ -19,17 +19,7 @@ import { parseRequest, queryValue } from '../lib/gateway/request/parse';
 import { parseCopySourceRange, parseRange } from '../lib/gateway/request/range';
 import { OPERATIONS, type Operation, routeOperation } from '../lib/gateway/request/router';
 import { parseQuery } from '../lib/gateway/request/uri';
-
-function expectThrow(fn: () => unknown, code: string, status: number, message?: string | RegExp) {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof S3Error, String(e));
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.statusCode, status);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message) assert.match(e.message, message);
-    return true;
-  });
-}
+import { expectThrow } from './60.gateway.fixtures';
 
 describe('60 gateway request: addressing', () => {
   it('path style: bucket is the first segment, the key everything after, kept literal', () => {

@@ -42,17 +42,7 @@ import {
   parseDelete,
   parseVersioningConfiguration,
 } from '../lib/gateway/xml/requests';
-
-function expectThrow(fn: () => unknown, code: string, status: number, message?: string | RegExp) {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof S3Error, String(e));
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.statusCode, status);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message) assert.match(e.message, message);
-    return true;
-  });
-}
+import { expectThrow } from './60.gateway.fixtures';
 
 const T = new Date(Date.UTC(2026, 10, 22, 1, 2, 3, 456));
 const OWNER = { id: 'owner-id', displayName: 'alice' };

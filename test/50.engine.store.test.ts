@@ -4,35 +4,19 @@
  * has: reopen, snapshots and full scans, locking, drive checks, info.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { TesseraError } from '../lib/errors';
 import { NativeStoreEngine } from '../lib/store/engine_binding';
 import { Store } from '../lib/store/store';
 import { storeContract } from './support/store_contract';
+import { code, tempDirFactory } from './support/temp_dirs';
 
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-engine-'));
-  dirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const freshDir = tempDirFactory('engine');
 
 storeContract('native engine 4+2', async () =>
   Store.open({ path: freshDir(), dataShards: 4, parityShards: 2 }),
 );
-
-function code(expected: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof TesseraError, `expected TesseraError, got ${String(error)}`);
-    assert.equal(error.code, expected);
-    return true;
-  };
-}
 
 describe('native engine: durability across reopen', () => {
   it('reopens from the snapshot and from a full scan with identical contents', async () => {

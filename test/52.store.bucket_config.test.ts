@@ -3,30 +3,11 @@
  * internal bucket (lib/store/bucket_config.ts).
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { TesseraError } from '../lib/errors';
 import { CONFIG_BUCKET } from '../lib/store/bucket_config';
 import { Store } from '../lib/store/store';
+import { code, tempDirFactory } from './support/temp_dirs';
 
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-bcfg-'));
-  dirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function code(expected: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof TesseraError, `expected TesseraError, got ${String(error)}`);
-    assert.equal(error.code, expected);
-    return true;
-  };
-}
+const freshDir = tempDirFactory('bcfg');
 
 const open = (path: string) => Store.open({ path, dataShards: 2, parityShards: 1 });
 

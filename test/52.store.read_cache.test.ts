@@ -7,22 +7,12 @@
  * under a cache too small to hold them.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TesseraError } from '../lib/errors';
 import type { NativeStoreEngine } from '../lib/store/engine_binding';
 import { Store } from '../lib/store/store';
+import { tempDirFactory } from './support/temp_dirs';
 
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-cache-'));
-  dirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const freshDir = tempDirFactory('cache');
 
 function stats(store: Store): Record<string, number> {
   return (store as unknown as { engine: NativeStoreEngine }).engine.native.stats();

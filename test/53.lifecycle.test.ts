@@ -4,32 +4,13 @@
  * buckets, the rate bound, and a pass interrupted by close() and resumed.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { TesseraError } from '../lib/errors';
 import { MultipartStore } from '../lib/gateway/handlers/multipart_store';
 import { DAY_MS, dueAfterDays } from '../lib/lifecycle/rules';
 import type { LifecycleOptions } from '../lib/lifecycle/runner';
 import { Store } from '../lib/store/store';
+import { code, tempDirFactory } from './support/temp_dirs';
 
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-life-'));
-  dirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function code(expected: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof TesseraError, `expected TesseraError, got ${String(error)}`);
-    assert.equal(error.code, expected, (error as Error).message);
-    return true;
-  };
-}
+const freshDir = tempDirFactory('life');
 
 /** A clock the test moves; starts at the real time (objects are stamped with it). */
 function fakeClock() {

@@ -5,24 +5,16 @@
  * store.stats() against known workloads.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { binding } from '../lib/binding';
 import { TesseraError } from '../lib/errors';
 import { type ChangeEvent, type ChangeSource, watchChanges } from '../lib/store/changes';
 import type { EngineBinding, NativeStoreEngine } from '../lib/store/engine_binding';
 import { Store } from '../lib/store/store';
+import { tempDirFactory } from './support/temp_dirs';
 
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-events-'));
-  dirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const freshDir = tempDirFactory('events');
 
 function seed(): number {
   const s = process.env.TESSERA_SEED ? Number(process.env.TESSERA_SEED) : Date.now() % 1000000;

@@ -6,11 +6,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   GetBucketNotificationConfigurationCommand,
   PutBucketNotificationConfigurationCommand,
@@ -23,16 +20,9 @@ import {
   validateNotificationConfig,
 } from '../lib/gateway/notifications/webhooks';
 import { Store } from '../lib/store/store';
+import { tempDirFactory } from './support/temp_dirs';
 
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-gwevents-'));
-  dirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const freshDir = tempDirFactory('gwevents');
 
 const credentials = [{ accessKeyId: 'AKIDEVENTS', secretAccessKey: 'secret-events-0123456789' }];
 

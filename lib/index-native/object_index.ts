@@ -68,6 +68,22 @@ export interface ListVersionsResult {
 
 const EMPTY = Buffer.alloc(0);
 
+/** `maxKeys` of a listing: an integer in 1..LIST_KEYS_MAX, default 1000. */
+function checkMaxKeys(maxKeys: number = 1000): number {
+  if (!Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > LIST_KEYS_MAX) {
+    throw new TesseraError(
+      'ERR_OUT_OF_RANGE',
+      `maxKeys must be an integer in 1..${LIST_KEYS_MAX}, got ${maxKeys}`,
+    );
+  }
+  return maxKeys;
+}
+
+/** An optional key-like listing option as bytes (empty when absent). */
+function optionalKey(value: string | undefined, name: string): Buffer {
+  return value === undefined ? EMPTY : keyBuffer(value, name, OBJECT_KEY_BYTES_MAX);
+}
+
 function keyBuffer(key: string | Buffer, what: string, max: number): Buffer {
   const b = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
   if (!Buffer.isBuffer(b)) {
@@ -248,24 +264,12 @@ export class ObjectIndex {
   /** One raw page: packed keys (and metadata), as the addon returns it. */
   listRaw(bucket: string, options: ListOptions = {}, withMeta = false): NativeListPage {
     checkBucket(bucket);
-    const maxKeys = options.maxKeys ?? 1000;
-    if (!Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > LIST_KEYS_MAX) {
-      throw new TesseraError(
-        'ERR_OUT_OF_RANGE',
-        `maxKeys must be an integer in 1..10000, got ${maxKeys}`,
-      );
-    }
+    const maxKeys = checkMaxKeys(options.maxKeys);
     return this.native.list(
       bucket,
-      options.prefix === undefined
-        ? EMPTY
-        : keyBuffer(options.prefix, 'prefix', OBJECT_KEY_BYTES_MAX),
-      options.delimiter === undefined
-        ? EMPTY
-        : keyBuffer(options.delimiter, 'delimiter', OBJECT_KEY_BYTES_MAX),
-      options.startAfter === undefined
-        ? EMPTY
-        : keyBuffer(options.startAfter, 'startAfter', OBJECT_KEY_BYTES_MAX),
+      optionalKey(options.prefix, 'prefix'),
+      optionalKey(options.delimiter, 'delimiter'),
+      optionalKey(options.startAfter, 'startAfter'),
       options.continuation ?? EMPTY,
       maxKeys,
       withMeta,
@@ -287,13 +291,7 @@ export class ObjectIndex {
   /** One page of versions (S3 ListObjectVersions order). */
   listVersions(bucket: string, options: ListVersionsOptions = {}): ListVersionsResult {
     checkBucket(bucket);
-    const maxKeys = options.maxKeys ?? 1000;
-    if (!Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > LIST_KEYS_MAX) {
-      throw new TesseraError(
-        'ERR_OUT_OF_RANGE',
-        `maxKeys must be an integer in 1..10000, got ${maxKeys}`,
-      );
-    }
+    const maxKeys = checkMaxKeys(options.maxKeys);
     const marker = options.versionIdMarker;
     if (
       marker !== undefined &&
@@ -303,15 +301,9 @@ export class ObjectIndex {
     }
     const page = this.native.listVersions(
       bucket,
-      options.prefix === undefined
-        ? EMPTY
-        : keyBuffer(options.prefix, 'prefix', OBJECT_KEY_BYTES_MAX),
-      options.delimiter === undefined
-        ? EMPTY
-        : keyBuffer(options.delimiter, 'delimiter', OBJECT_KEY_BYTES_MAX),
-      options.keyMarker === undefined
-        ? EMPTY
-        : keyBuffer(options.keyMarker, 'keyMarker', OBJECT_KEY_BYTES_MAX),
+      optionalKey(options.prefix, 'prefix'),
+      optionalKey(options.delimiter, 'delimiter'),
+      optionalKey(options.keyMarker, 'keyMarker'),
       marker !== undefined,
       marker ?? 0n,
       maxKeys,

@@ -13,33 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { binding } from '../../lib/binding';
 import { ReedSolomon } from '../../lib/index';
-
-const MiB = 1024 * 1024;
-
-interface Ronomon {
-  create(k: number, m: number): unknown;
-  encode(
-    context: unknown,
-    sources: number,
-    targets: number,
-    buffer: Buffer,
-    bufferOffset: number,
-    bufferSize: number,
-    parity: Buffer,
-    parityOffset: number,
-    paritySize: number,
-    callback: (error?: Error) => void,
-  ): void;
-}
-
-function loadRonomon(): Ronomon | undefined {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('@ronomon/reed-solomon') as Ronomon;
-  } catch {
-    return undefined;
-  }
-}
+import { cycle, loadRonomon, makeStripes, MiB, ronomonEncodeOp } from './common';
 
 type Op = () => void | Promise<void>;
 
@@ -56,59 +30,6 @@ async function rate(op: Op, bytesPerOp: number, windowMs: number): Promise<numbe
   return (ops * bytesPerOp) / ((now - started) / 1000);
 }
 
-function stripes(k: number, m: number, stripeBytes: number, workingSet: number): Uint8Array[][] {
-  const shard = stripeBytes / k;
-  const per = shard * (k + m);
-  const count = Math.max(1, Math.ceil(workingSet / per));
-  return Array.from({ length: count }, () => {
-    const block = new Uint8Array(per);
-    for (let i = 0; i < per; i += 4096) block[i] = i >>> 12;
-    return Array.from({ length: k + m }, (_, i) => block.subarray(i * shard, (i + 1) * shard));
-  });
-}
-
-function cycle<T>(items: T[]): () => T {
-  let i = 0;
-  return () => {
-    const item = items[i]!;
-    i = i + 1 === items.length ? 0 : i + 1;
-    return item;
-  };
-}
-
-function ronomonOp(ronomon: Ronomon, k: number, m: number, stripeBytes: number, count: number): Op {
-  const shard = stripeBytes / k;
-  const next = cycle(
-    Array.from({ length: count }, () => ({
-      data: Buffer.alloc(stripeBytes, 0x5a),
-      parity: Buffer.alloc(shard * m),
-    })),
-  );
-  const context = ronomon.create(k, m);
-  let sources = 0;
-  let targets = 0;
-  for (let i = 0; i < k + m; i++) {
-    if (i < k) sources |= 1 << i;
-    else targets |= 1 << i;
-  }
-  return () =>
-    new Promise<void>((resolve, reject) => {
-      const { data, parity } = next();
-      ronomon.encode(
-        context,
-        sources,
-        targets,
-        data,
-        0,
-        data.length,
-        parity,
-        0,
-        parity.length,
-        (error) => (error ? reject(error) : resolve()),
-      );
-    });
-}
-
 interface Pair {
   name: string;
   target: string;
@@ -123,18 +44,18 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds ?? 15);
   const windowMs = 120;
   const best = ReedSolomon.kernels()[0]!;
-  const hot = stripes(8, 4, MiB, 0);
+  const hot = makeStripes(8, 4, MiB, 0);
   const hotStripe = hot[0]!;
-  const cold = cycle(stripes(8, 4, MiB, 128 * MiB));
-  const small = stripes(8, 4, 32 * 1024, 0)[0]!;
-  const batch = Array.from({ length: 64 }, () => stripes(8, 4, 32 * 1024, 0)[0]!);
+  const cold = cycle(makeStripes(8, 4, MiB, 128 * MiB));
+  const small = makeStripes(8, 4, 32 * 1024, 0)[0]!;
+  const batch = Array.from({ length: 64 }, () => makeStripes(8, 4, 32 * 1024, 0)[0]!);
   const rs = new ReedSolomon(8, 4);
   const raw = new binding.EcCodec(8, 4, 'builtin', best);
   const avx2 = ReedSolomon.kernels().includes('avx2')
     ? new binding.EcCodec(8, 4, 'builtin', 'avx2')
     : undefined;
   const isal = ReedSolomon.isal().available ? new binding.EcCodec(8, 4, 'isal', '') : undefined;
-  const ronomon = loadRonomon();
+  const ronomon = loadRonomon().module;
   const lost = [0, 1, 2, 3];
 
   const pairs: Pair[] = [];
@@ -182,19 +103,19 @@ async function main(): Promise<void> {
         name: '8+4 1MiB hot encode: public await rs.encode / @ronomon',
         target: '>= 4',
         a: { label: 'public', op: () => rs.encode(hotStripe), bytes: MiB },
-        b: { label: 'ronomon', op: ronomonOp(ronomon, 8, 4, MiB, 1), bytes: MiB },
+        b: { label: 'ronomon', op: ronomonEncodeOp(ronomon, 8, 4, MiB, 1), bytes: MiB },
       },
       {
         name: '8+4 32KiB stripes: rs.encodeMany (64 per call) / @ronomon per stripe',
         target: '>= 5',
         a: { label: 'encodeMany', op: () => rs.encodeMany(batch), bytes: 64 * 32 * 1024 },
-        b: { label: 'ronomon', op: ronomonOp(ronomon, 8, 4, 32 * 1024, 1), bytes: 32 * 1024 },
+        b: { label: 'ronomon', op: ronomonEncodeOp(ronomon, 8, 4, 32 * 1024, 1), bytes: 32 * 1024 },
       },
       {
         name: '8+4 32KiB stripes: await rs.encode per stripe / @ronomon per stripe',
         target: '(info)',
         a: { label: 'public', op: () => rs.encode(small), bytes: 32 * 1024 },
-        b: { label: 'ronomon', op: ronomonOp(ronomon, 8, 4, 32 * 1024, 1), bytes: 32 * 1024 },
+        b: { label: 'ronomon', op: ronomonEncodeOp(ronomon, 8, 4, 32 * 1024, 1), bytes: 32 * 1024 },
       },
     );
   } else {

@@ -5,7 +5,12 @@
 //
 // Usage: ec_bench [--trials N] [--ms T] [--quick] [--only LABEL-SUBSTRING]
 //        ec_bench --paired [--rounds N (101)] [--ms T (5)]
+//        ec_bench --pipes [--rounds N (101)] [--ms T (5)]
 //        either with --cpu-time: time by this thread's CPU time, not wall time
+//
+// --pipes measures vpshufb/vpxor/vpsrlq throughput, prints the AVX2 PSHUFB
+// method's bound for 8+4 and compares it and the avx2 kernel with ISA-L's
+// backend (8+4 1 MiB hot, thread CPU time, medians of interleaved rounds).
 //
 // --paired measures the issue's kernel-versus-ISA-L ratios (8+4, 1 MiB
 // stripes, hot) as paired ratios: each round runs A then B (order
@@ -33,6 +38,10 @@ namespace ec {
 
 // ec_bench_skeleton.cc (AVX-512 unit, x86-64 only).
 bool MemorySkeletonUsable();
+// ec_bench_pipes.cc: prints vector-pipe throughputs and returns the AVX2
+// PSHUFB method's issue bound for k+m in GB/s.
+bool PipesUsable();
+double PrintPipesAndBound(int k, int m);
 void EncodeMemorySkeleton(size_t len, int k, int m, uint8_t* const* src,
                           uint8_t* const* dst);
 
@@ -262,12 +271,56 @@ int Paired(int rounds, double ms) {
   return 0;
 }
 
+int Pipes(int rounds, double ms) {
+  if (!PipesUsable()) {
+    std::printf("pipes: needs AVX2\n");
+    return 1;
+  }
+  use_cpu_time = true;
+  const Workload w = {8, 4, 1 << 20, 0, "8+4 1MiB hot"};
+  const double bound = PrintPipesAndBound(w.k, w.m);
+  std::unique_ptr<ReedSolomonCodec> avx2, isal;
+  const EcKernel* kernel = FindUsableKernel("avx2");
+  if (kernel == nullptr ||
+      !ReedSolomonCodec::Create(w.k, w.m, EcBackend::kBuiltin, kernel, &avx2)
+           .ok() ||
+      !ReedSolomonCodec::Create(w.k, w.m, EcBackend::kIsal, nullptr, &isal)
+           .ok()) {
+    std::printf("pipes: avx2 kernel or isal unavailable\n");
+    return 1;
+  }
+  Memory mem = Allocate(w);
+  const double s = ms / 1000;
+  Measure(*avx2, w, mem, false, s);
+  Measure(*isal, w, mem, false, s);
+  std::vector<double> a, b;
+  for (int r = 0; r < rounds; ++r) {
+    if (r % 2 == 0) {
+      a.push_back(Measure(*avx2, w, mem, false, s));
+      b.push_back(Measure(*isal, w, mem, false, s));
+    } else {
+      b.push_back(Measure(*isal, w, mem, false, s));
+      a.push_back(Measure(*avx2, w, mem, false, s));
+    }
+  }
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  const double avx2_gbs = a[a.size() / 2], isal_gbs = b[b.size() / 2];
+  std::printf(
+      "8+4 1 MiB hot, thread CPU time: avx2 kernel %.1f GB/s (%.0f%% of the "
+      "bound), isal backend %.1f GB/s; bound / isal %.2f, avx2 / isal %.2f\n",
+      avx2_gbs, 100 * avx2_gbs / bound, isal_gbs, bound / isal_gbs,
+      avx2_gbs / isal_gbs);
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   int trials = 5;
   double ms = 150;
   double paired_ms = 5;        // short windows: fewer preemptions inside one
   const char* only = nullptr;  // run workloads whose label contains this
   bool paired = false;
+  bool pipes = false;
   int rounds = 101;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--trials") && i + 1 < argc)
@@ -276,6 +329,8 @@ int Main(int argc, char** argv) {
       ms = paired_ms = std::atof(argv[++i]);
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc)
       only = argv[++i];
+    else if (!std::strcmp(argv[i], "--pipes"))
+      pipes = true;
     else if (!std::strcmp(argv[i], "--cpu-time"))
       use_cpu_time = true;
     else if (!std::strcmp(argv[i], "--paired"))
@@ -288,6 +343,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (paired) return Paired(rounds, paired_ms);
+  if (pipes) return Pipes(rounds, paired_ms);
   const size_t mib = 1 << 20;
   const Workload workloads[] = {
       {8, 4, mib, 0, "8+4 1MiB hot"},

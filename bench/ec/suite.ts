@@ -15,8 +15,15 @@ import { performance } from 'node:perf_hooks';
 import { binding, type NativeEcCodec } from '../../lib/binding';
 import { ReedSolomon } from '../../lib/index';
 import type { BenchSuite, Measurement, Trial, TrialContext } from '../lib/types';
+import {
+  cycle,
+  loadRonomon,
+  makeStripes as makeStripesOf,
+  MiB,
+  ronomonEncodeOp,
+  type Ronomon,
+} from './common';
 
-const MiB = 1024 * 1024;
 const cold_working_set_bytes = 128 * MiB;
 const batch_stripes = 64;
 
@@ -27,52 +34,13 @@ interface Shape {
   label: string;
 }
 
-interface Ronomon {
-  MAX_K: number;
-  create(k: number, m: number): unknown;
-  encode(
-    context: unknown,
-    sources: number,
-    targets: number,
-    buffer: Buffer,
-    bufferOffset: number,
-    bufferSize: number,
-    parity: Buffer,
-    parityOffset: number,
-    paritySize: number,
-    callback: (error?: Error) => void,
-  ): void;
-}
-
-function loadRonomon(): { module?: Ronomon; reason: string } {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return { module: require('@ronomon/reed-solomon') as Ronomon, reason: '' };
-  } catch (error) {
-    return { reason: error instanceof Error ? error.message.split('\n')[0]! : String(error) };
-  }
-}
-
 function seconds(context: TrialContext): number {
   return context.quick ? 0.25 : context.long ? 2 : 0.5;
 }
 
 /** Stripes of (k+m) shards; one stripe when hot, enough for the cold set. */
 function makeStripes(shape: Shape, cold: boolean): Uint8Array[][] {
-  const shard = shape.stripeBytes / shape.k;
-  const perStripe = shard * (shape.k + shape.m);
-  const count = cold ? Math.ceil(cold_working_set_bytes / perStripe) : 1;
-  const stripes: Uint8Array[][] = [];
-  for (let s = 0; s < count; s++) {
-    const block = new Uint8Array(perStripe);
-    for (let i = 0; i < block.length; i += 4096) block[i] = (i * 2654435761) >>> 24;
-    stripes.push(
-      Array.from({ length: shape.k + shape.m }, (_, i) =>
-        block.subarray(i * shard, (i + 1) * shard),
-      ),
-    );
-  }
-  return stripes;
+  return makeStripesOf(shape.k, shape.m, shape.stripeBytes, cold ? cold_working_set_bytes : 0);
 }
 
 /**
@@ -115,15 +83,6 @@ function timedSync(context: TrialContext, dataBytesPerOp: number, op: () => void
   return { ops, bytes: ops * dataBytesPerOp, seconds: (now - started) / 1000 };
 }
 
-function cycle<T>(items: T[]): () => T {
-  let i = 0;
-  return () => {
-    const item = items[i]!;
-    i = i + 1 === items.length ? 0 : i + 1;
-    return item;
-  };
-}
-
 const lostData = (m: number) => Array.from({ length: m }, (_, i) => i);
 
 function rawTrial(
@@ -161,34 +120,7 @@ function ronomonTrial(ronomon: Ronomon, shape: Shape, cold: boolean) {
   return (context: TrialContext): Promise<Measurement> => {
     const shard = shape.stripeBytes / shape.k;
     const count = cold ? Math.ceil(cold_working_set_bytes / (shard * (shape.k + shape.m))) : 1;
-    const buffers = Array.from({ length: count }, () => ({
-      data: Buffer.alloc(shape.stripeBytes, 0x5a),
-      parity: Buffer.alloc(shard * shape.m),
-    }));
-    const next = cycle(buffers);
-    const rsContext = ronomon.create(shape.k, shape.m);
-    let sources = 0;
-    let targets = 0;
-    for (let i = 0; i < shape.k + shape.m; i++) {
-      if (i < shape.k) sources |= 1 << i;
-      else targets |= 1 << i;
-    }
-    const op = () =>
-      new Promise<void>((resolve, reject) => {
-        const { data, parity } = next();
-        ronomon.encode(
-          rsContext,
-          sources,
-          targets,
-          data,
-          0,
-          data.length,
-          parity,
-          0,
-          parity.length,
-          (error) => (error ? reject(error) : resolve()),
-        );
-      });
+    const op = ronomonEncodeOp(ronomon, shape.k, shape.m, shape.stripeBytes, count);
     return timed(context, shape.stripeBytes, op);
   };
 }

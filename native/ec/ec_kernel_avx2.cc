@@ -1,6 +1,7 @@
 // AVX2 with the PSHUFB nibble-table method (32 bytes per step); the kernel
 // for x86-64 CPUs without GFNI or AVX-512. Tail bytes go through the scalar
-// nibble tables.
+// nibble tables. Why this kernel cannot reach ISA-L's AVX-512 kernel on a
+// CPU that has AVX-512: docs/ec.md, "How far from the bound".
 #include <immintrin.h>
 
 #include "ec/ec_kernels.h"
@@ -9,6 +10,16 @@
 namespace tessera {
 namespace ec {
 namespace {
+
+// Sources are prefetched this far ahead. The PSHUFB kernel consumes a
+// source about 2.5 times slower than the GFNI kernels, so the shared 1 KiB
+// (kernel_driver::prefetch_bytes) runs too far ahead of it: 128-384 B
+// measured ~5% faster on 8+4 1 MiB and 4 MiB stripes (docs/ec.md).
+constexpr size_t avx2_prefetch_bytes = 256;
+
+inline void Prefetch(const uint8_t* p) {
+  __builtin_prefetch(p + avx2_prefetch_bytes, 0, 3);
+}
 
 inline __m256i Load(const uint8_t* p) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
@@ -19,6 +30,49 @@ inline __m256i Table(const uint8_t* p) {
       _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
+// The products of one source's 32 bytes at x with every output's table:
+// stored into acc on the first source (no zeroing and no xor with zero),
+// xored into it after.
+template <int N, bool kFirst>
+inline void Column(const uint8_t* x_ptr, const uint8_t (*tables)[32], int k,
+                   int j, __m256i low_mask, __m256i* acc) {
+  const __m256i x = Load(x_ptr);
+  const __m256i lo = _mm256_and_si256(x, low_mask);
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi64(x, 4), low_mask);
+#pragma GCC unroll 8
+  for (int n = 0; n < N; ++n) {
+    const uint8_t* t = tables[n * k + j];
+    const __m256i p = _mm256_xor_si256(_mm256_shuffle_epi8(Table(t), lo),
+                                       _mm256_shuffle_epi8(Table(t + 16), hi));
+    acc[n] = kFirst ? p : _mm256_xor_si256(acc[n], p);
+  }
+}
+
+// The same for two adjacent 32-byte columns: each table broadcast feeds two
+// lookups.
+template <int N, bool kFirst>
+inline void Column2(const uint8_t* x_ptr, const uint8_t (*tables)[32], int k,
+                    int j, __m256i low_mask, __m256i* acc0, __m256i* acc1) {
+  const __m256i x0 = Load(x_ptr);
+  const __m256i x1 = Load(x_ptr + 32);
+  const __m256i lo0 = _mm256_and_si256(x0, low_mask);
+  const __m256i hi0 = _mm256_and_si256(_mm256_srli_epi64(x0, 4), low_mask);
+  const __m256i lo1 = _mm256_and_si256(x1, low_mask);
+  const __m256i hi1 = _mm256_and_si256(_mm256_srli_epi64(x1, 4), low_mask);
+#pragma GCC unroll 8
+  for (int n = 0; n < N; ++n) {
+    const uint8_t* t = tables[n * k + j];
+    const __m256i t_lo = Table(t);
+    const __m256i t_hi = Table(t + 16);
+    const __m256i p0 = _mm256_xor_si256(_mm256_shuffle_epi8(t_lo, lo0),
+                                        _mm256_shuffle_epi8(t_hi, hi0));
+    const __m256i p1 = _mm256_xor_si256(_mm256_shuffle_epi8(t_lo, lo1),
+                                        _mm256_shuffle_epi8(t_hi, hi1));
+    acc0[n] = kFirst ? p0 : _mm256_xor_si256(acc0[n], p0);
+    acc1[n] = kFirst ? p1 : _mm256_xor_si256(acc1[n], p1);
+  }
+}
+
 struct Avx2 {
   static constexpr int kOutputsPerPassMax = 4;
 
@@ -26,6 +80,7 @@ struct Avx2 {
   static void Pass(size_t off, size_t len, const CodingMatrix& m, int row0,
                    const uint8_t* const* src, uint8_t* const* dst) {
     const int k = m.k;
+    TS_ASSERT(k >= 1);
     const uint8_t(*tables)[32] = &m.nibble[row0 * k];
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
     const size_t end = off + len;
@@ -40,36 +95,14 @@ struct Avx2 {
       kernel_driver::ScalarTail<Avx2>(pos, pos + head, N, m, row0, src, dst);
       pos += head;
     }
-    // Two 32-byte columns per step: each table broadcast feeds two lookups.
+    // Two 32-byte columns per step.
     for (; pos + 64 <= end; pos += 64) {
       __m256i acc0[N], acc1[N];
-#pragma GCC unroll 8
-      for (int n = 0; n < N; ++n) {
-        acc0[n] = _mm256_setzero_si256();
-        acc1[n] = _mm256_setzero_si256();
-      }
-      for (int j = 0; j < k; ++j) {
-        kernel_driver::Prefetch<Avx2>(src[j] + pos);
-        const __m256i x0 = Load(src[j] + pos);
-        const __m256i x1 = Load(src[j] + pos + 32);
-        const __m256i lo0 = _mm256_and_si256(x0, low_mask);
-        const __m256i hi0 =
-            _mm256_and_si256(_mm256_srli_epi64(x0, 4), low_mask);
-        const __m256i lo1 = _mm256_and_si256(x1, low_mask);
-        const __m256i hi1 =
-            _mm256_and_si256(_mm256_srli_epi64(x1, 4), low_mask);
-#pragma GCC unroll 8
-        for (int n = 0; n < N; ++n) {
-          const uint8_t* t = tables[n * k + j];
-          const __m256i t_lo = Table(t);
-          const __m256i t_hi = Table(t + 16);
-          acc0[n] = _mm256_xor_si256(
-              acc0[n], _mm256_xor_si256(_mm256_shuffle_epi8(t_lo, lo0),
-                                        _mm256_shuffle_epi8(t_hi, hi0)));
-          acc1[n] = _mm256_xor_si256(
-              acc1[n], _mm256_xor_si256(_mm256_shuffle_epi8(t_lo, lo1),
-                                        _mm256_shuffle_epi8(t_hi, hi1)));
-        }
+      Prefetch(src[0] + pos);
+      Column2<N, true>(src[0] + pos, tables, k, 0, low_mask, acc0, acc1);
+      for (int j = 1; j < k; ++j) {
+        Prefetch(src[j] + pos);
+        Column2<N, false>(src[j] + pos, tables, k, j, low_mask, acc0, acc1);
       }
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
@@ -81,21 +114,9 @@ struct Avx2 {
     }
     for (; pos + 32 <= end; pos += 32) {
       __m256i acc[N];
-#pragma GCC unroll 8
-      for (int n = 0; n < N; ++n) acc[n] = _mm256_setzero_si256();
-      for (int j = 0; j < k; ++j) {
-        kernel_driver::Prefetch<Avx2>(src[j] + pos);
-        const __m256i x = Load(src[j] + pos);
-        const __m256i lo = _mm256_and_si256(x, low_mask);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi64(x, 4), low_mask);
-#pragma GCC unroll 8
-        for (int n = 0; n < N; ++n) {
-          const uint8_t* t = tables[n * k + j];
-          acc[n] = _mm256_xor_si256(
-              acc[n], _mm256_xor_si256(_mm256_shuffle_epi8(Table(t), lo),
-                                       _mm256_shuffle_epi8(Table(t + 16), hi)));
-        }
-      }
+      Column<N, true>(src[0] + pos, tables, k, 0, low_mask, acc);
+      for (int j = 1; j < k; ++j)
+        Column<N, false>(src[j] + pos, tables, k, j, low_mask, acc);
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst[row0 + n] + pos),

@@ -23,6 +23,7 @@ import { storeFeed } from '../replication/store_api';
 import { loadReplicationTargets } from '../replication/targets';
 import { startGateway } from '../gateway/server';
 import { createLogger } from '../gateway/observability/logging';
+import { UsageError } from './usage_error';
 
 export interface ServeSettings {
   dataDir: string;
@@ -62,12 +63,7 @@ export const DEV_ACCESS_KEY = 'tessera';
 export const DEV_SECRET_KEY = 'tessera-dev-secret';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** A usage mistake: the CLI answers exit code 2. */
-export class UsageError extends TesseraError {
-  constructor(message: string) {
-    super('ERR_INVALID_ARG_VALUE', message);
-  }
-}
+export { UsageError };
 
 function integer(name: string, text: string, min: number, max: number): number {
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
@@ -215,7 +211,11 @@ export async function runServe(
   } else if (replicationTargets) {
     logger.warn('replication rules are stored but not run: this store has no change feed yet');
   }
-  logger.info({ url: gateway.url, dataDir: settings.dataDir }, 'tessera S3 gateway listening');
+  // The access key (never the secret) so a new user sees which one to use.
+  logger.info(
+    { url: gateway.url, dataDir: settings.dataDir, accessKey: settings.accessKey },
+    'tessera S3 gateway listening',
+  );
   deps.onListening?.(gateway.url);
   const signals = deps.signals ?? process;
   const forceExit = deps.forceExit ?? ((code: number) => process.exit(code));

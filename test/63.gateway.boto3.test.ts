@@ -41,6 +41,7 @@ const CASES = [
   'presigned',
   'conditional_requests',
   'error_codes',
+  'refused_guarantees',
   'cleanup',
 ];
 

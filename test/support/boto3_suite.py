@@ -594,6 +594,34 @@ class Suite:
         )
         eq(error_code(bad.list_buckets), ("SignatureDoesNotMatch", 403), "wrong secret")
 
+    def case_refused_guarantees(self):
+        """Encryption, Object Lock and tagging are not implemented: asking for
+        them is 501 NotImplemented and nothing is stored (never a silent drop)."""
+        s3 = self.s3
+        for kw in (
+            {"ServerSideEncryption": "AES256"},
+            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "k"},
+            {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32},
+            {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2030-01-01T00:00:00Z"},
+            {"ObjectLockLegalHoldStatus": "ON"},
+            {"Tagging": "team=a"},
+        ):
+            eq(error_code(s3.put_object, Bucket=self.bucket, Key="refused/k", Body=b"x", **kw),
+               ("NotImplemented", 501), f"put_object {sorted(kw)}")
+            eq(error_code(s3.create_multipart_upload, Bucket=self.bucket, Key="refused/k", **kw),
+               ("NotImplemented", 501), f"create_multipart_upload {sorted(kw)}")
+        eq(error_code(s3.head_object, Bucket=self.bucket, Key="refused/k"), ("404", 404), "stored?")
+        eq(s3.list_multipart_uploads(Bucket=self.bucket, Prefix="refused/").get("Uploads", []), [],
+           "uploads")
+        s3.put_object(Bucket=self.bucket, Key="refused/src", Body=b"s")
+        eq(error_code(s3.copy_object, Bucket=self.bucket, Key="refused/c", ServerSideEncryption="AES256",
+                      CopySource={"Bucket": self.bucket, "Key": "refused/src"}),
+           ("NotImplemented", 501), "copy_object with encryption")
+        # ACL and storage class promise nothing we do not keep: accepted.
+        s3.put_object(Bucket=self.bucket, Key="refused/acl", Body=b"a", ACL="private",
+                      StorageClass="STANDARD")
+        eq(s3.get_object(Bucket=self.bucket, Key="refused/acl")["Body"].read(), b"a", "acl put")
+
     def cleanup(self):
         for p in self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket):
             items = [{"Key": v["Key"], "VersionId": v["VersionId"]}
@@ -626,6 +654,7 @@ CASES = [
     "presigned",
     "conditional_requests",
     "error_codes",
+    "refused_guarantees",
     "cleanup",
 ]
 

@@ -24,6 +24,7 @@ import {
   setObjectHeaders,
   userMetadata,
 } from './object_meta';
+import { refuseUnsupportedWriteHeaders } from './unsupported_headers';
 import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './request_body';
 import { parseDelete } from '../xml/requests';
 import { S3_XMLNS } from '../xml/escape';
@@ -391,6 +392,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
+  refuseUnsupportedWriteHeaders(ctx);
   // The body is copied as is, so its checksums still hold; the multipart layout does not.
   const attributes =
     directive === 'COPY'

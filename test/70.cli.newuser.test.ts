@@ -154,7 +154,8 @@ describe('70 cli: the new user path', function () {
   });
 
   it('serve with no configuration: prints URL and credentials, they work, SIGTERM exits 0, locked meanwhile, restart serves the same bytes', async () => {
-    const dir = join(tempDir(), 'data');
+    // Parent directories that do not exist yet are made, as for ./tessera-data.
+    const dir = join(tempDir(), 'var', 'lib', 'tessera');
     const body = Buffer.from('what a new user stores first\n'.repeat(1000));
     let serve = await startServe(dir);
     try {

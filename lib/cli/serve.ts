@@ -13,6 +13,7 @@
  * --shutdown-timeout, then the store closes (flushing everything) and the
  * process exits 0. A second signal exits 1 at once.
  */
+import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -157,13 +158,19 @@ export function resolveServeSettings(
 /** Opens the store of `settings.dataDir`: k+m drive folders inside it. */
 export type StoreOpener = (settings: ServeSettings) => Promise<Store>;
 
-/** The native store under `dataDir` (drives `dataDir/drive-<i>`), created k+m when empty. */
-export const openNativeStore: StoreOpener = (settings) =>
-  Store.open({
+/**
+ * The native store under `dataDir` (drives `dataDir/drive-<i>`), created k+m
+ * when empty. Missing parent directories are made first (`--data-dir
+ * ./var/lib/tessera` works as `./tessera-data` does).
+ */
+export const openNativeStore: StoreOpener = async (settings) => {
+  await mkdir(settings.dataDir, { recursive: true });
+  return Store.open({
     path: settings.dataDir,
     dataShards: settings.dataShards,
     parityShards: settings.parityShards,
   });
+};
 
 export interface ServeDependencies {
   openStore?: StoreOpener;

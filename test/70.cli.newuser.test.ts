@@ -9,6 +9,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CreateBucketCommand,
@@ -111,6 +113,10 @@ describe('70 cli: the new user path', function () {
       ['replication', '--help'],
       ['replication', 'status', '--help'],
       ['help', 'gc'],
+      ['put', '--help'],
+      ['get', '--help'],
+      ['ls', '--help'],
+      ['stat', '--help'],
     ]) {
       const r = tessera(...args);
       assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
@@ -135,6 +141,10 @@ describe('70 cli: the new user path', function () {
       [['verify', '--bogus'], /^error: unknown option '--bogus'/],
       [['replication', 'frob'], /^error: unknown command 'frob'/],
       [['replication'], /^Usage: tessera replication/],
+      [['put', 'a-file'], /^error: missing required argument 'bucket\/key'/],
+      [['put', join(dir, 'absent'), 'bkt/k'], /^error: no such file: /],
+      [['get', 'just-a-bucket'], /^error: expected bucket\/key, got 'just-a-bucket'/],
+      [['mb', 'bkt', '--ec', 'lots'], /^error: --ec must look like 4\+2/],
     ] as const) {
       const r = tessera(...args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
@@ -145,12 +155,83 @@ describe('70 cli: the new user path', function () {
 
   it('a directory without a store exits 1 and creates nothing', () => {
     const dir = join(tempDir(), 'absent');
-    for (const args of [['scrub'], ['heal'], ['verify'], ['gc'], ['replication', 'status']]) {
+    for (const args of [
+      ['scrub'],
+      ['heal'],
+      ['verify'],
+      ['gc'],
+      ['replication', 'status'],
+      ['ls'],
+      ['stat', 'bkt/k'],
+      ['get', 'bkt/k'],
+    ]) {
       const r = tessera(...args, '--data-dir', dir);
       assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^tessera: ERR_INVALID_ARG_VALUE: no tessera store at /);
     }
     assert.equal(spawnSync('test', ['-e', dir]).status, 1, 'a command created the directory');
+  });
+
+  it('mb, put, ls, stat, get, rm, rb on a stopped store: bytes back exactly, S3 codes for misses', () => {
+    const root = tempDir();
+    const dir = join(root, 'store');
+    const file = join(root, 'in.bin');
+    const data = Buffer.alloc(1_500_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) >>> 8;
+    writeFileSync(file, data);
+    const t = (...args: string[]) => tessera(...args, '--data-dir', dir);
+    assert.equal(t('mb', 'b').status, 1, 'an invalid bucket name');
+    assert.equal(existsSync(dir), false, 'mb made a store for a bucket it refused');
+    let r = t('mb', 'bkt');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'made bucket bkt\n');
+    r = t('put', file, 'bkt/dir/in.bin', '--content-type', 'application/x-in', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const put = JSON.parse(r.stdout) as { size: number; etag: string };
+    assert.deepEqual(
+      [put.size, put.etag],
+      [data.length, createHash('md5').update(data).digest('hex')],
+    );
+    r = t('ls', 'bkt');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^ +PRE {2}dir\/$/m);
+    r = t('ls', 'bkt/dir/', '--json');
+    const listed = JSON.parse(r.stdout) as { objects: { key: string; size: number }[] };
+    assert.deepEqual(
+      listed.objects.map((o) => [o.key, o.size]),
+      [['dir/in.bin', data.length]],
+    );
+    r = t('stat', 'bkt/dir/in.bin');
+    assert.match(r.stdout, /^size: +1500000$/m);
+    assert.match(r.stdout, /^content-type: +application\/x-in$/m);
+    const outFile = join(root, 'out.bin');
+    r = t('get', 'bkt/dir/in.bin', outFile);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(readFileSync(outFile).equals(data));
+    const toStdout = spawnSync(
+      process.execPath,
+      [bin, 'get', 'bkt/dir/in.bin', '--data-dir', dir],
+      {
+        env: cleanEnv,
+        maxBuffer: 8 * 1024 * 1024,
+      },
+    );
+    assert.equal(toStdout.status, 0);
+    assert.ok(toStdout.stdout.equals(data), 'get to stdout');
+    r = t('get', 'bkt/nope');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^tessera: NoSuchKey: no object bkt\/nope/);
+    r = t('ls', 'nobucket');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^tessera: NoSuchBucket: /);
+    r = t('rb', 'bkt');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^tessera: BucketNotEmpty: /);
+    assert.equal(t('rm', 'bkt/dir/in.bin').status, 0);
+    assert.equal(t('stat', 'bkt/dir/in.bin').status, 1);
+    r = t('rb', 'bkt');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(t('ls').stdout, '');
   });
 
   it('serve with no configuration: prints URL and credentials, they work, SIGTERM exits 0, locked meanwhile, restart serves the same bytes', async () => {

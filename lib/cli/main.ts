@@ -8,6 +8,7 @@ import { TesseraError } from '../errors';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit_codes';
 import { UsageError } from './usage_error';
 import { runDemo } from './demo';
+import { registerObjects } from './objects';
 import { registerReplication } from './replication';
 import { registerServe } from './serve';
 import { registerScrub, scrubExitCode } from './scrub';
@@ -55,6 +56,7 @@ function buildProgram(version: string): Command {
   registerScrub(program);
   registerGc(program);
   registerReplication(program);
+  registerObjects(program);
   return program;
 }
 

@@ -15,10 +15,11 @@ import { join } from 'node:path';
 import {
   CreateBucketCommand,
   GetObjectCommand,
+  ListBucketsCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { DEV_ACCESS_KEY, DEV_SECRET_KEY } from '../lib/cli/serve';
+import { DEV_ACCESS_KEY, DEV_SECRET_KEY, resolveServeSettings } from '../lib/cli/serve';
 import { tempDirFactory } from './support/temp_dirs';
 
 const root = join(__dirname, '..');
@@ -73,10 +74,10 @@ async function stop(serve: Serve): Promise<void> {
   assert.match(serve.log(), /"msg":"stopped"/);
 }
 
-function client(url: string): S3Client {
+function client(url: string, region = 'us-east-1'): S3Client {
   return new S3Client({
     endpoint: url,
-    region: 'us-east-1',
+    region,
     forcePathStyle: true,
     credentials: { accessKeyId: DEV_ACCESS_KEY, secretAccessKey: DEV_SECRET_KEY },
     maxAttempts: 1,
@@ -123,6 +124,13 @@ describe('70 cli: the new user path', function () {
       assert.match(r.stdout, /^Usage: tessera /, args.join(' '));
       assert.equal(r.stderr, '');
     }
+  });
+
+  it('checks the request region only when one is configured', () => {
+    assert.equal(resolveServeSettings({}, {}).regionStrict, false);
+    assert.equal(resolveServeSettings({}, {}).region, 'us-east-1');
+    assert.equal(resolveServeSettings({}, { TESSERA_REGION: 'eu-west-1' }).regionStrict, true);
+    assert.equal(resolveServeSettings({ region: 'eu-west-1' }, {}).regionStrict, true);
   });
 
   it('wrong usage exits 2 with the reason on stderr and nothing on stdout', () => {
@@ -248,6 +256,14 @@ describe('70 cli: the new user path', function () {
       const s3 = client(serve.url);
       await s3.send(new CreateBucketCommand({ Bucket: 'first' }));
       await s3.send(new PutObjectCommand({ Bucket: 'first', Key: 'hello.txt', Body: body }));
+      // A shell with AWS_DEFAULT_REGION=eu-central-1 works too: no --region, no check.
+      const eu = client(serve.url, 'eu-central-1');
+      const buckets = await eu.send(new ListBucketsCommand({}));
+      assert.deepEqual(
+        buckets.Buckets?.map((b) => b.Name),
+        ['first'],
+      );
+      eu.destroy();
 
       // While it runs, the store is locked: every offline command says so.
       for (const args of [

@@ -35,6 +35,12 @@ export interface ServeSettings {
   /** True when the credentials are the loopback-only development pair. */
   devCredentials: boolean;
   region: string;
+  /**
+   * True when --region / TESSERA_REGION was given: only then must request
+   * scopes name it. Otherwise any region is accepted (a client whose
+   * AWS_DEFAULT_REGION is eu-central-1 just works) and us-east-1 is reported.
+   */
+  regionStrict: boolean;
   domain: string | undefined;
   logLevel: string;
   shutdownTimeoutMs: number;
@@ -134,6 +140,7 @@ export function resolveServeSettings(
     secretKey,
     devCredentials,
     region: flags.region ?? env.TESSERA_REGION ?? 'us-east-1',
+    regionStrict: (flags.region ?? env.TESSERA_REGION) !== undefined,
     domain: flags.domain ?? env.TESSERA_DOMAIN,
     logLevel,
     shutdownTimeoutMs: integer('--shutdown-timeout', flags.shutdownTimeout ?? '25', 0, 3600) * 1000,
@@ -198,7 +205,7 @@ export async function runServe(
     host: settings.host,
     port: settings.port,
     credentials: [{ accessKeyId: settings.accessKey, secretAccessKey: settings.secretKey }],
-    region: settings.region,
+    ...(settings.regionStrict ? { region: settings.region } : {}),
     ...(settings.domain !== undefined ? { domain: settings.domain } : {}),
     logger,
     shutdownTimeoutMs: settings.shutdownTimeoutMs,
@@ -269,7 +276,7 @@ export function registerServe(program: Command, deps: ServeDependencies = {}): v
     .option('--secret-key <secret>', 'secret key (env TESSERA_SECRET_KEY or AWS_SECRET_ACCESS_KEY)')
     .option(
       '--region <region>',
-      'region reported to clients (env TESSERA_REGION, default us-east-1)',
+      'region clients must sign for (env TESSERA_REGION; default: any accepted, us-east-1 reported)',
     )
     .option('--domain <domain>', 'base domain for virtual-host buckets (env TESSERA_DOMAIN)')
     .option(

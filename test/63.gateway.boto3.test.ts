@@ -41,6 +41,7 @@ const CASES = [
   'presigned',
   'conditional_requests',
   'error_codes',
+  'client_defaults',
   'refused_guarantees',
   'cleanup',
 ];

@@ -594,6 +594,31 @@ class Suite:
         )
         eq(error_code(bad.list_buckets), ("SignatureDoesNotMatch", 403), "wrong secret")
 
+    def case_client_defaults(self):
+        """What a new user writes: no Config at all, and a region from their
+        shell that is not us-east-1 (tessera serve without --region takes any)."""
+        for region in ("eu-central-1", "us-west-2"):
+            s3 = boto3.client(
+                "s3",
+                endpoint_url=self.s3.meta.endpoint_url,
+                region_name=region,
+                aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+            )
+            ensure(self.bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]], "list_buckets")
+            s3.put_object(Bucket=self.bucket, Key=f"defaults/{region}", Body=region.encode())
+            got = s3.get_object(Bucket=self.bucket, Key=f"defaults/{region}")["Body"].read()
+            eq(got, region.encode(), f"{region} round trip")
+            res = boto3.resource(
+                "s3",
+                endpoint_url=self.s3.meta.endpoint_url,
+                region_name=region,
+                aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+            )
+            keys = [o.key for o in res.Bucket(self.bucket).objects.filter(Prefix="defaults/")]
+            ensure(f"defaults/{region}" in keys, f"resource listing {keys}")
+
     def case_refused_guarantees(self):
         """Encryption, Object Lock and tagging are not implemented: asking for
         them is 501 NotImplemented and nothing is stored (never a silent drop)."""
@@ -654,6 +679,7 @@ CASES = [
     "presigned",
     "conditional_requests",
     "error_codes",
+    "client_defaults",
     "refused_guarantees",
     "cleanup",
 ]

@@ -126,6 +126,19 @@ describe('70 cli: the new user path', function () {
     }
   });
 
+  it('demo runs erasure coding and a temporary store end to end and removes it', () => {
+    const r = tessera('demo', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const { steps } = JSON.parse(r.stdout) as { steps: { name: string; detail: string }[] };
+    assert.deepEqual(
+      steps.map((s) => s.name),
+      ['addon', 'cpu', 'erasure', 'store'],
+    );
+    assert.match(steps[2]!.detail, /shards 1 and 4 lost and rebuilt exactly/);
+    const dir = /in (\S+): 4 MiB put durable/.exec(steps[3]!.detail)?.[1];
+    assert.ok(dir !== undefined && !existsSync(dir), `demo left ${dir}`);
+  });
+
   it('checks the request region only when one is configured', () => {
     assert.equal(resolveServeSettings({}, {}).regionStrict, false);
     assert.equal(resolveServeSettings({}, {}).region, 'us-east-1');

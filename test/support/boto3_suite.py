@@ -470,6 +470,29 @@ class Suite:
         dm = s3.delete_object(Bucket=b, Key="k")
         eq(dm.get("DeleteMarker"), True, "delete marker")
         eq(error_code(s3.get_object, Bucket=b, Key="k"), ("NoSuchKey", 404), "current is a marker")
+        # As S3: the 404 says it is a marker; the marker's own version id is 405.
+        for fn, code in ((s3.get_object, "NoSuchKey"), (s3.head_object, "404")):
+            try:
+                fn(Bucket=b, Key="k")
+                raise AssertionError("read of a deleted key succeeded")
+            except ClientError as e:
+                h = e.response["ResponseMetadata"]["HTTPHeaders"]
+                eq((e.response["Error"]["Code"], h.get("x-amz-delete-marker"), h.get("x-amz-version-id")),
+                   (code, "true", dm["VersionId"]), f"{fn.__name__} of a deleted key")
+        for fn, code in ((s3.get_object, "MethodNotAllowed"), (s3.head_object, "405")):
+            try:
+                fn(Bucket=b, Key="k", VersionId=dm["VersionId"])
+                raise AssertionError("read of a delete marker version succeeded")
+            except ClientError as e:
+                h = e.response["ResponseMetadata"]["HTTPHeaders"]
+                eq((e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"],
+                    h.get("x-amz-delete-marker")), (code, 405, "true"), f"{fn.__name__} of the marker")
+                ensure("last-modified" in h, "Last-Modified on 405")
+        # A plain miss carries none of it.
+        try:
+            s3.head_object(Bucket=b, Key="never")
+        except ClientError as e:
+            ensure("x-amz-delete-marker" not in e.response["ResponseMetadata"]["HTTPHeaders"], "plain miss")
         eq(s3.get_object(Bucket=b, Key="k", VersionId=v1)["Body"].read(), b"one", "v1")
         eq(s3.get_object(Bucket=b, Key="k", VersionId=v2)["Body"].read(), b"two", "v2")
         vers = s3.list_object_versions(Bucket=b)

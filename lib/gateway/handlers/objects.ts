@@ -25,6 +25,7 @@ import {
   userMetadata,
 } from './object_meta';
 import { refuseUnsupportedWriteHeaders } from './unsupported_headers';
+import { readMiss } from './delete_marker';
 import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './request_body';
 import { parseDelete } from '../xml/requests';
 import { S3_XMLNS } from '../xml/escape';
@@ -154,7 +155,14 @@ export async function getObject(ctx: RequestContext): Promise<void> {
     ctx.key!,
     ctx.method === 'GET' ? { ...version, withBodyUpTo: SMALL_BODY_BYTES_MAX } : version,
   );
-  if (!info) throw missing(ctx, version.versionId !== undefined);
+  if (!info) {
+    throw await readMiss(
+      ctx,
+      bucket,
+      version.versionId,
+      missing(ctx, version.versionId !== undefined),
+    );
+  }
   const etag = objectEtag(info);
   try {
     assertReadConditions(ctx.method, ctx.req.headersDistinct, {

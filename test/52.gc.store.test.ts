@@ -251,7 +251,7 @@ describe('52 gc: space reclamation through the store', function () {
     const bad = spawnSync(process.execPath, [bin, 'gc', '--data-dir', dir, '--dead-ratio', 'x'], {
       encoding: 'utf8',
     });
-    assert.equal(bad.status, 1);
+    assert.equal(bad.status, 2); // a bad option value is a usage error (docs/cli.md)
     assert.match(bad.stderr, /--dead-ratio/);
     const reopened = await Store.open({ path: dir, gc: false });
     for (let i = 0; i < 4; i++) {

@@ -17,6 +17,7 @@ import { Store } from '../store/store';
 import type { GcProgress, GcReport, SpaceStats } from '../gc/types';
 import { EXIT_INTERRUPTED, EXIT_OK } from './exit_codes';
 import { parseRate } from './scrub';
+import { UsageError } from './usage_error';
 
 interface GcFlags {
   dataDir?: string;
@@ -32,10 +33,7 @@ function parseRatio(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const v = Number(text);
   if (!/^\d*\.?\d+$/.test(text) || !(v >= 0 && v <= 1)) {
-    throw new TesseraError(
-      'ERR_INVALID_ARG_VALUE',
-      `--dead-ratio must be a number in 0..1, got ${text}`,
-    );
+    throw new UsageError(`--dead-ratio must be a number in 0..1, got ${text}`);
   }
   return v;
 }

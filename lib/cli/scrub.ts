@@ -24,6 +24,7 @@ import { TesseraError } from '../errors';
 import { Store } from '../store/store';
 import type { ScrubProgress, ScrubReport } from '../store/scrub';
 import { EXIT_CORRUPTION, EXIT_INTERRUPTED, EXIT_OK } from './exit_codes';
+import { UsageError } from './usage_error';
 
 interface PassFlags {
   dataDir?: string;
@@ -40,10 +41,7 @@ export function parseRate(text: string | undefined): number {
   if (text === undefined) return 0;
   const m = /^(\d+)([kKmMgG]?)$/.exec(text);
   if (!m) {
-    throw new TesseraError(
-      'ERR_INVALID_ARG_VALUE',
-      `--rate must be bytes per second (e.g. 50M), got ${text}`,
-    );
+    throw new UsageError(`--rate must be bytes per second (e.g. 50M), got ${text}`);
   }
   const unit = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 }[m[2]!.toLowerCase()]!;
   return Number(m[1]) * unit;

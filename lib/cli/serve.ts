@@ -13,6 +13,7 @@
  * --shutdown-timeout, then the store closes (flushing everything) and the
  * process exits 0. A second signal exits 1 at once.
  */
+import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -23,6 +24,7 @@ import { storeFeed } from '../replication/store_api';
 import { loadReplicationTargets } from '../replication/targets';
 import { startGateway } from '../gateway/server';
 import { createLogger } from '../gateway/observability/logging';
+import { UsageError } from './usage_error';
 
 export interface ServeSettings {
   dataDir: string;
@@ -33,6 +35,12 @@ export interface ServeSettings {
   /** True when the credentials are the loopback-only development pair. */
   devCredentials: boolean;
   region: string;
+  /**
+   * True when --region / TESSERA_REGION was given: only then must request
+   * scopes name it. Otherwise any region is accepted (a client whose
+   * AWS_DEFAULT_REGION is eu-central-1 just works) and us-east-1 is reported.
+   */
+  regionStrict: boolean;
   domain: string | undefined;
   logLevel: string;
   shutdownTimeoutMs: number;
@@ -62,12 +70,7 @@ export const DEV_ACCESS_KEY = 'tessera';
 export const DEV_SECRET_KEY = 'tessera-dev-secret';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** A usage mistake: the CLI answers exit code 2. */
-export class UsageError extends TesseraError {
-  constructor(message: string) {
-    super('ERR_INVALID_ARG_VALUE', message);
-  }
-}
+export { UsageError };
 
 function integer(name: string, text: string, min: number, max: number): number {
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
@@ -137,6 +140,7 @@ export function resolveServeSettings(
     secretKey,
     devCredentials,
     region: flags.region ?? env.TESSERA_REGION ?? 'us-east-1',
+    regionStrict: (flags.region ?? env.TESSERA_REGION) !== undefined,
     domain: flags.domain ?? env.TESSERA_DOMAIN,
     logLevel,
     shutdownTimeoutMs: integer('--shutdown-timeout', flags.shutdownTimeout ?? '25', 0, 3600) * 1000,
@@ -161,13 +165,19 @@ export function resolveServeSettings(
 /** Opens the store of `settings.dataDir`: k+m drive folders inside it. */
 export type StoreOpener = (settings: ServeSettings) => Promise<Store>;
 
-/** The native store under `dataDir` (drives `dataDir/drive-<i>`), created k+m when empty. */
-export const openNativeStore: StoreOpener = (settings) =>
-  Store.open({
+/**
+ * The native store under `dataDir` (drives `dataDir/drive-<i>`), created k+m
+ * when empty. Missing parent directories are made first (`--data-dir
+ * ./var/lib/tessera` works as `./tessera-data` does).
+ */
+export const openNativeStore: StoreOpener = async (settings) => {
+  await mkdir(settings.dataDir, { recursive: true });
+  return Store.open({
     path: settings.dataDir,
     dataShards: settings.dataShards,
     parityShards: settings.parityShards,
   });
+};
 
 export interface ServeDependencies {
   openStore?: StoreOpener;
@@ -195,7 +205,7 @@ export async function runServe(
     host: settings.host,
     port: settings.port,
     credentials: [{ accessKeyId: settings.accessKey, secretAccessKey: settings.secretKey }],
-    region: settings.region,
+    ...(settings.regionStrict ? { region: settings.region } : {}),
     ...(settings.domain !== undefined ? { domain: settings.domain } : {}),
     logger,
     shutdownTimeoutMs: settings.shutdownTimeoutMs,
@@ -215,7 +225,11 @@ export async function runServe(
   } else if (replicationTargets) {
     logger.warn('replication rules are stored but not run: this store has no change feed yet');
   }
-  logger.info({ url: gateway.url, dataDir: settings.dataDir }, 'tessera S3 gateway listening');
+  // The access key (never the secret) so a new user sees which one to use.
+  logger.info(
+    { url: gateway.url, dataDir: settings.dataDir, accessKey: settings.accessKey },
+    'tessera S3 gateway listening',
+  );
   deps.onListening?.(gateway.url);
   const signals = deps.signals ?? process;
   const forceExit = deps.forceExit ?? ((code: number) => process.exit(code));
@@ -262,7 +276,7 @@ export function registerServe(program: Command, deps: ServeDependencies = {}): v
     .option('--secret-key <secret>', 'secret key (env TESSERA_SECRET_KEY or AWS_SECRET_ACCESS_KEY)')
     .option(
       '--region <region>',
-      'region reported to clients (env TESSERA_REGION, default us-east-1)',
+      'region clients must sign for (env TESSERA_REGION; default: any accepted, us-east-1 reported)',
     )
     .option('--domain <domain>', 'base domain for virtual-host buckets (env TESSERA_DOMAIN)')
     .option(

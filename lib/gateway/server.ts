@@ -111,6 +111,8 @@ const KEPT_ON_ERROR = new Set<string>([
   'connection',
   ...CORS_RESPONSE_HEADERS,
 ]);
+/** A read that hit a delete marker says so (handlers/delete_marker.ts). */
+const KEPT_ON_DELETE_MARKER = ['x-amz-delete-marker', 'x-amz-version-id', 'last-modified'];
 const KEPT_ON_304 = new Set([...KEPT_ON_ERROR, 'etag', 'last-modified']);
 const KEPT_ON_416 = new Set([...KEPT_ON_ERROR, 'content-range']);
 const HEALTH_LIVE = new Set(['/healthz', '/minio/health/live']);
@@ -340,7 +342,12 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
       // Headers a handler set before failing describe the object, not the error.
       const kept =
         answer.status === 304 ? KEPT_ON_304 : answer.status === 416 ? KEPT_ON_416 : KEPT_ON_ERROR;
-      for (const name of res.getHeaderNames()) if (!kept.has(name)) res.removeHeader(name);
+      const marker = res.getHeader('x-amz-delete-marker') === 'true';
+      for (const name of res.getHeaderNames()) {
+        if (!kept.has(name) && !(marker && KEPT_ON_DELETE_MARKER.includes(name))) {
+          res.removeHeader(name);
+        }
+      }
       // An unread body would have to be drained to keep the connection; close it instead.
       if (!req.complete) res.setHeader('connection', 'close');
       res.end(answer.body ?? undefined);

@@ -125,7 +125,7 @@ export class SigV4Verifier {
       );
     }
     if (authorization.length > 0) return this.#verifyHeader(request, authorization);
-    if (sigV2Query && queryAuth.length === 0) throw unsupportedV2();
+    if (sigV2Query && queryAuth.length === 0) throw unsupportedV2(true);
     if (sigV2Query) {
       throw new S3Error('InvalidArgument', 'Only one auth mechanism allowed');
     }
@@ -426,10 +426,15 @@ function malformedQuery(message: string): S3Error {
   );
 }
 
-function unsupportedV2(): S3Error {
+function unsupportedV2(presigned = false): S3Error {
+  // boto3 presigns with SigV2 unless the client is made with
+  // signature_version='s3v4': say so, since that is who sends these.
   return new S3Error(
     'InvalidRequest',
-    'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+    'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.' +
+      (presigned
+        ? " (This is a SigV2 presigned URL; boto3 makes SigV4 ones with Config(signature_version='s3v4').)"
+        : ''),
   );
 }
 

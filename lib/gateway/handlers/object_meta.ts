@@ -12,6 +12,7 @@ import { USER_METADATA_BYTES_MAX } from '../../store/limits';
 import type { ObjectHeaders, ObjectInfo } from '../../store/types';
 import type { RequestContext } from './context';
 import { header } from './context';
+import { refuseUnsupportedWriteHeaders } from './unsupported_headers';
 
 export const RESERVED_PREFIX = 'x-tessera-';
 const SYSTEM_HEADERS: ReadonlyArray<readonly [string, keyof ObjectHeaders]> = [
@@ -42,6 +43,7 @@ function utf8Text(latin1: string): string {
 
 /** Content-Type, x-amz-meta-* and the system headers of a PUT/Copy/Create request. */
 export function attributesFromRequest(ctx: RequestContext): StoredAttributes {
+  refuseUnsupportedWriteHeaders(ctx);
   const metadata: Record<string, string> = {};
   let userBytes = 0;
   for (const [name, value] of Object.entries(ctx.req.headers)) {

@@ -24,6 +24,8 @@ import {
   setObjectHeaders,
   userMetadata,
 } from './object_meta';
+import { refuseUnsupportedWriteHeaders } from './unsupported_headers';
+import { readMiss } from './delete_marker';
 import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './request_body';
 import { parseDelete } from '../xml/requests';
 import { S3_XMLNS } from '../xml/escape';
@@ -153,7 +155,14 @@ export async function getObject(ctx: RequestContext): Promise<void> {
     ctx.key!,
     ctx.method === 'GET' ? { ...version, withBodyUpTo: SMALL_BODY_BYTES_MAX } : version,
   );
-  if (!info) throw missing(ctx, version.versionId !== undefined);
+  if (!info) {
+    throw await readMiss(
+      ctx,
+      bucket,
+      version.versionId,
+      missing(ctx, version.versionId !== undefined),
+    );
+  }
   const etag = objectEtag(info);
   try {
     assertReadConditions(ctx.method, ctx.req.headersDistinct, {
@@ -391,6 +400,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
+  refuseUnsupportedWriteHeaders(ctx);
   // The body is copied as is, so its checksums still hold; the multipart layout does not.
   const attributes =
     directive === 'COPY'

@@ -4,14 +4,35 @@
  * same bytes from memory), `tessera` (startGateway over a Store) or
  * `s3rver`. Prints `PORT <n>` once listening; exits on SIGTERM.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway } from '../../lib/gateway/server';
-import { Store } from '../../lib/store/store';
+import type * as GatewayModule from '../../lib/gateway/server';
+import type * as StoreModule from '../../lib/store/store';
 import { ModelEngine } from '../../test/support/model_engine';
+
+/**
+ * The gateway and store as `tessera serve` runs them: the compiled build in
+ * dist/cjs (tsc output, plain `require`), when `npm run build` made it. Under
+ * tsx every function a request creates also pays esbuild's keep-names helper,
+ * a cost the shipped server does not have. Without dist, lib/ through tsx.
+ */
+const DIST = join(__dirname, '..', '..', 'dist', 'cjs');
+export const SERVES_FROM = existsSync(join(DIST, 'gateway', 'server.js')) ? 'dist' : 'lib';
+/* eslint-disable @typescript-eslint/no-require-imports -- chosen at run time */
+const { startGateway } = (
+  SERVES_FROM === 'dist'
+    ? require(join(DIST, 'gateway', 'server.js'))
+    : require('../../lib/gateway/server')
+) as typeof GatewayModule;
+const { Store } = (
+  SERVES_FROM === 'dist'
+    ? require(join(DIST, 'store', 'store.js'))
+    : require('../../lib/store/store')
+) as typeof StoreModule;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export const BUCKET = 'bench';
 export const ACCESS_KEY = 'bench';
@@ -88,7 +109,7 @@ async function main(kind: string): Promise<void> {
   } else {
     throw new Error(`unknown server kind ${kind}`);
   }
-  process.stdout.write(`PORT ${port}\n`);
+  process.stdout.write(`PORT ${port} FROM ${SERVES_FROM}\n`);
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
 }
 

@@ -36,6 +36,7 @@ class Sha256 {
 
 interface ProfileNode {
   id: number;
+  children?: number[];
   callFrame: { functionName: string; url: string; lineNumber: number };
 }
 
@@ -139,6 +140,26 @@ async function main(): Promise<void> {
   }
   const total = profile.samples.length;
   process.stdout.write(`profile: ${join(profDir, file)} (${total} samples)\n`);
+  // Inclusive time of the gateway's own functions (self + callees).
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const inclusive = new Map<string, number>();
+  for (const id of profile.samples) {
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const f = byId.get(at)!.callFrame;
+      if (!/\/(lib|dist\/cjs)\//.test(f.url)) continue;
+      const name = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(lib|dist\/cjs)\//, '')}:${f.lineNumber + 1}`;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      inclusive.set(name, (inclusive.get(name) ?? 0) + 1);
+    }
+  }
+  process.stdout.write('inclusive (tessera code):\n');
+  for (const [name, n] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+    process.stdout.write(`${((100 * n) / total).toFixed(1).padStart(5)}%  ${name}\n`);
+  }
+  process.stdout.write('self:\n');
   for (const [name, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 45)) {
     process.stdout.write(`${((100 * n) / total).toFixed(1).padStart(5)}%  ${name}\n`);
   }

@@ -104,6 +104,16 @@ export function objectResponseHeaders(
   return headers;
 }
 
+/** The last date formatted: a hot object is served with the same one. */
+let lastHttpDate = { ms: NaN, text: '' };
+
+/** `Date.toUTCString()`, remembered for the last time value. */
+function httpDate(date: Date): string {
+  const ms = date.getTime();
+  if (ms !== lastHttpDate.ms) lastHttpDate = { ms, text: date.toUTCString() };
+  return lastHttpDate.text;
+}
+
 /**
  * objectResponseHeaders as a flat `[name, value, ...]` list appended to
  * `out`, for one `writeHead(status, out)` (no per-header setHeader, no
@@ -118,7 +128,7 @@ export function pushObjectResponseHeaders(
     'etag',
     quoteEtag(object.etag),
     'last-modified',
-    object.lastModified.toUTCString(),
+    httpDate(object.lastModified),
     'accept-ranges',
     'bytes',
     'content-type',

@@ -378,18 +378,17 @@ function checkSignedHeaders(
   signedHeaders: readonly string[],
   fail: (m: string) => S3Error,
 ): void {
-  const signed = new Set(signedHeaders);
-  if (!signed.has('host')) throw fail("SignedHeaders must include 'host'");
+  if (!signedHeaders.includes('host')) throw fail("SignedHeaders must include 'host'");
   for (const name of signedHeaders) {
     if (headerValues(headers, name).length === 0)
       throw fail(`signed header '${name}' is not in the request`);
   }
-  const unsigned: string[] = [];
-  for (const name of Object.keys(headers)) {
-    if (name.startsWith('x-amz-') && headers[name] !== undefined && !signed.has(name))
-      unsigned.push(name);
+  let unsigned: string[] | undefined;
+  for (const name in headers) {
+    if (name.startsWith('x-amz-') && headers[name] !== undefined && !signedHeaders.includes(name))
+      (unsigned ??= []).push(name);
   }
-  if (unsigned.length > 0) {
+  if (unsigned !== undefined) {
     throw new S3Error(
       'AccessDenied',
       `There were headers present in the request which were not signed: ${unsigned.sort().join(', ')}`,

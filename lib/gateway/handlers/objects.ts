@@ -29,9 +29,15 @@ import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './requ
 import { parseDelete } from '../xml/requests';
 import { S3_XMLNS } from '../xml/escape';
 
-/** Bodies up to this size are read whole and written once; larger ones are streamed. */
+/** PUT bodies up to this size (declared) are decoded into one Buffer; larger ones stream. */
 const SMALL_BODY_BYTES_MAX = 256 * 1024;
-const WITH_SMALL_BODY = { withBodyUpTo: SMALL_BODY_BYTES_MAX } as const;
+/**
+ * GETs of objects up to this size read record and body in one engine call
+ * and answer with one write; larger ones stream. 1 MiB is the store's stream
+ * piece, so a whole read holds no more memory than a stream would.
+ */
+const WHOLE_GET_BYTES_MAX = 1024 * 1024;
+const WITH_BODY = { withBodyUpTo: WHOLE_GET_BYTES_MAX } as const;
 /** DeleteObjects takes at most this many keys (S3). */
 export const DELETE_OBJECTS_KEYS_MAX = 1000;
 
@@ -150,14 +156,15 @@ export async function putObject(ctx: RequestContext): Promise<void> {
 export async function getObject(ctx: RequestContext): Promise<void> {
   const bucket = ctx.store.bucket(ctx.bucket!);
   const version = versionIdParam(ctx);
-  // A small object's body comes with its record (one engine call); HEAD needs none.
+  // The body of an object up to 1 MiB comes with its record (one engine
+  // call, or the read cache); HEAD needs none.
   const info = await bucket.head(
     ctx.key!,
     ctx.method !== 'GET'
       ? version
       : version.versionId === undefined
-        ? WITH_SMALL_BODY
-        : { ...version, withBodyUpTo: SMALL_BODY_BYTES_MAX },
+        ? WITH_BODY
+        : { ...version, withBodyUpTo: WHOLE_GET_BYTES_MAX },
   );
   if (!info) throw missing(ctx, version.versionId !== undefined);
   const etag = objectEtag(info);
@@ -240,8 +247,8 @@ export async function getObject(ctx: RequestContext): Promise<void> {
   }
   // The head above is the version served: no second lookup.
   const selected = { info, ...(ranged ? { range: { start: span.start, end: span.end } } : {}) };
-  if (length <= SMALL_BODY_BYTES_MAX) {
-    // One read and one write: cheaper than a stream for small bodies.
+  if (length <= WHOLE_GET_BYTES_MAX) {
+    // One read and one write: cheaper than a stream for bodies up to a piece.
     const whole = await bucket.get(ctx.key!, selected);
     if (!whole) throw missing(ctx, version.versionId !== undefined);
     ctx.sentBytes += whole.body.length;

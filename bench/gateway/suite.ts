@@ -377,6 +377,23 @@ export const suite: BenchSuite = {
         }),
     },
     {
+      // What any Node server could reach through this workload: the 20x
+      // target against s3rver needs this row at 20x or more too.
+      name: 'plain node:http from memory, 4 KiB GET (the ceiling of any Node server here)',
+      group: '4 KiB GET vs s3rver, 32 connections',
+      subject: 'node:http',
+      run: (c) =>
+        load('plain', c, { method: 'GET', key: 'obj-4k', connections: 32, objectBytes: 4096 }),
+    },
+    {
+      // The SDK client's own ceiling: the same GetObject calls answered by a
+      // server that does nothing but send 4 KiB from memory.
+      name: 'plain node:http from memory, 4 KiB GetObject via @aws-sdk/client-s3 (the client ceiling)',
+      group: '4 KiB GetObject via SDK, 16 in flight',
+      subject: 'node:http',
+      run: (c) => sdkGets('plain', c),
+    },
+    {
       name: 's3rver 3.7, 4 KiB GetObject via @aws-sdk/client-s3',
       group: '4 KiB GetObject via SDK, 16 in flight',
       subject: 's3rver',

@@ -4,7 +4,7 @@
  * same bytes from memory), `tessera` (startGateway over a Store) or
  * `s3rver`. Prints `PORT <n>` once listening; exits on SIGTERM.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,32 @@ import { ModelEngine } from '../../test/support/model_engine';
  * a cost the shipped server does not have. Without dist, lib/ through tsx.
  */
 const DIST = join(__dirname, '..', '..', 'dist', 'cjs');
-export const SERVES_FROM = existsSync(join(DIST, 'gateway', 'server.js')) ? 'dist' : 'lib';
+const LIB = join(__dirname, '..', '..', 'lib');
+
+/** Newest modification time of the .ts files under `dir`, ms. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** dist when it exists and is newer than every lib/ source; lib/ (stale or missing dist) otherwise. */
+function servesFrom(): 'dist' | 'lib' {
+  const built = join(DIST, 'gateway', 'server.js');
+  if (!existsSync(built)) return 'lib';
+  if (statSync(built).mtimeMs < newestSource(LIB)) {
+    process.stderr.write(
+      'bench/gateway: dist/ is older than lib/; serving lib/ through tsx (run `npm run build` to measure the build)\n',
+    );
+    return 'lib';
+  }
+  return 'dist';
+}
+export const SERVES_FROM = servesFrom();
 /* eslint-disable @typescript-eslint/no-require-imports -- chosen at run time */
 const { startGateway } = (
   SERVES_FROM === 'dist'

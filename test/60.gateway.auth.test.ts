@@ -131,6 +131,54 @@ describe('60 gateway auth: AWS documentation vectors', () => {
     assert.equal(result.scope, '20130524/us-east-1/s3/aws4_request');
   });
 
+  it('re-verifies every request when the Authorization text repeats all but its Signature', () => {
+    // The verifier remembers the parse of the text before `,Signature=`;
+    // the signature itself, the payload hash and every header stay checked.
+    const verifier = awsDocVerifier();
+    const prefix =
+      'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date';
+    const good = 'f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41';
+    const headers = {
+      host: 'examplebucket.s3.amazonaws.com',
+      range: 'bytes=0-9',
+      'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      'x-amz-date': '20130524T000000Z',
+    };
+    const with_ = (authorization: string, extra: Record<string, string> = {}) =>
+      request('GET', '/test.txt', { ...headers, ...extra, authorization });
+    for (let i = 0; i < 2; i++) {
+      assert.equal(verifier.verify(with_(`${prefix},Signature=${good}`)).signature, good);
+      expectS3Error(
+        () => verifier.verify(with_(`${prefix},Signature=${good.replace(/^f/, 'e')}`)),
+        'SignatureDoesNotMatch',
+        403,
+      );
+      expectS3Error(
+        () => verifier.verify(with_(`${prefix},Signature=${good}`, { range: 'bytes=0-8' })),
+        'SignatureDoesNotMatch',
+        403,
+      );
+      expectS3Error(
+        () => verifier.verify(with_(`${prefix},Signature=${good}`, { 'x-amz-meta-a': 'b' })),
+        'AccessDenied',
+        403,
+        /not signed: x-amz-meta-a/,
+      );
+      expectS3Error(
+        () => verifier.verify(with_(`${prefix},Signature=${good},Signature=${good}`)),
+        'AuthorizationHeaderMalformed',
+        400,
+        /Signature given twice/,
+      );
+      expectS3Error(
+        () => verifier.verify(with_(`${prefix},Signature=${good}`, { 'x-amz-date': '' })),
+        'AuthorizationHeaderMalformed',
+        400,
+        /X-Amz-Date '' must be yyyymmddThhmmssZ/,
+      );
+    }
+  });
+
   it('accepts the PUT Object example (path with $, Date and storage class signed)', () => {
     awsDocVerifier().verify(
       request('PUT', '/test$file.text', {

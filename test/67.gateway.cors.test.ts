@@ -20,6 +20,7 @@ import {
   signRequest,
   startTestGateway,
 } from './61.gateway.harness';
+import { MULTIPART_BUCKET } from '../lib/gateway/handlers/multipart_store';
 
 describe('67 gateway: bucket CORS', function () {
   this.timeout(30_000);
@@ -185,5 +186,52 @@ describe('67 gateway: bucket CORS', function () {
       s3.send(new GetBucketCorsCommand({ Bucket: 'web' })),
       (e) => e instanceof S3ServiceException && e.name === 'NoSuchCORSConfiguration',
     );
+  });
+
+  it('keeps rules in store.bucketConfigs (kind cors) and moves rules kept by earlier versions there', async () => {
+    const s3 = s3Client(t.gw);
+    await t.store.createBucket('home');
+    await s3.send(
+      new PutBucketCorsCommand({ Bucket: 'home', CORSConfiguration: { CORSRules: rules } }),
+    );
+    const stored = await t.store.bucketConfigs.get<Array<{ allowedOrigins: string[] }>>(
+      'home',
+      'cors',
+    );
+    assert.deepEqual(
+      stored?.map((r) => r.allowedOrigins),
+      [['https://app.example.com', 'https://*.example.org'], ['*']],
+    );
+    await s3.send(new DeleteBucketCorsCommand({ Bucket: 'home' }));
+    assert.equal(await t.store.bucketConfigs.get('home', 'cors'), undefined);
+
+    // A store written by an earlier gateway: rules as `cors/<bucket>` in the
+    // internal multipart bucket. A new gateway moves them on first use.
+    const old = await startTestGateway({}, 'native');
+    try {
+      await old.store.createBucket('legacy');
+      await old.store.createBucket(MULTIPART_BUCKET);
+      const legacyRules = [
+        {
+          allowedOrigins: ['https://old.example.com'],
+          allowedMethods: ['GET'],
+          allowedHeaders: [],
+          exposeHeaders: [],
+        },
+      ];
+      await old.store.bucket(MULTIPART_BUCKET).put('cors/legacy', JSON.stringify(legacyRules));
+      // A leftover for a bucket that no longer exists is dropped.
+      await old.store.bucket(MULTIPART_BUCKET).put('cors/gone', JSON.stringify(legacyRules));
+      const out = await s3Client(old.gw).send(new GetBucketCorsCommand({ Bucket: 'legacy' }));
+      assert.deepEqual(
+        out.CORSRules?.map((r) => [r.AllowedOrigins, r.AllowedMethods]),
+        [[['https://old.example.com'], ['GET']]],
+      );
+      assert.deepEqual(await old.store.bucketConfigs.get('legacy', 'cors'), legacyRules);
+      assert.equal(await old.store.bucket(MULTIPART_BUCKET).head('cors/legacy'), undefined);
+      assert.equal(await old.store.bucket(MULTIPART_BUCKET).head('cors/gone'), undefined);
+    } finally {
+      await old.close();
+    }
   });
 });

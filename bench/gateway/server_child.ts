@@ -4,19 +4,70 @@
  * same bytes from memory), `tessera` (startGateway over a Store) or
  * `s3rver`. Prints `PORT <n>` once listening; exits on SIGTERM.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway } from '../../lib/gateway/server';
-import { Store } from '../../lib/store/store';
+import type * as GatewayModule from '../../lib/gateway/server';
+import type * as StoreModule from '../../lib/store/store';
 import { ModelEngine } from '../../test/support/model_engine';
+
+/**
+ * The gateway and store as `tessera serve` runs them: the compiled build in
+ * dist/cjs (tsc output, plain `require`), when `npm run build` made it. Under
+ * tsx every function a request creates also pays esbuild's keep-names helper,
+ * a cost the shipped server does not have. Without dist, lib/ through tsx.
+ */
+const DIST = join(__dirname, '..', '..', 'dist', 'cjs');
+const LIB = join(__dirname, '..', '..', 'lib');
+
+/** Newest modification time of the .ts files under `dir`, ms. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** dist when it exists and is newer than every lib/ source; lib/ (stale or missing dist) otherwise. */
+function servesFrom(): 'dist' | 'lib' {
+  const built = join(DIST, 'gateway', 'server.js');
+  if (!existsSync(built)) return 'lib';
+  if (statSync(built).mtimeMs < newestSource(LIB)) {
+    process.stderr.write(
+      'bench/gateway: dist/ is older than lib/; serving lib/ through tsx (run `npm run build` to measure the build)\n',
+    );
+    return 'lib';
+  }
+  return 'dist';
+}
+export const SERVES_FROM = servesFrom();
+/* eslint-disable @typescript-eslint/no-require-imports -- chosen at run time */
+const { startGateway } = (
+  SERVES_FROM === 'dist'
+    ? require(join(DIST, 'gateway', 'server.js'))
+    : require('../../lib/gateway/server')
+) as typeof GatewayModule;
+const { Store } = (
+  SERVES_FROM === 'dist'
+    ? require(join(DIST, 'store', 'store.js'))
+    : require('../../lib/store/store')
+) as typeof StoreModule;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export const BUCKET = 'bench';
 export const ACCESS_KEY = 'bench';
 export const SECRET_KEY = 'bench-secret';
-export const OBJECTS: Record<string, number> = { 'obj-4k': 4096, 'obj-1m': 1024 * 1024 };
+/** Seeded in every server but s3rver; `sdk-4k` is what the SDK trials read (and put first). */
+export const OBJECTS: Record<string, number> = {
+  'obj-4k': 4096,
+  'obj-1m': 1024 * 1024,
+  'sdk-4k': 4096,
+};
 
 function bytes(size: number): Buffer {
   const out = Buffer.alloc(size);
@@ -38,7 +89,10 @@ async function main(kind: string): Promise<void> {
         });
         return;
       }
-      const body = bodies.get(req.url ?? '');
+      // The SDK adds `?x-id=GetObject`: the path names the object.
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const body = bodies.get(q < 0 ? url : url.slice(0, q));
       if (!body) {
         res.statusCode = 404;
         res.end();
@@ -88,7 +142,7 @@ async function main(kind: string): Promise<void> {
   } else {
     throw new Error(`unknown server kind ${kind}`);
   }
-  process.stdout.write(`PORT ${port}\n`);
+  process.stdout.write(`PORT ${port} FROM ${SERVES_FROM}\n`);
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
 }
 

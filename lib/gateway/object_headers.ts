@@ -104,6 +104,86 @@ export function objectResponseHeaders(
   return headers;
 }
 
+/** The last date formatted: a hot object is served with the same one. */
+let lastHttpDate = { ms: NaN, text: '' };
+
+/** `Date.toUTCString()`, remembered for the last time value. */
+function httpDate(date: Date): string {
+  const ms = date.getTime();
+  if (ms !== lastHttpDate.ms) lastHttpDate = { ms, text: date.toUTCString() };
+  return lastHttpDate.text;
+}
+
+/**
+ * objectResponseHeaders as a flat `[name, value, ...]` list appended to
+ * `out`, for one `writeHead(status, out)` (no per-header setHeader, no
+ * intermediate object). Same names, values and order; overrides replace.
+ */
+export function pushObjectResponseHeaders(
+  out: string[],
+  object: StoredObjectFacts,
+  options: ObjectHeaderOptions = {},
+): string[] {
+  out.push(
+    'etag',
+    quoteEtag(object.etag),
+    'last-modified',
+    httpDate(object.lastModified),
+    'accept-ranges',
+    'bytes',
+    'content-type',
+    headerSafe(object.contentType ?? DEFAULT_CONTENT_TYPE),
+  );
+  if (object.contentEncoding !== undefined)
+    out.push('content-encoding', headerSafe(object.contentEncoding));
+  if (object.contentDisposition !== undefined)
+    out.push('content-disposition', headerSafe(object.contentDisposition));
+  if (object.contentLanguage !== undefined)
+    out.push('content-language', headerSafe(object.contentLanguage));
+  if (object.cacheControl !== undefined) out.push('cache-control', headerSafe(object.cacheControl));
+  if (object.expires !== undefined) out.push('expires', headerSafe(object.expires));
+  if (options.range !== undefined) {
+    out.push(
+      'content-length',
+      String(options.range.end - options.range.start + 1),
+      'content-range',
+      `bytes ${options.range.start}-${options.range.end}/${object.size}`,
+    );
+  } else {
+    out.push('content-length', String(object.size));
+  }
+  if (object.versionId !== undefined && object.versionId !== 'null')
+    out.push('x-amz-version-id', object.versionId);
+  if (object.partsCount !== undefined) out.push('x-amz-mp-parts-count', String(object.partsCount));
+  for (const name in object.metadata)
+    out.push(`x-amz-meta-${name}`, headerSafe(object.metadata[name]!));
+  if (options.checksumMode && options.range === undefined && object.checksums !== undefined) {
+    let type: string | undefined;
+    for (const algorithm in object.checksums) {
+      const value = object.checksums[algorithm];
+      if (value === undefined) continue;
+      setListHeader(out, `x-amz-checksum-${algorithm.toLowerCase()}`, value);
+      // Composite (multipart) values end in '-N'; full-object ones are plain.
+      type = value.includes('-') ? 'COMPOSITE' : 'FULL_OBJECT';
+    }
+    if (type !== undefined) out.push('x-amz-checksum-type', type);
+  }
+  if (options.overrides !== undefined)
+    for (const name in options.overrides) setListHeader(out, name, options.overrides[name]!);
+  return out;
+}
+
+/** Replaces `name`'s value in a flat header list, or appends it. */
+export function setListHeader(out: string[], name: string, value: string): void {
+  for (let i = 0; i < out.length; i += 2) {
+    if (out[i] === name) {
+      out[i + 1] = value;
+      return;
+    }
+  }
+  out.push(name, value);
+}
+
 /** The multipart ETag: hex MD5 of the concatenated binary part MD5s, then '-N'. */
 export function multipartEtag(partMd5s: readonly Buffer[]): string {
   const hash = createHash('md5');

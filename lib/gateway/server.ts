@@ -18,7 +18,7 @@ import type { Registry } from 'prom-client';
 import { TesseraError } from '../errors';
 import { Store } from '../store/store';
 import { type Credential, type CredentialsProvider, StaticCredentials } from './auth/credentials';
-import { SigV4Verifier } from './auth/sigv4';
+import { type AuthResult, SigV4Verifier } from './auth/sigv4';
 import { S3Error, renderErrorResponse } from './errors';
 import type { GatewayConfig, GatewayLimits, RequestContext } from './handlers/context';
 import { MULTIPART_BUCKET, MultipartStore } from './handlers/multipart_store';
@@ -30,7 +30,7 @@ import { type AddressOptions, resolveAddress } from './request/address';
 import { registerStoreMetrics } from './observability/store_metrics';
 import { startNotifications, type WebhookNotifierOptions } from './notifications/webhooks';
 import { type ParsedRequest, parseRequest } from './request/parse';
-import { parseQuery, splitTarget } from './request/uri';
+import { type QueryParam, parseQuery, splitTarget } from './request/uri';
 
 /** Limits of the HTTP server itself (Node's defaults are too generous for an open port). */
 export interface ServerLimits {
@@ -115,6 +115,52 @@ const KEPT_ON_ERROR = new Set<string>([
 const KEPT_ON_DELETE_MARKER = ['x-amz-delete-marker', 'x-amz-version-id', 'last-modified'];
 const KEPT_ON_304 = new Set([...KEPT_ON_ERROR, 'etag', 'last-modified']);
 const KEPT_ON_416 = new Set([...KEPT_ON_ERROR, 'content-range']);
+/** Operations that write every header in one writeHead (they copy ctx.baseHeaders). */
+const WRITES_OWN_HEADERS = new Set<string>(['GetObject', 'HeadObject']);
+const SERVER = ['server', 'tessera'] as const;
+
+function setHeaders(res: ServerResponse, list: readonly string[]): void {
+  for (let i = 0; i < list.length; i += 2) res.setHeader(list[i]!, list[i + 1]!);
+}
+
+/**
+ * The RequestContext of one request, as a class (one hidden class, methods
+ * on the prototype) rather than an object literal with closures.
+ */
+class Context implements RequestContext {
+  receivedBytes = 0;
+  sentBytes = 0;
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly requestId: string,
+    readonly baseHeaders: readonly string[],
+    private readonly logger: () => Logger,
+    readonly method: string,
+    readonly rawPath: string,
+    readonly query: readonly QueryParam[],
+    readonly params: ReadonlyMap<string, string>,
+    readonly bucket: string | undefined,
+    readonly key: string | undefined,
+    readonly store: Store,
+    readonly multipart: MultipartStore,
+    readonly config: GatewayConfig,
+    public auth: AuthResult,
+    private expectContinue: boolean,
+  ) {}
+
+  get log(): Logger {
+    return this.logger();
+  }
+
+  continueBody(): void {
+    if (this.expectContinue) {
+      this.expectContinue = false;
+      this.res.writeContinue();
+    }
+  }
+}
+
 const HEALTH_LIVE = new Set(['/healthz', '/minio/health/live']);
 const HEALTH_READY = new Set(['/readyz', '/minio/health/ready']);
 
@@ -224,9 +270,15 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
   ): Promise<void> {
     const started = process.hrtime.bigint();
     const requestId = nextRequestId();
-    res.setHeader('x-amz-request-id', requestId);
-    res.setHeader('x-amz-id-2', hostId + requestId);
-    res.setHeader('server', 'tessera');
+    // Set on the response before any answer but a GET/HEAD of an object,
+    // which writes them with its own headers in one writeHead.
+    const baseHeaders = [
+      'x-amz-request-id',
+      requestId,
+      'x-amz-id-2',
+      hostId + requestId,
+      ...SERVER,
+    ];
     if (draining) res.setHeader('connection', 'close');
     const method = req.method ?? 'GET';
     const target = req.url ?? '/';
@@ -236,7 +288,6 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     const log = (): Logger => (child ??= logger.child({ reqId: requestId }));
     let op = 'Unknown';
     let ctx: RequestContext | undefined;
-    let continued = !expectContinue;
     inflight++;
     metrics.started();
     res.once('close', () => {
@@ -265,12 +316,14 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
     try {
       if (observability && !hasSignature(req, rawQuery)) {
         op = 'Observability';
+        setHeaders(res, baseHeaders);
         if (await observe(req, res, rawPath)) return;
         op = 'Unknown';
       }
       if (method === 'OPTIONS') {
         // CORS preflight: browsers send it without credentials (as S3 answers it).
         op = 'Preflight';
+        setHeaders(res, baseHeaders);
         const address = resolveAddress(rawPath, req.headers.host, addressOptions);
         await answerPreflight(store, address.bucket, req, res);
         return;
@@ -299,13 +352,12 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
       // Authorization: every credential owns every bucket but the gateway's own.
       if (bucket === MULTIPART_BUCKET) throw new S3Error('AccessDenied');
 
-      ctx = {
+      ctx = new Context(
         req,
         res,
         requestId,
-        get log() {
-          return log();
-        },
+        baseHeaders,
+        log,
         method,
         rawPath,
         query,
@@ -316,15 +368,9 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
         multipart,
         config,
         auth,
-        continueBody: () => {
-          if (!continued) {
-            continued = true;
-            res.writeContinue();
-          }
-        },
-        receivedBytes: 0,
-        sentBytes: 0,
-      };
+        expectContinue,
+      );
+      if (!WRITES_OWN_HEADERS.has(parsed.operation)) setHeaders(res, baseHeaders);
       if (req.headers.origin !== undefined) await applyCors(ctx);
       await HANDLERS[parsed.operation](ctx);
     } catch (error) {
@@ -333,6 +379,7 @@ export function createGatewayHandler(store: Store, options: GatewayHandlerOption
         res.destroy();
         return;
       }
+      setHeaders(res, baseHeaders);
       const answer = renderErrorResponse(method, error, { resource: rawPath, requestId });
       if (answer.status >= 500) log().error({ err: error, op }, 'request failed');
       else if (logger.isLevelEnabled('debug'))

@@ -324,6 +324,20 @@ export class Bucket {
       HEAD_BODY_BYTES_MAX,
       0,
     );
+    if (bodyBytesMax > 0 && this.engine.getCached && !this.inflight.isClosing) {
+      // A hot small object from the read cache, on this thread: memory only,
+      // no reader-thread round trip (as get() does). A miss goes to the engine.
+      throwIfAborted(signal);
+      const started = process.hrtime.bigint();
+      const hit = this.engine.getCached(this.name, key, versionId);
+      if (hit && hit.body.length <= bodyBytesMax) {
+        this.inflight.ops.record('head', Number(process.hrtime.bigint() - started) / 1e9, false);
+        // hit.info is a fresh object: grow it into the result (no copy).
+        const result = withHeaders(hit.info) as ObjectInfo & { body?: Buffer };
+        result.body = hit.body;
+        return result;
+      }
+    }
     return this.inflight.run(async () => {
       throwIfAborted(signal);
       const info = await this.engine.head(this.name, key, {

@@ -10,9 +10,13 @@
 import * as crypto from 'node:crypto';
 import { type QueryParam, percentDecode, uriEncode } from '../request/uri';
 
+const PLAIN_PATH_RE = /^[A-Za-z0-9\-._~/]*$/;
+
 /** Canonical URI: every '/'-separated segment decoded, then RFC 3986-encoded. */
 export function canonicalUri(rawPath: string): string {
   if (rawPath === '') return '/';
+  // Only unreserved characters and '/': decoding and re-encoding is the identity.
+  if (PLAIN_PATH_RE.test(rawPath)) return rawPath;
   return rawPath
     .split('/')
     .map((segment) => uriEncode(percentDecode(segment, false), false))

@@ -101,6 +101,8 @@ export class SigV4Verifier {
   readonly #region: string | undefined;
   readonly #now: () => number;
   readonly #keys = new SigningKeyCache();
+  /** The last Authorization text before its trailing `,Signature=` and its parse. */
+  #lastAuth: { prefix: string; parsed: ParsedAuth } | undefined;
 
   constructor(options: SigV4VerifierOptions) {
     this.#credentials = options.credentials;
@@ -142,20 +144,35 @@ export class SigV4Verifier {
     if (algorithm !== ALGORITHM) {
       throw new S3Error('InvalidArgument', `Unsupported Authorization Type '${algorithm}'`);
     }
-    const fields = new Map<string, string>();
-    for (const part of value.slice(space + 1).split(',')) {
-      const trimmed = part.trim();
-      const eq = trimmed.indexOf('=');
-      if (eq <= 0) throw malformedHeader(`malformed component '${trimmed}'`);
-      const name = trimmed.slice(0, eq);
-      if (name !== 'Credential' && name !== 'SignedHeaders' && name !== 'Signature') {
-        throw malformedHeader(`unknown component '${name}'`);
+    // Clients sign every request with the same Credential and SignedHeaders
+    // (per day): the parse of everything before a trailing Signature is
+    // remembered for the last such text. Parsing is a pure function of it,
+    // so a hit answers exactly what a full parse would.
+    const comma = value.lastIndexOf(',');
+    const lastPart = comma > space ? value.slice(comma + 1).trim() : '';
+    const memo = this.#lastAuth;
+    const hit =
+      memo !== undefined &&
+      comma === memo.prefix.length &&
+      lastPart.startsWith('Signature=') &&
+      value.startsWith(memo.prefix);
+    let fields: Map<string, string> | undefined;
+    if (!hit) {
+      fields = new Map<string, string>();
+      for (const part of value.slice(space + 1).split(',')) {
+        const trimmed = part.trim();
+        const eq = trimmed.indexOf('=');
+        if (eq <= 0) throw malformedHeader(`malformed component '${trimmed}'`);
+        const name = trimmed.slice(0, eq);
+        if (name !== 'Credential' && name !== 'SignedHeaders' && name !== 'Signature') {
+          throw malformedHeader(`unknown component '${name}'`);
+        }
+        if (fields.has(name)) throw malformedHeader(`${name} given twice`);
+        fields.set(name, trimmed.slice(eq + 1));
       }
-      if (fields.has(name)) throw malformedHeader(`${name} given twice`);
-      fields.set(name, trimmed.slice(eq + 1));
-    }
-    for (const name of ['Credential', 'SignedHeaders', 'Signature']) {
-      if (!fields.has(name)) throw malformedHeader(`missing ${name}`);
+      for (const name of ['Credential', 'SignedHeaders', 'Signature']) {
+        if (!fields.has(name)) throw malformedHeader(`missing ${name}`);
+      }
     }
     const amzDate = singleHeader(request.headers, 'x-amz-date');
     if (amzDate === undefined) {
@@ -164,12 +181,21 @@ export class SigV4Verifier {
         'AWS authentication requires a valid Date or x-amz-date header',
       );
     }
-    const parsed = parseCommon(
-      fields.get('Credential')!,
-      fields.get('SignedHeaders')!,
-      fields.get('Signature')!,
-      malformedHeader,
-    );
+    let parsed: ParsedAuth;
+    if (hit) {
+      parsed = { ...memo.parsed, signature: lastPart.slice('Signature='.length) };
+    } else {
+      parsed = parseCommon(
+        fields!.get('Credential')!,
+        fields!.get('SignedHeaders')!,
+        fields!.get('Signature')!,
+        malformedHeader,
+      );
+      // Signature was the last component (and only once): remember the rest.
+      if (lastPart.startsWith('Signature=')) {
+        this.#lastAuth = { prefix: value.slice(0, comma), parsed };
+      }
+    }
     const dateMs = parseAmzDate(amzDate, malformedHeader);
     this.#checkScope(parsed, amzDate, malformedHeader);
     const secret = this.#secret(parsed.accessKeyId);
@@ -378,18 +404,17 @@ function checkSignedHeaders(
   signedHeaders: readonly string[],
   fail: (m: string) => S3Error,
 ): void {
-  const signed = new Set(signedHeaders);
-  if (!signed.has('host')) throw fail("SignedHeaders must include 'host'");
+  if (!signedHeaders.includes('host')) throw fail("SignedHeaders must include 'host'");
   for (const name of signedHeaders) {
     if (headerValues(headers, name).length === 0)
       throw fail(`signed header '${name}' is not in the request`);
   }
-  const unsigned: string[] = [];
-  for (const name of Object.keys(headers)) {
-    if (name.startsWith('x-amz-') && headers[name] !== undefined && !signed.has(name))
-      unsigned.push(name);
+  let unsigned: string[] | undefined;
+  for (const name in headers) {
+    if (name.startsWith('x-amz-') && headers[name] !== undefined && !signedHeaders.includes(name))
+      (unsigned ??= []).push(name);
   }
-  if (unsigned.length > 0) {
+  if (unsigned !== undefined) {
     throw new S3Error(
       'AccessDenied',
       `There were headers present in the request which were not signed: ${unsigned.sort().join(', ')}`,
@@ -397,9 +422,16 @@ function checkSignedHeaders(
   }
 }
 
+/** The last digest accepted (every GET sends the empty body's). */
+let lastPayloadHash = '';
+
 function checkPayloadHash(value: string): string {
-  if (SHA256_HEX_RE.test(value) || (PAYLOAD_MODES as readonly string[]).includes(value))
+  if (value === lastPayloadHash) return value;
+  if (SHA256_HEX_RE.test(value)) {
+    lastPayloadHash = value;
     return value;
+  }
+  if ((PAYLOAD_MODES as readonly string[]).includes(value)) return value;
   throw new S3Error(
     'InvalidArgument',
     'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a lower-case hex SHA-256',

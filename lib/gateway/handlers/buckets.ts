@@ -78,8 +78,9 @@ export async function deleteBucket(ctx: RequestContext): Promise<void> {
     );
   }
   await ctx.store.deleteBucket(ctx.bucket!);
-  // A bucket made later under this name starts without CORS rules.
-  await corsConfigs(ctx.store).delete(ctx.bucket!);
+  // The store dropped the bucket's settings (CORS included): a bucket made
+  // later under this name starts without CORS rules.
+  corsConfigs(ctx.store).forget(ctx.bucket!);
   sendEmpty(ctx, 204);
 }
 

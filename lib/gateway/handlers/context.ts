@@ -48,6 +48,13 @@ export interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly requestId: string;
+  /**
+   * `x-amz-request-id`, `x-amz-id-2` and `server` as a flat `[name, value,
+   * ...]` list. The pipeline sets them on the response before every handler
+   * except GetObject/HeadObject, which copy this list into their one
+   * `writeHead` (server.ts WRITES_OWN_HEADERS); error answers always get them.
+   */
+  readonly baseHeaders: readonly string[];
   readonly log: Logger;
   readonly method: string;
   /** The path as received, still percent-encoded. */

@@ -7,17 +7,18 @@
  * `Origin` gets the Access-Control-* headers of the first rule that allows
  * its origin and method (on errors too, so a browser can read them).
  *
- * Configurations live as JSON in the gateway's internal bucket
- * (`cors/<bucket>`), cached in memory per Store; DeleteBucket removes the
- * bucket's configuration. One gateway process owns a store (the Store is
- * embedded), so the cache is never stale.
+ * Configurations live with the bucket's other settings in
+ * store.bucketConfigs (kind 'cors'), cached in memory per Store; DeleteBucket
+ * removes the bucket's configuration (the store drops every kind). One
+ * gateway process owns a store (the Store is embedded), so the cache is
+ * never stale.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { S3Error } from '../errors';
 import { childNamed, childrenNamed, malformedXml, parseXml } from '../xml/parse';
 import { S3_XMLNS, textElement } from '../xml/escape';
-import { TesseraError } from '../../errors';
 import type { Store } from '../../store/store';
+import { validateBucketName } from '../../store/validate';
 import { type RequestContext, sendEmpty, sendXml } from './context';
 import { MULTIPART_BUCKET } from './multipart_store';
 import { readSmallBody } from './request_body';
@@ -34,10 +35,6 @@ export interface CorsRule {
 /** S3 takes at most 100 rules. */
 export const CORS_RULES_MAX = 100;
 const CORS_METHODS = new Set(['GET', 'PUT', 'POST', 'DELETE', 'HEAD']);
-
-function configKey(bucket: string): string {
-  return `cors/${bucket}`;
-}
 
 /** Parses a PutBucketCors body into rules (MalformedXML / InvalidRequest on bad input). */
 export function parseCorsConfiguration(body: Buffer | string): CorsRule[] {
@@ -180,46 +177,86 @@ export const CORS_RESPONSE_HEADERS = [
   'vary',
 ] as const;
 
-/** Per-store cache of configurations (`null`: none). */
+/** Where a CORS configuration lives in store.bucketConfigs. */
+export const CORS_CONFIG_KIND = 'cors';
+/** Where earlier versions kept it: `cors/<bucket>` objects in the gateway's internal bucket. */
+const LEGACY_PREFIX = 'cors/';
+
+/**
+ * Per-store cache of configurations (`null`: none) in front of
+ * store.bucketConfigs (kind 'cors'), so a request with an Origin costs no
+ * store call once its bucket's rules are known. Configurations written by
+ * earlier versions (JSON objects under `cors/<bucket>` in the gateway's
+ * internal multipart bucket) are moved into bucketConfigs once, before the
+ * first read or write of this store's CORS.
+ */
+function isBucketName(name: string): boolean {
+  try {
+    validateBucketName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 class CorsConfigs {
   private readonly cache = new Map<string, CorsRule[] | null>();
-  private ready: Promise<void> | undefined;
+  private migrated: Promise<void> | undefined;
 
   constructor(private readonly store: Store) {}
 
-  private init(): Promise<void> {
-    this.ready ??= this.store.createBucket(MULTIPART_BUCKET).catch((error: unknown) => {
-      if (error instanceof TesseraError && error.code === 'BucketAlreadyOwnedByYou') return;
-      this.ready = undefined;
+  /** Moves every legacy `cors/<bucket>` object into bucketConfigs, then deletes it. */
+  private migrate(): Promise<void> {
+    this.migrated ??= (async () => {
+      if (!(await this.store.getBucket(MULTIPART_BUCKET))) return;
+      const legacy = this.store.bucket(MULTIPART_BUCKET);
+      const keys: string[] = [];
+      for await (const entry of legacy.list({ prefix: LEGACY_PREFIX }))
+        if (entry.type === 'object') keys.push(entry.key);
+      for (const key of keys) {
+        const bucket = key.slice(LEGACY_PREFIX.length);
+        const found = await legacy.get(key);
+        if (found && isBucketName(bucket) && (await this.store.getBucket(bucket))) {
+          const rules = JSON.parse(found.body.toString('utf8')) as CorsRule[];
+          await this.store.bucketConfigs.put(bucket, CORS_CONFIG_KIND, rules);
+        }
+        // Written only after the new home is durable: a crash here migrates again.
+        await legacy.delete(key);
+      }
+    })().catch((error: unknown) => {
+      this.migrated = undefined;
       throw error;
     });
-    return this.ready;
+    return this.migrated;
   }
 
   async get(bucket: string): Promise<CorsRule[] | undefined> {
     const cached = this.cache.get(bucket);
     if (cached !== undefined) return cached ?? undefined;
-    await this.init();
-    const found = await this.store.bucket(MULTIPART_BUCKET).get(configKey(bucket));
-    const rules = found ? (JSON.parse(found.body.toString('utf8')) as CorsRule[]) : null;
+    await this.migrate();
+    const rules =
+      (await this.store.bucketConfigs.get<CorsRule[]>(bucket, CORS_CONFIG_KIND)) ?? null;
     this.cache.set(bucket, rules);
     return rules ?? undefined;
   }
 
   async put(bucket: string, rules: CorsRule[]): Promise<void> {
-    await this.init();
+    await this.migrate();
     this.cache.delete(bucket);
-    await this.store.bucket(MULTIPART_BUCKET).put(configKey(bucket), JSON.stringify(rules), {
-      contentType: 'application/json',
-    });
+    await this.store.bucketConfigs.put(bucket, CORS_CONFIG_KIND, rules);
     this.cache.set(bucket, rules);
   }
 
   async delete(bucket: string): Promise<void> {
-    await this.init();
+    await this.migrate();
     this.cache.delete(bucket);
-    await this.store.bucket(MULTIPART_BUCKET).delete(configKey(bucket));
+    await this.store.bucketConfigs.delete(bucket, CORS_CONFIG_KIND);
     this.cache.set(bucket, null);
+  }
+
+  /** DeleteBucket: the store dropped the bucket's configurations; a new bucket starts without. */
+  forget(bucket: string): void {
+    this.cache.delete(bucket);
   }
 }
 

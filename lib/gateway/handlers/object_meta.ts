@@ -5,9 +5,8 @@
  * (Bucket.put `multipart`) each have their place. `x-tessera-` metadata
  * names are the Store's and refused from clients.
  */
-import type { ServerResponse } from 'node:http';
 import { S3Error } from '../errors';
-import { checksumModeEnabled, objectResponseHeaders } from '../object_headers';
+import { checksumModeEnabled, pushObjectResponseHeaders } from '../object_headers';
 import { USER_METADATA_BYTES_MAX } from '../../store/limits';
 import type { ObjectHeaders, ObjectInfo } from '../../store/types';
 import type { RequestContext } from './context';
@@ -108,33 +107,36 @@ export function partCount(info: ObjectInfo): number {
 }
 
 /**
- * Headers of GET/HEAD (objectResponseHeaders): ETag, Last-Modified, type,
- * system headers, user metadata, and the checksums on a full-object read in
- * checksum mode. `range` is the span served for a 206.
+ * Headers of GET/HEAD (pushObjectResponseHeaders) after the pipeline's own
+ * (ctx.baseHeaders): ETag, Last-Modified, type, system headers, user
+ * metadata, and the checksums on a full-object read in checksum mode.
+ * `range` is the span served for a 206. A flat list for one writeHead.
  */
-export function setObjectHeaders(
+export function objectHeaderList(
   ctx: RequestContext,
   info: ObjectInfo,
   range: { start: number; end: number } | undefined,
-): void {
+): string[] {
   const parts = partCount(info);
-  const headers = objectResponseHeaders(
+  const stored = info.headers;
+  return pushObjectResponseHeaders(
+    ctx.baseHeaders.slice(),
     {
-      ...info.headers,
       etag: objectEtag(info),
       size: info.size,
       lastModified: info.lastModified,
       versionId: info.versionId,
-      ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
       metadata: userMetadata(info),
+      ...(stored !== undefined ? stored : {}),
+      ...(info.contentType !== undefined ? { contentType: info.contentType } : {}),
       ...(info.checksums !== undefined ? { checksums: info.checksums } : {}),
       ...(parts > 1 ? { partsCount: parts } : {}),
     },
     {
-      checksumMode: checksumModeEnabled(ctx.req.headersDistinct),
+      checksumMode:
+        ctx.req.headers['x-amz-checksum-mode'] !== undefined &&
+        checksumModeEnabled(ctx.req.headersDistinct),
       ...(range !== undefined ? { range } : {}),
     },
   );
-  const res: ServerResponse = ctx.res;
-  for (const name in headers) res.setHeader(name, headers[name]!);
 }

@@ -15,13 +15,14 @@ import { TesseraError } from '../../errors';
 import { assertReadConditions, evaluateCopySourceConditions } from '../request/conditional';
 import { parseRange } from '../request/range';
 import { type RequestContext, header, isoDate, quoteEtag, sendEmpty, sendXml } from './context';
+import { setListHeader } from '../object_headers';
 import { MULTIPART_BUCKET } from './multipart_store';
 import {
   attributesFromRequest,
   objectEtag,
   partCount,
   partSizes,
-  setObjectHeaders,
+  objectHeaderList,
   userMetadata,
 } from './object_meta';
 import { refuseUnsupportedWriteHeaders } from './unsupported_headers';
@@ -30,8 +31,15 @@ import { type DecodedBodyResult, decodeRequestBody, readSmallBody } from './requ
 import { parseDelete } from '../xml/requests';
 import { S3_XMLNS } from '../xml/escape';
 
-/** Bodies up to this size are read whole and written once; larger ones are streamed. */
+/** PUT bodies up to this size (declared) are decoded into one Buffer; larger ones stream. */
 const SMALL_BODY_BYTES_MAX = 256 * 1024;
+/**
+ * GETs of objects up to this size read record and body in one engine call
+ * and answer with one write; larger ones stream. 1 MiB is the store's stream
+ * piece, so a whole read holds no more memory than a stream would.
+ */
+const WHOLE_GET_BYTES_MAX = 1024 * 1024;
+const WITH_BODY = { withBodyUpTo: WHOLE_GET_BYTES_MAX } as const;
 /** DeleteObjects takes at most this many keys (S3). */
 export const DELETE_OBJECTS_KEYS_MAX = 1000;
 
@@ -150,10 +158,15 @@ export async function putObject(ctx: RequestContext): Promise<void> {
 export async function getObject(ctx: RequestContext): Promise<void> {
   const bucket = ctx.store.bucket(ctx.bucket!);
   const version = versionIdParam(ctx);
-  // A small object's body comes with its record (one engine call); HEAD needs none.
+  // The body of an object up to 1 MiB comes with its record (one engine
+  // call, or the read cache); HEAD needs none.
   const info = await bucket.head(
     ctx.key!,
-    ctx.method === 'GET' ? { ...version, withBodyUpTo: SMALL_BODY_BYTES_MAX } : version,
+    ctx.method !== 'GET'
+      ? version
+      : version.versionId === undefined
+        ? WITH_BODY
+        : { ...version, withBodyUpTo: WHOLE_GET_BYTES_MAX },
   );
   if (!info) {
     throw await readMiss(
@@ -209,44 +222,52 @@ export async function getObject(ctx: RequestContext): Promise<void> {
     }
     throw error;
   }
-  setObjectHeaders(ctx, info, partial ? span : undefined);
-  const replication = await ctx.store.replication?.objectStatus(
-    ctx.bucket!,
-    ctx.key!,
-    info.versionId,
-    (info as { sequence?: number }).sequence,
-  );
-  if (replication !== undefined) ctx.res.setHeader('x-amz-replication-status', replication);
-  for (const [param, name] of RESPONSE_OVERRIDES) {
-    const value = ctx.params.get(param);
-    if (value !== undefined) ctx.res.setHeader(name, value);
+  // Every header of the answer in one flat list and one writeHead: no
+  // setHeader per header (ctx.baseHeaders are the pipeline's own).
+  const headers = objectHeaderList(ctx, info, partial ? span : undefined);
+  const replication = ctx.store.replication;
+  if (replication !== undefined) {
+    const status = await replication.objectStatus(
+      ctx.bucket!,
+      ctx.key!,
+      info.versionId,
+      (info as { sequence?: number }).sequence,
+    );
+    if (status !== undefined) headers.push('x-amz-replication-status', status);
+  }
+  if (ctx.query.length > 0) {
+    for (const [param, name] of RESPONSE_OVERRIDES) {
+      const value = ctx.params.get(param);
+      if (value !== undefined) setListHeader(headers, name, value);
+    }
   }
   const length = info.size === 0 ? 0 : span.end - span.start + 1;
-  ctx.res.statusCode = partial ? 206 : 200;
-  ctx.res.setHeader('content-length', length);
+  setListHeader(headers, 'content-length', String(length));
+  const status = partial ? 206 : 200;
   if (ctx.method === 'HEAD' || length === 0) {
-    ctx.res.end();
+    ctx.res.writeHead(status, headers).end();
     return;
   }
   if (info.body !== undefined) {
     const bytes = ranged ? info.body.subarray(span.start, span.end + 1) : info.body;
     ctx.sentBytes += bytes.length;
-    ctx.res.end(bytes);
+    ctx.res.writeHead(status, headers).end(bytes);
     return;
   }
   // The head above is the version served: no second lookup.
   const selected = { info, ...(ranged ? { range: { start: span.start, end: span.end } } : {}) };
-  if (length <= SMALL_BODY_BYTES_MAX) {
-    // One read and one write: cheaper than a stream for small bodies.
+  if (length <= WHOLE_GET_BYTES_MAX) {
+    // One read and one write: cheaper than a stream for bodies up to a piece.
     const whole = await bucket.get(ctx.key!, selected);
     if (!whole) throw missing(ctx, version.versionId !== undefined);
     ctx.sentBytes += whole.body.length;
-    ctx.res.end(whole.body);
+    ctx.res.writeHead(status, headers).end(whole.body);
     return;
   }
   const found = await bucket.getStream(ctx.key!, selected);
   if (!found) throw missing(ctx, version.versionId !== undefined);
   ctx.sentBytes += length;
+  ctx.res.writeHead(status, headers);
   await pipeline(found.stream, ctx.res);
 }
 

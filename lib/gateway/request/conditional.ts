@@ -96,6 +96,14 @@ export function evaluateReadConditions(
   headers: HeaderValues,
   object: Validators,
 ): ConditionOutcome {
+  if (
+    headers['if-match'] === undefined &&
+    headers['if-none-match'] === undefined &&
+    headers['if-modified-since'] === undefined &&
+    headers['if-unmodified-since'] === undefined
+  ) {
+    return 'proceed'; // the common GET: no condition to evaluate
+  }
   return evaluate('', method === 'GET' || method === 'HEAD', headers, object);
 }
 

@@ -373,6 +373,128 @@ TEST(DegradedWrites, DriveGoneAtOpenOpensDegradedAndHealsWhenBack) {
   RemoveTree(dir);
 }
 
+// A damaged FORMAT (corrupt, truncated, unreadable, or missing from a
+// directory that holds segments) on up to m drives leaves the store open
+// degraded: the drive is down for that open (not locked, never written),
+// writes go on, what it misses is recorded; reopened with the operator's
+// word (replace_empty_drives) its FORMAT is rewritten as the same drive
+// (its segment headers prove which it is), and the heal brings back what
+// it missed. More than m damaged: kQuorum. A drive whose segments belong
+// to another drive is never given a FORMAT.
+TEST(DegradedWrites, DamagedFormatOpensDegradedAndIsRestored) {
+  const std::string dir = TempDir();
+  std::map<std::string, std::string> acked;
+  std::unique_ptr<Engine> e;
+  ASSERT_TRUE(Engine::Open(Opts(dir, nullptr), &e).ok());
+  ASSERT_TRUE(Bucket(e.get()).ok());
+  acked["old"] = Bytes(1, 50000);
+  ASSERT_TRUE(Put(e.get(), "old", acked["old"]).ok());
+  e.reset();
+  auto format = [&](int d) {
+    return dir + "/drive-" + std::to_string(d) + "/FORMAT";
+  };
+  auto sh = [](const std::string& c) { return system(c.c_str()); };
+  const char* kinds[] = {"corrupt", "truncate", "missing", "eio"};
+  int round = 0;
+  for (int bad : {0, 3}) {
+    for (const char* kind : kinds) {
+      SCOPED_TRACE("drive " + std::to_string(bad) + " " + kind);
+      round++;
+      const std::string f = format(bad);
+      ASSERT_EQ(sh("cp '" + f + "' '" + f + ".good'"), 0);
+      io::FaultFs fs(io::DefaultFs());
+      const bool eio = strcmp(kind, "eio") == 0;
+      if (strcmp(kind, "corrupt") == 0) {
+        FILE* fp = fopen(f.c_str(), "r+b");
+        ASSERT_NE(fp, nullptr);
+        fseek(fp, 20, SEEK_SET);
+        const int c = fgetc(fp);
+        fseek(fp, 20, SEEK_SET);
+        fputc(c ^ 0x10, fp);
+        fclose(fp);
+      } else if (strcmp(kind, "truncate") == 0) {
+        ASSERT_EQ(truncate(f.c_str(), 7), 0);
+      } else if (strcmp(kind, "missing") == 0) {
+        ASSERT_EQ(unlink(f.c_str()), 0);
+      } else {
+        io::FaultRule r;
+        r.op = io::FaultOp::kPread;
+        r.nth = 1;
+        r.persistent = true;
+        r.path_substring = "/drive-" + std::to_string(bad) + "/FORMAT";
+        fs.AddRule(r);
+      }
+      for (int open = 0; open < 2; open++) {
+        Status s = Engine::Open(Opts(dir, &fs), &e);
+        ASSERT_TRUE(s.ok()) << s.message();
+        EXPECT_EQ(e->info().drives_format_bad, 1u);
+        for (int i = 0; i < 4; i++) {
+          const std::string key = "r" + std::to_string(round) + "-" +
+                                  std::to_string(open) + "-" +
+                                  std::to_string(i);
+          acked[key] = Bytes(uint64_t(round * 100 + open * 10 + i), 30000);
+          ASSERT_TRUE(Put(e.get(), key, acked[key]).ok());
+        }
+        EXPECT_EQ(e->stats().degraded_drive_mask, uint64_t{1} << bad);
+        ExpectAll(e.get(), acked);
+        e.reset();
+      }
+      EngineOptions o = Opts(dir, nullptr);
+      if (!eio) {
+        // Without the operator's word it stays down; with it, the FORMAT
+        // is written again as the same drive.
+        o.replace_empty_drives = true;
+      }
+      Status s = Engine::Open(o, &e);
+      ASSERT_TRUE(s.ok()) << s.message();
+      EXPECT_EQ(e->info().drives_format_bad, 0u);
+      EXPECT_EQ(e->info().formats_restored, eio ? 0u : 1u);
+      EXPECT_EQ(sh("cmp -s '" + f + "' '" + f + ".good'"), 0)
+          << "the FORMAT differs from the one first written";
+      ASSERT_TRUE(e->WaitHealIdle(30000));
+      EXPECT_TRUE(e->Degraded().missed.empty());
+      EXPECT_EQ(e->stats().degraded_drives, 0u);
+      ScrubReport r;
+      ASSERT_TRUE(e->Scrub(ScrubOptions(), &r).ok());
+      EXPECT_EQ(r.chunks_bad + r.headers_bad + r.stripes_unrecoverable, 0u);
+      e.reset();
+      ASSERT_EQ(unlink((f + ".good").c_str()), 0);
+    }
+  }
+  // Everything reads back with two other drives unreadable: the restored
+  // drives hold what they missed.
+  {
+    io::FaultFs lossy(io::DefaultFs());
+    lossy.AddRule(SegmentsUnreadable(1));
+    lossy.AddRule(SegmentsUnreadable(4));
+    EngineOptions o = Opts(dir, &lossy);
+    o.auto_heal = false;
+    ASSERT_TRUE(Engine::Open(o, &e).ok());
+    ExpectAll(e.get(), acked);
+    e.reset();
+  }
+  // Drive 1's segments are drive 2's and its FORMAT is gone: it opens as a
+  // down drive, but it is never given drive 1's FORMAT.
+  ASSERT_EQ(
+      sh("rm -rf '" + dir + "/drive-1/segments' && cp -r '" + dir +
+         "/drive-2/segments' '" + dir + "/drive-1/' && rm '" + format(1) + "'"),
+      0);
+  {
+    EngineOptions o = Opts(dir, nullptr);
+    o.replace_empty_drives = true;
+    EXPECT_EQ(Engine::Open(o, &e).code(), StatusCode::kInvalidArgument);
+    ASSERT_TRUE(Engine::Open(Opts(dir, nullptr), &e).ok());
+    EXPECT_EQ(e->info().drives_format_bad, 1u);
+    ExpectAll(e.get(), acked);
+    e.reset();
+  }
+  // Three drives without a valid FORMAT (more than m): kQuorum.
+  ASSERT_EQ(truncate(format(0).c_str(), 3), 0);
+  ASSERT_EQ(sh("printf junk > '" + format(5) + "'"), 0);
+  EXPECT_EQ(Engine::Open(Opts(dir, nullptr), &e).code(), StatusCode::kQuorum);
+  RemoveTree(dir);
+}
+
 // Heal under power loss: writes go on with drive 2 failing; it comes back
 // and the heal starts; the power fails at the n-th sync of the heal; after
 // the reboot (unsynced writes kept, dropped, torn or garbage) and reopen,

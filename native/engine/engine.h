@@ -114,6 +114,10 @@ struct EngineInfo {
   uint64_t recovery_groups_replayed = 0;
   uint64_t recovery_void_bytes = 0;  // junk skipped at the torn tail
   uint32_t drives_replaced = 0;      // formatted by replace_empty_drives
+  // Drives down for this open because their FORMAT was unreadable,
+  // corrupt, truncated, or missing from a non-empty directory.
+  uint32_t drives_format_bad = 0;
+  uint32_t formats_restored = 0;  // damaged FORMATs rewritten (replace)
   uint32_t write_quorum = 0;
 };
 
@@ -488,6 +492,8 @@ class Engine {
   bool DriveAbsent(uint32_t drive) const;  // gone at open: never written
   Status FormatReplacement(const std::string& dir, uint32_t index,
                            const log::FormatInfo& ref, log::FormatInfo* out);
+  Status RestoreFormat(const std::string& dir, uint32_t index,
+                       const log::FormatInfo& ref, log::FormatInfo* out);
   void NoteDamage(uint64_t segment, uint32_t stripe);
   Status ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
                       const ScrubOptions& options, ScrubReport* report);

@@ -15,8 +15,7 @@
  * SIGINT stops the pass after its current batch; the cursor is kept and
  * the next run resumes (exit 130).
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { checkSnapshotAgainstLog } from '../store/verify_snapshot';
@@ -24,6 +23,7 @@ import { TesseraError } from '../errors';
 import { Store } from '../store/store';
 import type { ScrubProgress, ScrubReport } from '../store/scrub';
 import { EXIT_CORRUPTION, EXIT_INTERRUPTED, EXIT_OK } from './exit_codes';
+import { isStoreDir } from './store_path';
 
 interface PassFlags {
   dataDir?: string;
@@ -93,11 +93,19 @@ function printReport(label: string, r: ScrubReport): void {
   for (const line of r.damage) process.stdout.write(`  ${line}\n`);
 }
 
+/** FORMAT counters of the open (the native engine's info; 0 elsewhere). */
+function formatCounts(store: Store): { drivesFormatBad: number; formatsRestored: number } {
+  const engine = (store as unknown as { engine?: { native?: { info(): object } } }).engine;
+  const info = (engine?.native?.info() ?? {}) as Partial<Record<string, unknown>>;
+  const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
+  return { drivesFormatBad: n(info.drivesFormatBad), formatsRestored: n(info.formatsRestored) };
+}
+
 async function runPass(mode: 'scrub' | 'heal' | 'verify', flags: PassFlags): Promise<number> {
   const path = resolve(flags.dataDir ?? process.env.TESSERA_DATA_DIR ?? './tessera-data');
   const rateBytesPerSec = parseRate(flags.rate);
   // Never create a store here: a missing one is an error.
-  if (!existsSync(join(path, 'drive-0', 'FORMAT'))) {
+  if (!isStoreDir(path)) {
     throw new TesseraError('ERR_INVALID_ARG_VALUE', `no tessera store at ${path}`);
   }
   const snapshot =
@@ -142,12 +150,30 @@ async function runPass(mode: 'scrub' | 'heal' | 'verify', flags: PassFlags): Pro
       }
     }
     const snapshotBad = snapshot !== undefined && snapshot.mismatches.length > 0;
+    // Drives whose FORMAT is damaged are down for this open (their chunks
+    // are not checked): damage until `heal --replace-drives` restores them.
+    const { drivesFormatBad, formatsRestored } = formatCounts(store);
     if (flags.json) {
       process.stdout.write(
-        JSON.stringify({ ...report, unreadable, ...(snapshot ? { snapshot } : {}) }) + '\n',
+        JSON.stringify({
+          ...report,
+          unreadable,
+          drivesFormatBad,
+          formatsRestored,
+          ...(snapshot ? { snapshot } : {}),
+        }) + '\n',
       );
     } else {
       printReport(mode, report);
+      if (drivesFormatBad > 0) {
+        process.stdout.write(
+          `  ${drivesFormatBad} drive(s) without a valid FORMAT were left out ` +
+            `(heal --replace-drives restores them)\n`,
+        );
+      }
+      if (formatsRestored > 0) {
+        process.stdout.write(`  ${formatsRestored} damaged FORMAT file(s) restored\n`);
+      }
       for (const u of unreadable) process.stdout.write(`  unreadable: ${u}\n`);
       if (snapshot !== undefined) {
         process.stdout.write(
@@ -158,7 +184,10 @@ async function runPass(mode: 'scrub' | 'heal' | 'verify', flags: PassFlags): Pro
       }
     }
     if (report.cancelled) return EXIT_INTERRUPTED;
-    return damaged(report, mode === 'heal') || unreadable.length > 0 || snapshotBad
+    return damaged(report, mode === 'heal') ||
+      unreadable.length > 0 ||
+      snapshotBad ||
+      drivesFormatBad > 0
       ? EXIT_CORRUPTION
       : EXIT_OK;
   } finally {

@@ -2395,7 +2395,8 @@ Status Engine::Recover() {
     published_end_.store(layout_.StripeAddress(start_segment, start_stripe));
     committed_seq_.store(next_seq_ - 1);
     if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
-    TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
+    TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());                  // compaction.cc
+    TS_RETURN_IF_ERROR(PruneVoidsAtOpen(&info_.voids_pruned));  // degraded.cc
     return RecomputeUsage();
   }
   const uint32_t k = layout_.data_shards;
@@ -2715,7 +2716,8 @@ Status Engine::Recover() {
   committed_seq_.store(next_seq_ - 1);
   // Space accounting reads extent lists, so after the log end is known.
   if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
-  TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
+  TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());                  // compaction.cc
+  TS_RETURN_IF_ERROR(PruneVoidsAtOpen(&info_.voids_pruned));  // degraded.cc
   TS_RETURN_IF_ERROR(RecomputeUsage());
   TS_ASSERT(next_seq_ >= 1 && next_group_seq_ >= 1);
   return Status::Ok();

@@ -118,6 +118,7 @@ struct EngineInfo {
   // corrupt, truncated, or missing from a non-empty directory.
   uint32_t drives_format_bad = 0;
   uint32_t formats_restored = 0;  // damaged FORMATs rewritten (replace)
+  uint64_t voids_pruned = 0;      // degraded.dat voids dropped at open
   uint32_t write_quorum = 0;
 };
 
@@ -542,6 +543,7 @@ class Engine {
   // log address `at`; true when the state changed.
   bool NoteDriveTransitions(uint64_t down_mask, uint64_t at);
   Status PersistDegraded();
+  Status PruneVoidsAtOpen(uint64_t* pruned);
   Status LoadDegraded();
   void CloseRangesOfUpDrives(uint64_t down_mask, uint64_t at);
   void HealLoop();

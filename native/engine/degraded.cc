@@ -19,6 +19,7 @@
 #include "checksum/crc.h"
 #include "core/ts_assert.h"
 #include "engine/engine.h"
+#include "engine/engine_internal.h"
 #include "engine/kill_points.h"
 #include "engine/segment.h"
 #include "io/aligned_buffer.h"
@@ -167,10 +168,7 @@ bool Engine::ProbeDownDrives(Segment* seg, uint64_t only_mask) {
 // sealed in the IoEngine and is never synced again.
 Status Engine::ProbeDrive(Segment* seg, uint32_t d) {
   TS_ASSERT(!seg->drive_ok[d]);
-  if (DriveAbsent(d)) {
-    return Status(StatusCode::kQuorum,
-                  "drive " + DriveDir(d) + " was missing at open");
-  }
+  if (DriveAbsent(d)) TS_RETURN_IF_ERROR(RejoinDrive(d));
   const std::string dir = DriveDir(d) + "/segments";
   const std::string path = dir + "/" + SegmentFile(seg->id);
   const int flags = io::kOpenRead | io::kOpenWrite | io::kOpenCreate |
@@ -209,6 +207,50 @@ Status Engine::ProbeDrive(Segment* seg, uint32_t d) {
   if (!seg->fds[d].compare_exchange_strong(expected, fd)) {
     seg->extra_fds.push_back(fd);
   }
+  return Status::Ok();
+}
+
+// A drive that was down at open (directory gone, or FORMAT damaged) comes
+// back without a reopen when its directory holds a valid FORMAT of this
+// store, with this drive's index and the store's geometry: it is locked
+// (LOCK, flock) and no longer absent; the caller (ProbeDrive) then opens
+// its segment file, so that groups go to it again and its missed range
+// closes, and the heal rebuilds what it missed. An empty directory is not
+// taken (it waits for replaceEmptyDrives); neither is a foreign, swapped or
+// differently shaped drive. Runs on the committer (or at open).
+Status Engine::RejoinDrive(uint32_t d) {
+  TS_ASSERT(d < drives_.size() && DriveAbsent(d));
+  Drive& drive = *drives_[d];
+  std::string bytes;
+  Status s = ReadFileBytes(fs_, drive.dir + "/FORMAT", &bytes);
+  log::FormatInfo f;
+  if (s.ok()) {
+    s = log::DecodeFormat(reinterpret_cast<const uint8_t*>(bytes.data()),
+                          bytes.size(), &f);
+  }
+  if (!s.ok()) {
+    return Status(StatusCode::kQuorum,
+                  "drive " + drive.dir + " is down: " + s.message());
+  }
+  if (memcmp(f.store_id, store_id_, 16) != 0 || f.drive_index != d ||
+      f.data_shards != layout_.data_shards ||
+      f.parity_shards != layout_.parity_shards ||
+      f.chunk_bytes != layout_.chunk_bytes ||
+      f.segment_stripes != layout_.segment_stripes) {
+    return Status(StatusCode::kQuorum,
+                  "drive " + drive.dir +
+                      " holds another store, drive or geometry: not taken");
+  }
+  int fd = -1;
+  TS_RETURN_IF_ERROR(
+      fs_->Open(drive.dir + "/LOCK", io::kOpenWrite | io::kOpenCreate, &fd));
+  s = fs_->Flock(fd);
+  if (!s.ok()) {
+    (void)fs_->Close(fd).ok();
+    return s;
+  }
+  drive.lock_fd = fd;
+  drive.absent.store(false);
   return Status::Ok();
 }
 

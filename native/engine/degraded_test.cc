@@ -4,8 +4,10 @@
 // from a full scan; what a down drive missed is recorded in degraded.dat
 // and healed (rewritten and fdatasync'd) once it is back, also across a
 // power loss in the middle of the heal (CrashFs).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -583,6 +585,62 @@ TEST(DegradedWrites, VoidsArePrunedOnceTheirSegmentIsFreed) {
   // no full scan ever replays what a pruned void covered.
   RemoveSnapshots(dir);
   EXPECT_FALSE(Engine::Open(Opts(dir, nullptr), &e).ok());
+  RemoveTree(dir);
+}
+
+// A drive gone at open comes back while the store runs: the next drive
+// probe finds its directory with its FORMAT, locks it, writes go to it
+// again, and the heal rebuilds what it missed, without a reopen. An empty
+// directory appearing is not taken (it waits for replace_empty_drives).
+TEST(DegradedWrites, DriveGoneAtOpenRejoinsWithoutAReopen) {
+  const std::string dir = TempDir();
+  std::map<std::string, std::string> acked;
+  std::unique_ptr<Engine> e;
+  ASSERT_TRUE(Engine::Open(Opts(dir, nullptr), &e).ok());
+  ASSERT_TRUE(Bucket(e.get()).ok());
+  acked["old"] = Bytes(1, 50000);
+  ASSERT_TRUE(Put(e.get(), "old", acked["old"]).ok());
+  e.reset();
+  const std::string d3 = dir + "/drive-3";
+  ASSERT_EQ(rename(d3.c_str(), (d3 + ".away").c_str()), 0);
+  ASSERT_TRUE(Engine::Open(Opts(dir, nullptr), &e).ok());
+  auto put_some = [&](const std::string& tag) {
+    for (int i = 0; i < 6; i++) {
+      const std::string key = tag + std::to_string(i);
+      acked[key] = Bytes(uint64_t(key.size() * 131 + i), 30000);
+      ASSERT_TRUE(Put(e.get(), key, acked[key]).ok());
+    }
+  };
+  put_some("away-");
+  EXPECT_EQ(e->stats().degraded_drive_mask, uint64_t{1} << 3);
+  // An empty directory in its place: still down.
+  ASSERT_EQ(mkdir(d3.c_str(), 0755), 0);
+  put_some("empty-");
+  EXPECT_EQ(e->stats().degraded_drive_mask, uint64_t{1} << 3);
+  ASSERT_EQ(rmdir(d3.c_str()), 0);
+  // The drive itself returns.
+  ASSERT_EQ(rename((d3 + ".away").c_str(), d3.c_str()), 0);
+  put_some("back-");
+  EXPECT_EQ(e->stats().degraded_drive_mask, 0u);
+  ASSERT_TRUE(e->WaitHealIdle(30000));
+  EXPECT_TRUE(e->Degraded().missed.empty());
+  // Locked by this open.
+  const int fd = open((d3 + "/LOCK").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  EXPECT_NE(flock(fd, LOCK_EX | LOCK_NB), 0);
+  close(fd);
+  ScrubReport r;
+  ASSERT_TRUE(e->Scrub(ScrubOptions(), &r).ok());
+  EXPECT_EQ(r.chunks_bad + r.headers_bad + r.stripes_unrecoverable, 0u);
+  e.reset();
+  io::FaultFs lossy(io::DefaultFs());
+  lossy.AddRule(SegmentsUnreadable(1));
+  lossy.AddRule(SegmentsUnreadable(4));
+  EngineOptions o = Opts(dir, &lossy);
+  o.auto_heal = false;
+  ASSERT_TRUE(Engine::Open(o, &e).ok());
+  ExpectAll(e.get(), acked);
+  e.reset();
   RemoveTree(dir);
 }
 

@@ -544,6 +544,7 @@ class Engine {
   bool NoteDriveTransitions(uint64_t down_mask, uint64_t at);
   Status PersistDegraded();
   Status PruneVoidsAtOpen(uint64_t* pruned);
+  Status RejoinDrive(uint32_t d);
   Status LoadDegraded();
   void CloseRangesOfUpDrives(uint64_t down_mask, uint64_t at);
   void HealLoop();

@@ -212,7 +212,10 @@ export function registerScrub(program: Command): void {
       .option('--data-dir <dir>', 'store directory (env TESSERA_DATA_DIR, default ./tessera-data)')
       .option('--rate <bytes>', 'at most this many bytes per second (suffix K, M, G)')
       .option('--restart', 'ignore the cursor of an interrupted pass')
-      .option('--replace-drives', 'format empty directories in place of lost drives (then heal)')
+      .option(
+        '--replace-drives',
+        'format empty directories in place of lost drives, restore damaged FORMATs (then heal)',
+      )
       .option('--json', 'print one JSON document')
       .action(async (flags: PassFlags) => {
         scrubExitCode = await runPass(mode, flags);

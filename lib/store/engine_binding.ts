@@ -61,7 +61,9 @@ export interface EngineOpenOptions {
   /**
    * Format an empty directory found in place of a lost drive as that drive
    * (then `store.heal()` rebuilds its chunks). Default false: refused with
-   * ERR_STORE_QUORUM.
+   * ERR_STORE_QUORUM. Also rewrites a damaged or missing FORMAT of a drive
+   * whose segment headers prove which drive it is (else ERR_INVALID_ARG_VALUE);
+   * without the flag such a drive is down for the open (docs/durability.md).
    */
   replaceEmptyDrives?: boolean;
   /**

@@ -9,6 +9,7 @@
  * 130).
  */
 import { resolve } from 'node:path';
+import { isStoreDir } from './store_path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { TesseraError } from '../errors';
@@ -16,7 +17,6 @@ import { Store } from '../store/store';
 import type { GcProgress, GcReport, SpaceStats } from '../gc/types';
 import { EXIT_INTERRUPTED, EXIT_OK } from './exit_codes';
 import { parseRate } from './scrub';
-import { isStoreDir } from './store_path';
 
 interface GcFlags {
   dataDir?: string;

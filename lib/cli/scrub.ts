@@ -16,6 +16,7 @@
  * the next run resumes (exit 130).
  */
 import { resolve } from 'node:path';
+import { isStoreDir } from './store_path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { checkSnapshotAgainstLog } from '../store/verify_snapshot';
@@ -23,7 +24,6 @@ import { TesseraError } from '../errors';
 import { Store } from '../store/store';
 import type { ScrubProgress, ScrubReport } from '../store/scrub';
 import { EXIT_CORRUPTION, EXIT_INTERRUPTED, EXIT_OK } from './exit_codes';
-import { isStoreDir } from './store_path';
 
 interface PassFlags {
   dataDir?: string;

@@ -16,6 +16,7 @@ import {
   readSync,
   rmSync,
   writeSync,
+  writeFileSync,
   closeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -215,6 +216,59 @@ describe('fault: tessera scrub / heal / verify', function () {
     r = tessera('verify', '--data-dir', path, '--json');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).chunksBad, 0);
+  });
+
+  it('scrub, heal and verify find the store and work with drive 0 gone or its FORMAT damaged', async () => {
+    const path = freshDir();
+    const store = await Store.open({ path, dataShards: 4, parityShards: 2 });
+    await store.createBucket('bkt');
+    const data = body(17, 150_000);
+    await store.bucket('bkt').put('k', data);
+    await store.close();
+    // Drive 0's FORMAT is junk: it is down for the open; scrub and verify
+    // report it (exit 3), heal without --replace-drives leaves it (3).
+    writeFileSync(join(path, 'drive-0', 'FORMAT'), 'junk');
+    let r = tessera('scrub', '--data-dir', path, '--json');
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(JSON.parse(r.stdout).drivesFormatBad, 1);
+    r = tessera('verify', '--data-dir', path, '--json');
+    assert.equal(r.status, 3, r.stderr);
+    let report = JSON.parse(r.stdout);
+    assert.equal(report.drivesFormatBad, 1);
+    assert.deepEqual(report.unreadable, []);
+    r = tessera('heal', '--data-dir', path, '--json');
+    assert.equal(r.status, 3, r.stderr);
+    // With --replace-drives the FORMAT is restored as drive 0 (its
+    // segment headers say so) and everything verifies.
+    r = tessera('heal', '--data-dir', path, '--replace-drives', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).formatsRestored, 1);
+    r = tessera('verify', '--data-dir', path, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    report = JSON.parse(r.stdout);
+    assert.equal(report.drivesFormatBad, 0);
+    assert.equal(report.chunksBad, 0);
+    // Drive 0 gone altogether: the store is still found; its chunks are
+    // reported missing and every object reads back.
+    rmSync(join(path, 'drive-0'), { recursive: true });
+    r = tessera('verify', '--data-dir', path, '--json');
+    assert.equal(r.status, 3, r.stderr);
+    report = JSON.parse(r.stdout);
+    assert.ok(report.chunksBad > 0);
+    assert.equal(report.stripesUnrecoverable, 0);
+    assert.deepEqual(report.unreadable, []);
+    // An empty directory in its place: heal --replace-drives rebuilds it.
+    mkdirSync(join(path, 'drive-0'));
+    r = tessera('heal', '--data-dir', path, '--replace-drives', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    r = tessera('verify', '--data-dir', path, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const reopened = await Store.open({ path });
+    try {
+      assert.equal(sha((await reopened.bucket('bkt').get('k'))!.body), sha(data));
+    } finally {
+      await reopened.close();
+    }
   });
 
   it('refuses a directory without a store', () => {

@@ -8,8 +8,8 @@
  * SIGINT stops after the current batch; nothing half-done is freed (exit
  * 130).
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { isStoreDir } from './store_path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { TesseraError } from '../errors';
@@ -85,7 +85,7 @@ async function runGc(flags: GcFlags): Promise<number> {
   const path = resolve(flags.dataDir ?? process.env.TESSERA_DATA_DIR ?? './tessera-data');
   const rateBytesPerSec = flags.rate === undefined ? undefined : parseRate(flags.rate);
   const deadRatio = parseRatio(flags.deadRatio);
-  if (!existsSync(join(path, 'drive-0', 'FORMAT'))) {
+  if (!isStoreDir(path)) {
     throw new TesseraError('ERR_INVALID_ARG_VALUE', `no tessera store at ${path}`);
   }
   const store = await Store.open({ path, gc: { background: false } });

@@ -4,8 +4,7 @@
  * running server reports live lag and queue depth through its metrics and
  * store.replicationStatus()). Credentials are never printed.
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { TesseraError } from '../errors';
 import { Store } from '../store/store';
@@ -13,6 +12,7 @@ import { CURSOR_KIND, RULES_KIND } from '../replication/manager';
 import { type ReplicationConfig, redactRule } from '../replication/rules';
 import { StoreConfigAdapter } from '../replication/state';
 import type { WorkerCursor } from '../replication/worker';
+import { isStoreDir } from './store_path';
 
 interface StatusFlags {
   dataDir?: string;
@@ -61,7 +61,7 @@ export async function offlineReplicationStatus(store: Store): Promise<OfflineRul
 
 async function runStatus(flags: StatusFlags): Promise<void> {
   const path = resolve(flags.dataDir ?? process.env.TESSERA_DATA_DIR ?? './tessera-data');
-  if (!existsSync(join(path, 'drive-0', 'FORMAT'))) {
+  if (!isStoreDir(path)) {
     throw new TesseraError('ERR_INVALID_ARG_VALUE', `no tessera store at ${path}`);
   }
   const store = await Store.open({ path });

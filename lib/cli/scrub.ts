@@ -15,8 +15,8 @@
  * SIGINT stops the pass after its current batch; the cursor is kept and
  * the next run resumes (exit 130).
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { isStoreDir } from './store_path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { checkSnapshotAgainstLog } from '../store/verify_snapshot';
@@ -91,11 +91,19 @@ function printReport(label: string, r: ScrubReport): void {
   for (const line of r.damage) process.stdout.write(`  ${line}\n`);
 }
 
+/** FORMAT counters of the open (the native engine's info; 0 elsewhere). */
+function formatCounts(store: Store): { drivesFormatBad: number; formatsRestored: number } {
+  const engine = (store as unknown as { engine?: { native?: { info(): object } } }).engine;
+  const info = (engine?.native?.info() ?? {}) as Partial<Record<string, unknown>>;
+  const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
+  return { drivesFormatBad: n(info.drivesFormatBad), formatsRestored: n(info.formatsRestored) };
+}
+
 async function runPass(mode: 'scrub' | 'heal' | 'verify', flags: PassFlags): Promise<number> {
   const path = resolve(flags.dataDir ?? process.env.TESSERA_DATA_DIR ?? './tessera-data');
   const rateBytesPerSec = parseRate(flags.rate);
   // Never create a store here: a missing one is an error.
-  if (!existsSync(join(path, 'drive-0', 'FORMAT'))) {
+  if (!isStoreDir(path)) {
     throw new TesseraError('ERR_INVALID_ARG_VALUE', `no tessera store at ${path}`);
   }
   const snapshot =
@@ -140,12 +148,30 @@ async function runPass(mode: 'scrub' | 'heal' | 'verify', flags: PassFlags): Pro
       }
     }
     const snapshotBad = snapshot !== undefined && snapshot.mismatches.length > 0;
+    // Drives whose FORMAT is damaged are down for this open (their chunks
+    // are not checked): damage until `heal --replace-drives` restores them.
+    const { drivesFormatBad, formatsRestored } = formatCounts(store);
     if (flags.json) {
       process.stdout.write(
-        JSON.stringify({ ...report, unreadable, ...(snapshot ? { snapshot } : {}) }) + '\n',
+        JSON.stringify({
+          ...report,
+          unreadable,
+          drivesFormatBad,
+          formatsRestored,
+          ...(snapshot ? { snapshot } : {}),
+        }) + '\n',
       );
     } else {
       printReport(mode, report);
+      if (drivesFormatBad > 0) {
+        process.stdout.write(
+          `  ${drivesFormatBad} drive(s) without a valid FORMAT were left out ` +
+            `(heal --replace-drives restores them)\n`,
+        );
+      }
+      if (formatsRestored > 0) {
+        process.stdout.write(`  ${formatsRestored} damaged FORMAT file(s) restored\n`);
+      }
       for (const u of unreadable) process.stdout.write(`  unreadable: ${u}\n`);
       if (snapshot !== undefined) {
         process.stdout.write(
@@ -156,7 +182,10 @@ async function runPass(mode: 'scrub' | 'heal' | 'verify', flags: PassFlags): Pro
       }
     }
     if (report.cancelled) return EXIT_INTERRUPTED;
-    return damaged(report, mode === 'heal') || unreadable.length > 0 || snapshotBad
+    return damaged(report, mode === 'heal') ||
+      unreadable.length > 0 ||
+      snapshotBad ||
+      drivesFormatBad > 0
       ? EXIT_CORRUPTION
       : EXIT_OK;
   } finally {
@@ -181,7 +210,10 @@ export function registerScrub(program: Command): void {
       .option('--data-dir <dir>', 'store directory (env TESSERA_DATA_DIR, default ./tessera-data)')
       .option('--rate <bytes>', 'at most this many bytes per second (suffix K, M, G)')
       .option('--restart', 'ignore the cursor of an interrupted pass')
-      .option('--replace-drives', 'format empty directories in place of lost drives (then heal)')
+      .option(
+        '--replace-drives',
+        'format empty directories in place of lost drives, restore damaged FORMATs (then heal)',
+      )
       .option('--json', 'print one JSON document')
       .action(async (flags: PassFlags) => {
         scrubExitCode = await runPass(mode, flags);

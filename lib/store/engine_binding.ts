@@ -61,7 +61,9 @@ export interface EngineOpenOptions {
   /**
    * Format an empty directory found in place of a lost drive as that drive
    * (then `store.heal()` rebuilds its chunks). Default false: refused with
-   * ERR_STORE_QUORUM.
+   * ERR_STORE_QUORUM. Also rewrites a damaged or missing FORMAT of a drive
+   * whose segment headers prove which drive it is (else ERR_INVALID_ARG_VALUE);
+   * without the flag such a drive is down for the open (docs/durability.md).
    */
   replaceEmptyDrives?: boolean;
   /**
@@ -160,6 +162,10 @@ export interface NativeEngineHandle {
     recoveryGroupsReplayed: number;
     recoveryVoidBytes: number;
     drivesReplaced: number;
+    /** Drives down for this open: FORMAT unreadable, corrupt, truncated or missing (issue 7). */
+    drivesFormatBad: number;
+    /** Damaged FORMATs rewritten at this open (replaceEmptyDrives). */
+    formatsRestored: number;
     /** Drives a commit must be durable on (issue 7). */
     writeQuorum: number;
   };
@@ -532,9 +538,12 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     return this.handle;
   }
 
-  /** Scrub or heal pass (lib/store/scrub.ts); the cursor lives on drive 0. */
+  /**
+   * Scrub or heal pass (lib/store/scrub.ts); the cursor lives on the first
+   * drive that takes it (drive 0 unless that one is gone).
+   */
   scrub(heal: boolean, options: ScrubOptions): Promise<ScrubReport> {
-    return runScrub(this.handle as unknown as NativeScrubHandle, this.drives[0]!, heal, options);
+    return runScrub(this.handle as unknown as NativeScrubHandle, this.drives, heal, options);
   }
 
   /** Stops a running scrub or heal after its current batch (close does this). */

@@ -104,35 +104,55 @@ export function validateScrubOptions(options: unknown): ScrubOptions {
   return o as ScrubOptions;
 }
 
-async function readCursor(path: string, storeId: string, mode: string): Promise<number> {
-  try {
-    const record = JSON.parse(await readFile(path, 'utf8')) as CursorRecord;
-    if (record.storeId === storeId && record.mode === mode && Number.isSafeInteger(record.cursor)) {
-      return record.cursor;
+async function readCursor(paths: string[], storeId: string, mode: string): Promise<number> {
+  for (const path of paths) {
+    try {
+      const record = JSON.parse(await readFile(path, 'utf8')) as CursorRecord;
+      if (
+        record.storeId === storeId &&
+        record.mode === mode &&
+        Number.isSafeInteger(record.cursor)
+      ) {
+        return record.cursor;
+      }
+    } catch {
+      // No cursor on this drive (or an unreadable one): try the next.
     }
-  } catch {
-    // No cursor (or an unreadable one): start from the beginning.
   }
   return 0;
 }
 
-async function writeCursor(path: string, record: CursorRecord): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, JSON.stringify(record));
-  await rename(tmp, path);
+/** Written on the first drive that takes it (drive 0 may be gone). */
+async function writeCursor(paths: string[], record: CursorRecord): Promise<void> {
+  let error: unknown;
+  for (const path of paths) {
+    const tmp = `${path}.tmp`;
+    try {
+      await writeFile(tmp, JSON.stringify(record));
+      await rename(tmp, path);
+      // An older cursor on a later drive must not win over this one.
+      for (const other of paths.slice(paths.indexOf(path) + 1)) {
+        await unlink(other).catch(() => undefined);
+      }
+      return;
+    } catch (e) {
+      error ??= e;
+    }
+  }
+  throw error;
 }
 
 /** Runs one scrub (heal = false) or heal pass to completion or cancellation. */
 export async function runScrub(
   handle: NativeScrubHandle,
-  cursorDir: string,
+  cursorDirs: string[],
   heal: boolean,
   options: ScrubOptions,
 ): Promise<ScrubReport> {
   const mode = heal ? 'heal' : 'scrub';
   const storeId = handle.info().storeId;
-  const cursorPath = join(cursorDir, CURSOR_FILE);
-  const start = options.resume === false ? 0 : await readCursor(cursorPath, storeId, mode);
+  const cursorPaths = cursorDirs.map((dir) => join(dir, CURSOR_FILE));
+  const start = options.resume === false ? 0 : await readCursor(cursorPaths, storeId, mode);
   throwIfAborted(options.signal);
   const running = handle.scrub(heal, start, options.rateBytesPerSec ?? 0);
   const onAbort = (): void => handle.cancelScrub();
@@ -152,7 +172,7 @@ export async function runScrub(
     if (Date.now() - lastPersist >= PERSIST_MS) {
       lastPersist = Date.now();
       persisting = persisting.then(() =>
-        writeCursor(cursorPath, { storeId, mode, cursor: p.cursor }).catch(() => undefined),
+        writeCursor(cursorPaths, { storeId, mode, cursor: p.cursor }).catch(() => undefined),
       );
     }
   }, POLL_MS);
@@ -166,9 +186,9 @@ export async function runScrub(
   }
   emit(report.cursor, report.endAddress);
   if (report.cancelled) {
-    await writeCursor(cursorPath, { storeId, mode, cursor: report.cursor });
+    await writeCursor(cursorPaths, { storeId, mode, cursor: report.cursor });
   } else {
-    await unlink(cursorPath).catch(() => undefined);
+    for (const path of cursorPaths) await unlink(path).catch(() => undefined);
   }
   return report;
 }

@@ -12,12 +12,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <shared_mutex>
 
 #include "checksum/crc.h"
 #include "core/ts_assert.h"
 #include "engine/engine.h"
+#include "engine/engine_internal.h"
 #include "engine/kill_points.h"
 #include "engine/segment.h"
 #include "io/aligned_buffer.h"
@@ -166,10 +168,7 @@ bool Engine::ProbeDownDrives(Segment* seg, uint64_t only_mask) {
 // sealed in the IoEngine and is never synced again.
 Status Engine::ProbeDrive(Segment* seg, uint32_t d) {
   TS_ASSERT(!seg->drive_ok[d]);
-  if (DriveAbsent(d)) {
-    return Status(StatusCode::kQuorum,
-                  "drive " + DriveDir(d) + " was missing at open");
-  }
+  if (DriveAbsent(d)) TS_RETURN_IF_ERROR(RejoinDrive(d));
   const std::string dir = DriveDir(d) + "/segments";
   const std::string path = dir + "/" + SegmentFile(seg->id);
   const int flags = io::kOpenRead | io::kOpenWrite | io::kOpenCreate |
@@ -208,6 +207,50 @@ Status Engine::ProbeDrive(Segment* seg, uint32_t d) {
   if (!seg->fds[d].compare_exchange_strong(expected, fd)) {
     seg->extra_fds.push_back(fd);
   }
+  return Status::Ok();
+}
+
+// A drive that was down at open (directory gone, or FORMAT damaged) comes
+// back without a reopen when its directory holds a valid FORMAT of this
+// store, with this drive's index and the store's geometry: it is locked
+// (LOCK, flock) and no longer absent; the caller (ProbeDrive) then opens
+// its segment file, so that groups go to it again and its missed range
+// closes, and the heal rebuilds what it missed. An empty directory is not
+// taken (it waits for replaceEmptyDrives); neither is a foreign, swapped or
+// differently shaped drive. Runs on the committer (or at open).
+Status Engine::RejoinDrive(uint32_t d) {
+  TS_ASSERT(d < drives_.size() && DriveAbsent(d));
+  Drive& drive = *drives_[d];
+  std::string bytes;
+  Status s = ReadFileBytes(fs_, drive.dir + "/FORMAT", &bytes);
+  log::FormatInfo f;
+  if (s.ok()) {
+    s = log::DecodeFormat(reinterpret_cast<const uint8_t*>(bytes.data()),
+                          bytes.size(), &f);
+  }
+  if (!s.ok()) {
+    return Status(StatusCode::kQuorum,
+                  "drive " + drive.dir + " is down: " + s.message());
+  }
+  if (memcmp(f.store_id, store_id_, 16) != 0 || f.drive_index != d ||
+      f.data_shards != layout_.data_shards ||
+      f.parity_shards != layout_.parity_shards ||
+      f.chunk_bytes != layout_.chunk_bytes ||
+      f.segment_stripes != layout_.segment_stripes) {
+    return Status(StatusCode::kQuorum,
+                  "drive " + drive.dir +
+                      " holds another store, drive or geometry: not taken");
+  }
+  int fd = -1;
+  TS_RETURN_IF_ERROR(
+      fs_->Open(drive.dir + "/LOCK", io::kOpenWrite | io::kOpenCreate, &fd));
+  s = fs_->Flock(fd);
+  if (!s.ok()) {
+    (void)fs_->Close(fd).ok();
+    return s;
+  }
+  drive.lock_fd = fd;
+  drive.absent.store(false);
   return Status::Ok();
 }
 
@@ -491,6 +534,87 @@ bool Engine::WaitHealIdle(uint64_t timeout_ms) {
       return !HealWorkLocked() && !heal_busy_;
     }
   }
+}
+
+}  // namespace engine
+}  // namespace tessera
+
+namespace tessera {
+namespace engine {
+
+// Voids that can no longer matter are dropped from degraded.dat (at open,
+// docs/format.md "degraded.dat"): a void lying wholly in one segment that
+// compaction freed, with the freed flag durable in the segment header on at
+// least m+1 drives. Recovery never replays a group of a segment whose
+// header says freed on any drive, and m+1 flagged copies outlive any loss
+// that still leaves k chunks of the failed group to rebuild it from, so
+// pruning never lets a failed group reappear. Everything else is kept.
+namespace {
+// Segment header flags (docs/format.md): byte 40, bit 0 set by compaction.
+constexpr size_t kSegmentHeaderFlagsOffset = 40;
+constexpr uint8_t kSegmentHeaderFreed = 1;
+}  // namespace
+
+Status Engine::PruneVoidsAtOpen(uint64_t* pruned) {
+  TS_ASSERT(pruned != nullptr);
+  *pruned = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> voids;
+  {
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    voids = degraded_.voids;
+  }
+  if (voids.empty()) return Status::Ok();
+  const uint32_t need = std::min(layout_.shards(), layout_.parity_shards + 1);
+  std::map<uint64_t, bool> freed;  // segment: flagged on >= need drives
+  io::AlignedBuffer header;
+  TS_RETURN_IF_ERROR(
+      io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
+  auto freed_on_disk = [&](uint64_t segment) {
+    auto it = freed.find(segment);
+    if (it != freed.end()) return it->second;
+    uint32_t flagged = 0;
+    for (uint32_t d = 0; d < layout_.shards(); d++) {
+      if (DriveAbsent(d)) continue;
+      int fd = -1;
+      const std::string path =
+          DriveDir(d) + "/segments/" + SegmentFile(segment);
+      if (!fs_->Open(path, io::kOpenRead, &fd).ok()) continue;
+      size_t got = 0;
+      log::SegmentHeader h;
+      const bool ok =
+          fs_->Pread(fd, header.data(), header.size(), 0, &got).ok() &&
+          got == header.size() &&
+          log::DecodeSegmentHeader(header.data(), got, &h).ok() &&
+          h.segment_id == segment && h.drive_index == d &&
+          memcmp(h.store_id, store_id_, 16) == 0 &&
+          (header.data()[kSegmentHeaderFlagsOffset] & kSegmentHeaderFreed);
+      (void)fs_->Close(fd).ok();
+      if (ok) flagged++;
+    }
+    return freed[segment] = flagged >= need;
+  };
+  std::vector<std::pair<uint64_t, uint64_t>> drop;
+  for (const auto& v : voids) {
+    if (v.second <= v.first) continue;
+    const uint64_t s1 = log::Locate(layout_, v.first).segment;
+    const uint64_t s2 = log::Locate(layout_, v.second - 1).segment;
+    if (s1 == s2 && freed_on_disk(s1)) drop.push_back(v);
+  }
+  if (drop.empty()) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    auto& vs = degraded_.voids;
+    for (const auto& v : drop) {
+      auto it = std::find(vs.begin(), vs.end(), v);
+      if (it != vs.end()) vs.erase(it);
+    }
+    degraded_changes_++;
+  }
+  *pruned = drop.size();
+  // Best effort: if the shorter file cannot be written, the longer one
+  // stays (it is still correct).
+  (void)PersistDegraded().ok();
+  return Status::Ok();
 }
 
 }  // namespace engine

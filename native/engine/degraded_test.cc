@@ -4,8 +4,11 @@
 // from a full scan; what a down drive missed is recorded in degraded.dat
 // and healed (rewritten and fdatasync'd) once it is back, also across a
 // power loss in the middle of the heal (CrashFs).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +20,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/engine.h"
 #include "io/crash_fs.h"
@@ -370,6 +374,273 @@ TEST(DegradedWrites, DriveGoneAtOpenOpensDegradedAndHealsWhenBack) {
     ASSERT_EQ(rename(p.c_str(), (p + ".away").c_str()), 0);
   }
   EXPECT_EQ(Engine::Open(Opts(dir, nullptr), &e).code(), StatusCode::kQuorum);
+  RemoveTree(dir);
+}
+
+// A damaged FORMAT (corrupt, truncated, unreadable, or missing from a
+// directory that holds segments) on up to m drives leaves the store open
+// degraded: the drive is down for that open (not locked, never written),
+// writes go on, what it misses is recorded; reopened with the operator's
+// word (replace_empty_drives) its FORMAT is rewritten as the same drive
+// (its segment headers prove which it is), and the heal brings back what
+// it missed. More than m damaged: kQuorum. A drive whose segments belong
+// to another drive is never given a FORMAT.
+TEST(DegradedWrites, DamagedFormatOpensDegradedAndIsRestored) {
+  const std::string dir = TempDir();
+  std::map<std::string, std::string> acked;
+  std::unique_ptr<Engine> e;
+  ASSERT_TRUE(Engine::Open(Opts(dir, nullptr), &e).ok());
+  ASSERT_TRUE(Bucket(e.get()).ok());
+  acked["old"] = Bytes(1, 50000);
+  ASSERT_TRUE(Put(e.get(), "old", acked["old"]).ok());
+  e.reset();
+  auto format = [&](int d) {
+    return dir + "/drive-" + std::to_string(d) + "/FORMAT";
+  };
+  auto sh = [](const std::string& c) { return system(c.c_str()); };
+  const char* kinds[] = {"corrupt", "truncate", "missing", "eio"};
+  int round = 0;
+  for (int bad : {0, 3}) {
+    for (const char* kind : kinds) {
+      SCOPED_TRACE("drive " + std::to_string(bad) + " " + kind);
+      round++;
+      const std::string f = format(bad);
+      ASSERT_EQ(sh("cp '" + f + "' '" + f + ".good'"), 0);
+      io::FaultFs fs(io::DefaultFs());
+      const bool eio = strcmp(kind, "eio") == 0;
+      if (strcmp(kind, "corrupt") == 0) {
+        FILE* fp = fopen(f.c_str(), "r+b");
+        ASSERT_NE(fp, nullptr);
+        fseek(fp, 20, SEEK_SET);
+        const int c = fgetc(fp);
+        fseek(fp, 20, SEEK_SET);
+        fputc(c ^ 0x10, fp);
+        fclose(fp);
+      } else if (strcmp(kind, "truncate") == 0) {
+        ASSERT_EQ(truncate(f.c_str(), 7), 0);
+      } else if (strcmp(kind, "missing") == 0) {
+        ASSERT_EQ(unlink(f.c_str()), 0);
+      } else {
+        io::FaultRule r;
+        r.op = io::FaultOp::kPread;
+        r.nth = 1;
+        r.persistent = true;
+        r.path_substring = "/drive-" + std::to_string(bad) + "/FORMAT";
+        fs.AddRule(r);
+      }
+      for (int open = 0; open < 2; open++) {
+        Status s = Engine::Open(Opts(dir, &fs), &e);
+        ASSERT_TRUE(s.ok()) << s.message();
+        EXPECT_EQ(e->info().drives_format_bad, 1u);
+        for (int i = 0; i < 4; i++) {
+          const std::string key = "r" + std::to_string(round) + "-" +
+                                  std::to_string(open) + "-" +
+                                  std::to_string(i);
+          acked[key] = Bytes(uint64_t(round * 100 + open * 10 + i), 30000);
+          ASSERT_TRUE(Put(e.get(), key, acked[key]).ok());
+        }
+        EXPECT_EQ(e->stats().degraded_drive_mask, uint64_t{1} << bad);
+        ExpectAll(e.get(), acked);
+        e.reset();
+      }
+      EngineOptions o = Opts(dir, nullptr);
+      if (!eio) {
+        // Without the operator's word it stays down; with it, the FORMAT
+        // is written again as the same drive.
+        o.replace_empty_drives = true;
+      }
+      Status s = Engine::Open(o, &e);
+      ASSERT_TRUE(s.ok()) << s.message();
+      EXPECT_EQ(e->info().drives_format_bad, 0u);
+      EXPECT_EQ(e->info().formats_restored, eio ? 0u : 1u);
+      EXPECT_EQ(sh("cmp -s '" + f + "' '" + f + ".good'"), 0)
+          << "the FORMAT differs from the one first written";
+      ASSERT_TRUE(e->WaitHealIdle(30000));
+      EXPECT_TRUE(e->Degraded().missed.empty());
+      EXPECT_EQ(e->stats().degraded_drives, 0u);
+      ScrubReport r;
+      ASSERT_TRUE(e->Scrub(ScrubOptions(), &r).ok());
+      EXPECT_EQ(r.chunks_bad + r.headers_bad + r.stripes_unrecoverable, 0u);
+      e.reset();
+      ASSERT_EQ(unlink((f + ".good").c_str()), 0);
+    }
+  }
+  // Everything reads back with two other drives unreadable: the restored
+  // drives hold what they missed.
+  {
+    io::FaultFs lossy(io::DefaultFs());
+    lossy.AddRule(SegmentsUnreadable(1));
+    lossy.AddRule(SegmentsUnreadable(4));
+    EngineOptions o = Opts(dir, &lossy);
+    o.auto_heal = false;
+    ASSERT_TRUE(Engine::Open(o, &e).ok());
+    ExpectAll(e.get(), acked);
+    e.reset();
+  }
+  // Drive 1's segments are drive 2's and its FORMAT is gone: it opens as a
+  // down drive, but it is never given drive 1's FORMAT.
+  ASSERT_EQ(
+      sh("rm -rf '" + dir + "/drive-1/segments' && cp -r '" + dir +
+         "/drive-2/segments' '" + dir + "/drive-1/' && rm '" + format(1) + "'"),
+      0);
+  {
+    EngineOptions o = Opts(dir, nullptr);
+    o.replace_empty_drives = true;
+    EXPECT_EQ(Engine::Open(o, &e).code(), StatusCode::kInvalidArgument);
+    ASSERT_TRUE(Engine::Open(Opts(dir, nullptr), &e).ok());
+    EXPECT_EQ(e->info().drives_format_bad, 1u);
+    ExpectAll(e.get(), acked);
+    e.reset();
+  }
+  // Three drives without a valid FORMAT (more than m): kQuorum.
+  ASSERT_EQ(truncate(format(0).c_str(), 3), 0);
+  ASSERT_EQ(sh("printf junk > '" + format(5) + "'"), 0);
+  EXPECT_EQ(Engine::Open(Opts(dir, nullptr), &e).code(), StatusCode::kQuorum);
+  RemoveTree(dir);
+}
+
+// Voids of failed groups are pruned from degraded.dat once the segment
+// holding them is freed by compaction (flag durable on m+1 drives): over
+// many failed groups the file stays bounded, and no failed put reappears
+// after reopens (a full scan is refused once segments were freed).
+TEST(DegradedWrites, VoidsArePrunedOnceTheirSegmentIsFreed) {
+  const std::string dir = TempDir();
+  io::FaultFs fs(io::DefaultFs());
+  EngineOptions o = Opts(dir, &fs);
+  o.write_quorum = 6;  // one failing drive fails the group
+  std::unique_ptr<Engine> e;
+  ASSERT_TRUE(Engine::Open(o, &e).ok());
+  ASSERT_TRUE(Bucket(e.get()).ok());
+  const int rounds = 30;
+  int failed = 0;
+  std::vector<bool> doomed(rounds, false);
+  for (int i = 0; i < rounds; i++) {
+    io::FaultRule r = DriveFails(2, io::FaultOp::kPwrite, false);
+    r.path_substring += "segments/";
+    fs.AddRule(r);
+    Status s = Put(e.get(), "doomed-" + std::to_string(i), Bytes(i, 40000));
+    if (s.code() == StatusCode::kQuorum) {
+      failed++;
+      doomed[i] = true;
+    }
+    ASSERT_TRUE(Put(e.get(), "tmp-" + std::to_string(i), Bytes(i, 40000)).ok());
+  }
+  EXPECT_GT(failed, rounds / 2);
+  const size_t voids_before = e->Degraded().voids.size();
+  // (A group can fail without any I/O when the drive's probe fails: no void.)
+  EXPECT_LE(voids_before, size_t(failed));
+  EXPECT_GT(voids_before, size_t(rounds / 2));
+  struct stat st_before;
+  ASSERT_EQ(stat((dir + "/drive-0/degraded.dat").c_str(), &st_before), 0);
+  // Everything written is dead: compaction frees every sealed segment.
+  for (int i = 0; i < rounds; i++) {
+    WriteRequest del;
+    del.kind = Kind::kDelete;
+    del.bucket = "bkt";
+    del.key = "tmp-" + std::to_string(i);
+    ASSERT_TRUE(engine::Run(e.get(), del).ok());
+  }
+  ASSERT_TRUE(Put(e.get(), "kept", "kept").ok());
+  const uint64_t tail =
+      e->stats().next_address / (uint64_t(32) * 4 * e->info().chunk_bytes);
+  uint64_t freed = 0;
+  for (uint64_t seg = 0; seg + 1 < tail; seg++) {
+    CompactReport rep;
+    ASSERT_TRUE(e->Compact(seg, CompactOptions(), &rep).ok());
+    freed += rep.freed ? 1 : 0;
+  }
+  EXPECT_GT(freed, 0u);
+  e.reset();
+  ASSERT_TRUE(Engine::Open(Opts(dir, nullptr), &e).ok());
+  const size_t voids_after = e->Degraded().voids.size();
+  EXPECT_EQ(e->info().voids_pruned, voids_before - voids_after);
+  EXPECT_LT(voids_after, voids_before / 4) << "voids were not pruned";
+  struct stat st_after;
+  ASSERT_EQ(stat((dir + "/drive-0/degraded.dat").c_str(), &st_after), 0);
+  EXPECT_LT(st_after.st_size, st_before.st_size);
+  printf(
+      "      %d failed groups, %zu voids (%lld bytes) -> %zu (%lld bytes), "
+      "%llu segments freed\n",
+      failed, voids_before, (long long)st_before.st_size, voids_after,
+      (long long)st_after.st_size, (unsigned long long)freed);
+  std::string got;
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < rounds; i++) {
+      const Status g = Get(e.get(), "doomed-" + std::to_string(i), &got);
+      if (doomed[i]) {
+        EXPECT_EQ(g.code(), StatusCode::kNotFound)
+            << "failed put " << i << " reappeared (pass " << pass << ")";
+      } else {
+        EXPECT_TRUE(g.ok() && got == Bytes(i, 40000)) << i;
+      }
+    }
+    ASSERT_TRUE(Get(e.get(), "kept", &got).ok());
+    EXPECT_EQ(got, "kept");
+    e.reset();
+    const Status s = Engine::Open(Opts(dir, nullptr), &e);
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+  e.reset();
+  // Without a snapshot, a log with freed segments is refused (docs/gc.md):
+  // no full scan ever replays what a pruned void covered.
+  RemoveSnapshots(dir);
+  EXPECT_FALSE(Engine::Open(Opts(dir, nullptr), &e).ok());
+  RemoveTree(dir);
+}
+
+// A drive gone at open comes back while the store runs: the next drive
+// probe finds its directory with its FORMAT, locks it, writes go to it
+// again, and the heal rebuilds what it missed, without a reopen. An empty
+// directory appearing is not taken (it waits for replace_empty_drives).
+TEST(DegradedWrites, DriveGoneAtOpenRejoinsWithoutAReopen) {
+  const std::string dir = TempDir();
+  std::map<std::string, std::string> acked;
+  std::unique_ptr<Engine> e;
+  ASSERT_TRUE(Engine::Open(Opts(dir, nullptr), &e).ok());
+  ASSERT_TRUE(Bucket(e.get()).ok());
+  acked["old"] = Bytes(1, 50000);
+  ASSERT_TRUE(Put(e.get(), "old", acked["old"]).ok());
+  e.reset();
+  const std::string d3 = dir + "/drive-3";
+  ASSERT_EQ(rename(d3.c_str(), (d3 + ".away").c_str()), 0);
+  ASSERT_TRUE(Engine::Open(Opts(dir, nullptr), &e).ok());
+  auto put_some = [&](const std::string& tag) {
+    for (int i = 0; i < 6; i++) {
+      const std::string key = tag + std::to_string(i);
+      acked[key] = Bytes(uint64_t(key.size() * 131 + i), 30000);
+      ASSERT_TRUE(Put(e.get(), key, acked[key]).ok());
+    }
+  };
+  put_some("away-");
+  EXPECT_EQ(e->stats().degraded_drive_mask, uint64_t{1} << 3);
+  // An empty directory in its place: still down.
+  ASSERT_EQ(mkdir(d3.c_str(), 0755), 0);
+  put_some("empty-");
+  EXPECT_EQ(e->stats().degraded_drive_mask, uint64_t{1} << 3);
+  ASSERT_EQ(rmdir(d3.c_str()), 0);
+  // The drive itself returns.
+  ASSERT_EQ(rename((d3 + ".away").c_str(), d3.c_str()), 0);
+  put_some("back-");
+  EXPECT_EQ(e->stats().degraded_drive_mask, 0u);
+  ASSERT_TRUE(e->WaitHealIdle(30000));
+  EXPECT_TRUE(e->Degraded().missed.empty());
+  // Locked by this open.
+  const int fd = open((d3 + "/LOCK").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  EXPECT_NE(flock(fd, LOCK_EX | LOCK_NB), 0);
+  close(fd);
+  ScrubReport r;
+  ASSERT_TRUE(e->Scrub(ScrubOptions(), &r).ok());
+  EXPECT_EQ(r.chunks_bad + r.headers_bad + r.stripes_unrecoverable, 0u);
+  e.reset();
+  io::FaultFs lossy(io::DefaultFs());
+  lossy.AddRule(SegmentsUnreadable(1));
+  lossy.AddRule(SegmentsUnreadable(4));
+  EngineOptions o = Opts(dir, &lossy);
+  o.auto_heal = false;
+  ASSERT_TRUE(Engine::Open(o, &e).ok());
+  ExpectAll(e.get(), acked);
+  e.reset();
   RemoveTree(dir);
 }
 

@@ -249,22 +249,32 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   if (!explicit_drives) {
     // Default layout: drive-0..; how many comes from drive-0's FORMAT or
     // the options.
-    std::string bytes;
+    // Any drive's valid FORMAT tells (drive 0 may be gone or its FORMAT
+    // unreadable or corrupt); the first error is reported when none is
+    // valid.
     log::FormatInfo f0;
-    std::string p0 = options.path + "/drive-0/FORMAT";
-    // Drive 0 may be the one that is gone: any drive's FORMAT tells.
-    for (uint32_t i = 1; i < log::shards_max && !Exists(fs_, p0, nullptr);
-         i++) {
-      const std::string p = options.path + "/drive-" + std::to_string(i);
-      if (!Exists(fs_, p, nullptr)) break;
-      p0 = p + "/FORMAT";
+    bool found = false;
+    Status first_bad;
+    for (uint32_t i = 0; i < log::shards_max && !found; i++) {
+      const std::string p =
+          options.path + "/drive-" + std::to_string(i) + "/FORMAT";
+      if (!Exists(fs_, p, nullptr)) continue;
+      std::string bytes;
+      Status s = ReadWholeFile(fs_, p, &bytes);
+      if (s.ok()) {
+        s = log::DecodeFormat(reinterpret_cast<const uint8_t*>(bytes.data()),
+                              bytes.size(), &f0);
+      }
+      if (s.ok()) {
+        found = true;
+      } else if (first_bad.ok()) {
+        first_bad = Status(s.code(), p + ": " + s.message(), s.sys_errno());
+      }
     }
-    if (Exists(fs_, p0, nullptr)) {
-      TS_RETURN_IF_ERROR(ReadWholeFile(fs_, p0, &bytes));
-      Status s = log::DecodeFormat(
-          reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &f0);
-      if (!s.ok()) return Status(s.code(), p0 + ": " + s.message());
+    if (found) {
       count = f0.data_shards + f0.parity_shards;
+    } else if (!first_bad.ok()) {
+      return first_bad;
     } else {
       // Creating: 4+2 unless told otherwise.
       count = (options.data_shards ? options.data_shards : 4) +
@@ -299,19 +309,34 @@ Status Engine::OpenDrives(const EngineOptions& options) {
   }
   formats.resize(count);
   has_format.assign(count, false);
+  // A FORMAT that exists but cannot be read (EIO), fails its checksum or is
+  // truncated: the drive is down for this open (docs/durability.md,
+  // "Damaged FORMAT"), as is a non-empty directory without one.
+  std::vector<std::string> bad_format(count);
   size_t with = 0;
   for (uint32_t i = 0; i < count; i++) {
     const std::string p = dirs[i] + "/FORMAT";
     if (!Exists(fs_, p, nullptr)) continue;
     std::string bytes;
-    TS_RETURN_IF_ERROR(ReadWholeFile(fs_, p, &bytes));
-    Status s = log::DecodeFormat(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                 bytes.size(), &formats[i]);
-    if (!s.ok()) return Status(s.code(), p + ": " + s.message());
+    Status s = ReadWholeFile(fs_, p, &bytes);
+    if (s.ok()) {
+      s = log::DecodeFormat(reinterpret_cast<const uint8_t*>(bytes.data()),
+                            bytes.size(), &formats[i]);
+    }
+    if (!s.ok()) {
+      bad_format[i] = p + ": " + s.message();
+      continue;
+    }
     has_format[i] = true;
     with++;
   }
   if (with == 0) {
+    for (uint32_t i = 0; i < count; i++) {
+      if (!bad_format[i].empty()) {
+        return Status(StatusCode::kQuorum,
+                      "no drive has a valid FORMAT (" + bad_format[i] + ")");
+      }
+    }
     if (!options.create) {
       return Status(StatusCode::kNotFound, "no store on these drives");
     }
@@ -377,6 +402,24 @@ Status Engine::OpenDrives(const EngineOptions& options) {
     absent.assign(count, false);
     uint32_t absent_count = 0;
     for (uint32_t i = 0; i < count; i++) {
+      // Holds data: a damaged FORMAT, a segments/ directory, or (on the
+      // real file system) anything at all; an empty directory is a new disk.
+      const bool held = !has_format[i] && Exists(fs_, dirs[i], nullptr) &&
+                        (!bad_format[i].empty() ||
+                         Exists(fs_, dirs[i] + "/segments", nullptr) ||
+                         (fs_ == io::DefaultFs() && !DirIsEmpty(fs_, dirs[i])));
+      if (held && options.replace_empty_drives) {
+        // A drive whose FORMAT is damaged or missing but whose segment
+        // headers prove it is drive i of this store gets its FORMAT back.
+        TS_RETURN_IF_ERROR(RestoreFormat(dirs[i], i, ref, &formats[i]));
+        has_format[i] = true;
+      } else if (held) {
+        // Down for this open, like a gone drive; never written or locked.
+        absent[i] = true;
+        absent_count++;
+        info_.drives_format_bad++;
+        continue;
+      }
       if (!has_format[i] && !options.replace_empty_drives &&
           !Exists(fs_, dirs[i], nullptr)) {
         // Gone (not an empty directory, which may be a new disk and waits
@@ -423,7 +466,8 @@ Status Engine::OpenDrives(const EngineOptions& options) {
       return Status(StatusCode::kQuorum,
                     std::to_string(absent_count) + " of " +
                         std::to_string(count) +
-                        " drive directories are missing; at least " +
+                        " drives are missing or have no valid FORMAT; at "
+                        "least " +
                         std::to_string(ref.data_shards) + " are needed");
     }
     if (ref.data_shards + ref.parity_shards != count) {
@@ -624,6 +668,7 @@ Status Engine::OpenSegment(uint64_t id, bool must_exist, Segment** out) {
   const int flags =
       io::kOpenRead | io::kOpenWrite | (use_direct_ ? io::kOpenDirect : 0);
   for (uint32_t d = 0; d < layout_.shards(); d++) {
+    if (drives_[d]->absent) continue;  // down for this whole open
     const std::string path = drives_[d]->dir + "/segments/" + SegmentName(id);
     if (!Exists(fs_, path, nullptr)) continue;
     int fd = -1;
@@ -2350,7 +2395,8 @@ Status Engine::Recover() {
     published_end_.store(layout_.StripeAddress(start_segment, start_stripe));
     committed_seq_.store(next_seq_ - 1);
     if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
-    TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
+    TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());                  // compaction.cc
+    TS_RETURN_IF_ERROR(PruneVoidsAtOpen(&info_.voids_pruned));  // degraded.cc
     return RecomputeUsage();
   }
   const uint32_t k = layout_.data_shards;
@@ -2670,7 +2716,8 @@ Status Engine::Recover() {
   committed_seq_.store(next_seq_ - 1);
   // Space accounting reads extent lists, so after the log end is known.
   if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
-  TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
+  TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());                  // compaction.cc
+  TS_RETURN_IF_ERROR(PruneVoidsAtOpen(&info_.voids_pruned));  // degraded.cc
   TS_RETURN_IF_ERROR(RecomputeUsage());
   TS_ASSERT(next_seq_ >= 1 && next_group_seq_ >= 1);
   return Status::Ok();
@@ -2704,6 +2751,79 @@ Status Engine::FormatReplacement(const std::string& dir, uint32_t index,
   TS_RETURN_IF_ERROR(WriteFileDurably(fs_, dir, "FORMAT", bytes));
   *out = f;
   info_.drives_replaced++;
+  return Status::Ok();
+}
+
+// A drive whose FORMAT is damaged (unreadable, corrupt, truncated) or
+// missing while its directory holds data: its FORMAT is written again as
+// drive `index` of the store `ref` describes, but only when its segment
+// headers prove that is what it is (at least one header, every one naming
+// this store and this drive index). Anything else is refused: a foreign or
+// swapped drive is never taken over.
+Status Engine::RestoreFormat(const std::string& dir, uint32_t index,
+                             const log::FormatInfo& ref, log::FormatInfo* out) {
+  TS_ASSERT(out != nullptr);
+  TS_ASSERT(index < ref.data_shards + ref.parity_shards);
+  std::vector<std::string> names;
+  const std::string seg_dir = dir + "/segments";
+  if (fs_ == io::DefaultFs()) {
+    if (DIR* d = opendir(seg_dir.c_str())) {
+      while (struct dirent* e = readdir(d)) {
+        if (strncmp(e->d_name, "seg-", 4) == 0) names.push_back(e->d_name);
+      }
+      closedir(d);
+    }
+  } else {
+    // Test file systems have no listing: look for the first segment ids.
+    for (uint64_t id = 0, misses = 0; misses < 64; id++) {
+      const std::string name = SegmentName(id);
+      if (Exists(fs_, seg_dir + "/" + name, nullptr)) {
+        names.push_back(name);
+        misses = 0;
+      } else {
+        misses++;
+      }
+    }
+  }
+  uint32_t proven = 0;
+  for (const std::string& name : names) {
+    int fd = -1;
+    if (!fs_->Open(seg_dir + "/" + name, io::kOpenRead, &fd).ok()) continue;
+    uint8_t h[log::segment_header_bytes];
+    size_t got = 0;
+    Status s = fs_->Pread(fd, h, sizeof(h), 0, &got);
+    (void)fs_->Close(fd).ok();
+    log::SegmentHeader sh;
+    if (!s.ok() || got != sizeof(h) ||
+        !log::DecodeSegmentHeader(h, got, &sh).ok()) {
+      continue;  // rotten: heal rewrites it
+    }
+    if (memcmp(sh.store_id, ref.store_id, 16) != 0 || sh.drive_index != index) {
+      return InvalidArg(
+          "drive " + dir + " has no valid FORMAT and its " + name +
+          " belongs to drive " + std::to_string(sh.drive_index) + " of store " +
+          Hex(sh.store_id, 16) + ": not taken as drive " +
+          std::to_string(index) + " of store " + Hex(ref.store_id, 16));
+    }
+    proven++;
+  }
+  if (proven == 0) {
+    return InvalidArg("drive " + dir +
+                      " has no valid FORMAT and no segment header that "
+                      "shows which drive it is; empty it to use it as a "
+                      "replacement drive");
+  }
+  bool is_dir = false;
+  if (!Exists(fs_, dir + "/snapshots", &is_dir)) {
+    TS_RETURN_IF_ERROR(fs_->Mkdir(dir + "/snapshots"));
+  }
+  log::FormatInfo f = ref;
+  f.drive_index = index;
+  std::string bytes;
+  log::EncodeFormat(f, &bytes);
+  TS_RETURN_IF_ERROR(WriteFileDurably(fs_, dir, "FORMAT", bytes));
+  *out = f;
+  info_.formats_restored++;
   return Status::Ok();
 }
 

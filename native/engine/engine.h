@@ -114,6 +114,11 @@ struct EngineInfo {
   uint64_t recovery_groups_replayed = 0;
   uint64_t recovery_void_bytes = 0;  // junk skipped at the torn tail
   uint32_t drives_replaced = 0;      // formatted by replace_empty_drives
+  // Drives down for this open because their FORMAT was unreadable,
+  // corrupt, truncated, or missing from a non-empty directory.
+  uint32_t drives_format_bad = 0;
+  uint32_t formats_restored = 0;  // damaged FORMATs rewritten (replace)
+  uint64_t voids_pruned = 0;      // degraded.dat voids dropped at open
   uint32_t write_quorum = 0;
 };
 
@@ -488,6 +493,8 @@ class Engine {
   bool DriveAbsent(uint32_t drive) const;  // gone at open: never written
   Status FormatReplacement(const std::string& dir, uint32_t index,
                            const log::FormatInfo& ref, log::FormatInfo* out);
+  Status RestoreFormat(const std::string& dir, uint32_t index,
+                       const log::FormatInfo& ref, log::FormatInfo* out);
   void NoteDamage(uint64_t segment, uint32_t stripe);
   Status ScrubSegment(uint64_t segment, uint32_t first, uint32_t end,
                       const ScrubOptions& options, ScrubReport* report);
@@ -536,6 +543,8 @@ class Engine {
   // log address `at`; true when the state changed.
   bool NoteDriveTransitions(uint64_t down_mask, uint64_t at);
   Status PersistDegraded();
+  Status PruneVoidsAtOpen(uint64_t* pruned);
+  Status RejoinDrive(uint32_t d);
   Status LoadDegraded();
   void CloseRangesOfUpDrives(uint64_t down_mask, uint64_t at);
   void HealLoop();

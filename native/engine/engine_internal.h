@@ -3,6 +3,7 @@
 // (also used by degraded.cc). Not part of the engine's API.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <string>
 #include <vector>
@@ -16,10 +17,12 @@ namespace engine {
 struct Engine::Drive {
   std::string dir;
   int lock_fd = -1;
-  // The directory did not exist at open (a drive that is gone): down for
-  // this whole open, never written, not locked; used again after a reopen
-  // that finds it with its FORMAT.
-  bool absent = false;
+  // The directory did not exist at open (a drive that is gone), or its
+  // FORMAT was damaged: down, never written, not locked, until a drive
+  // probe finds it with its valid FORMAT (Engine::RejoinDrive), or a
+  // reopen does. Atomic: the committer clears it while the scrub, heal and
+  // compaction threads read it.
+  std::atomic<bool> absent{false};
 };
 
 // An upload in progress: its fragments (published as they become durable)

@@ -334,9 +334,16 @@ TEST(Engine, DriveChecksAndLock) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("belongs to store"), std::string::npos);
 
-  // A drive without FORMAT among formatted ones.
+  // A drive without FORMAT among formatted ones: down for the open while
+  // it holds segments (issue 7), refused when empty (a new disk waits for
+  // replace_empty_drives).
   o.drives[1] = dir + "/drive-1";
   ASSERT_EQ(unlink((dir + "/drive-3/FORMAT").c_str()), 0);
+  s = Engine::Open(o, &e);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(e->info().drives_format_bad, 1u);
+  e.reset();
+  ASSERT_EQ(system(("rm -rf '" + dir + "/drive-3/'*").c_str()), 0);
   s = Engine::Open(o, &e);
   EXPECT_EQ(s.code(), StatusCode::kQuorum);
   EXPECT_NE(s.message().find("drive-3 has no FORMAT file"), std::string::npos);

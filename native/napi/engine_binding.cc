@@ -261,6 +261,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("recoveryGroupsReplayed", double(i.recovery_groups_replayed));
     o.Set("recoveryVoidBytes", double(i.recovery_void_bytes));
     o.Set("drivesReplaced", i.drives_replaced);
+    o.Set("drivesFormatBad", i.drives_format_bad);
+    o.Set("formatsRestored", i.formats_restored);
     o.Set("writeQuorum", i.write_quorum);
     return o;
   }

@@ -82,8 +82,8 @@ describe('90 install: the packed tarball works without a compiler', function () 
 
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  it('npm run prebuild makes prebuilds/<platform>-<arch>/tessera.glibc.node', () => {
-    execFileSync('npm', ['run', 'prebuild'], { cwd: root, stdio: 'ignore' });
+  it('npm run prebuildify makes prebuilds/<platform>-<arch>/tessera.glibc.node', () => {
+    execFileSync('npm', ['run', 'prebuildify'], { cwd: root, stdio: 'ignore' });
     assert.ok(existsSync(prebuild), `${prebuild} missing`);
   });
 

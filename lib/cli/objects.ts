@@ -11,13 +11,14 @@
  */
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { TesseraError } from '../errors';
 import { Store } from '../store/store';
 import { validateBucketName } from '../store/validate';
 import { UsageError } from './usage_error';
+import { isStoreDir } from './store_path';
 
 interface StoreFlags {
   dataDir?: string;
@@ -31,7 +32,7 @@ function dataDir(flags: StoreFlags): string {
 /** Opens an existing store for one command: no lifecycle pass, no background GC. */
 async function openExisting(flags: StoreFlags): Promise<Store> {
   const path = dataDir(flags);
-  if (!existsSync(join(path, 'drive-0', 'FORMAT'))) {
+  if (!isStoreDir(path)) {
     throw new TesseraError(
       'ERR_INVALID_ARG_VALUE',
       `no tessera store at ${path} (create one with tessera mb <bucket> or tessera serve)`,
@@ -90,7 +91,7 @@ export function registerObjects(program: Command): void {
     if (!ec) throw new UsageError(`--ec must look like 4+2, got '${flags.ec}'`);
     validateBucketName(bucket); // before a store is created for it
     const path = dataDir(flags);
-    const fresh = !existsSync(join(path, 'drive-0', 'FORMAT'));
+    const fresh = !isStoreDir(path);
     if (fresh) await mkdir(path, { recursive: true });
     const store = await Store.open({
       path,

@@ -101,7 +101,8 @@ describe('92 replication: late commit of a timed-out request', function () {
 
   it('without the in-doubt wait (inDoubtWaitMs 0) the same stall reorders: why the wait exists', async () => {
     await setup(true, { inDoubtWaitMs: 0 });
-    holdFirst('PUT', 'k', 1500, 'holdRequest');
+    // Held long enough that the retry and v2 land first even on a loaded machine.
+    holdFirst('PUT', 'k', 3000, 'holdRequest');
     await env.source.put('src', 'k', Buffer.from('v1'));
     await env.source.put('src', 'k', Buffer.from('v2'));
     await env.manager.drain(undefined, AbortSignal.timeout(20_000));

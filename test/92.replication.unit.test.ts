@@ -4,6 +4,7 @@
  * circuit breaker, the in-memory change feed, and the client's errors.
  */
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpRequest, smithySigner } from './60.gateway.fixtures';
@@ -171,7 +172,9 @@ describe('92 replication: units', () => {
         (e: ReplicationTargetError) => {
           assert.equal(e.code, 'ERR_REPLICATION_TARGET');
           assert.equal(e.s3Code, 'ECONNREFUSED');
-          assert.equal(e.uncertain, true);
+          // Nothing left this process: the target cannot have applied it.
+          assert.equal(e.uncertain, false);
+          assert.equal(e.mayLand, false);
           assert.equal(e.permanent, false);
           assert.equal(inspect(e).includes(SECRET), false);
           return true;
@@ -184,6 +187,56 @@ describe('92 replication: units', () => {
       assert.equal(inspect(client, { showHidden: true, depth: 6 }).includes(SECRET), false);
     } finally {
       client.close();
+    }
+  });
+
+  it('client: a timeout after the whole request left may land; a reset while sending cannot', async () => {
+    // Reads everything, never answers (a destination still working on it).
+    const silent = createServer((s) => s.on('data', () => undefined));
+    // Resets the connection at the first bytes of the request.
+    const resetting = createServer((s) => s.once('data', () => s.resetAndDestroy()));
+    for (const server of [silent, resetting]) {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    }
+    const clientFor = (server: typeof silent) =>
+      new S3TargetClient({
+        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'AKID', secretAccessKey: SECRET },
+        timeoutMs: 300,
+      });
+    const a = clientFor(silent);
+    const b = clientFor(resetting);
+    try {
+      await assert.rejects(
+        a.putObject('b', 'k', Buffer.from('x'), 1, {}),
+        (e: ReplicationTargetError) => {
+          assert.equal(e.s3Code, 'Timeout');
+          assert.equal(e.uncertain, true);
+          assert.equal(e.mayLand, true);
+          return true;
+        },
+      );
+      const big = Buffer.alloc(16 * 1024 * 1024, 1);
+      await assert.rejects(
+        b.putObject('b', 'k', big, big.length, {}),
+        (e: ReplicationTargetError) => {
+          assert.equal(e.status, 0);
+          assert.equal(e.uncertain, false, e.s3Code);
+          assert.equal(e.mayLand, false);
+          return true;
+        },
+      );
+      // A read that times out is never in doubt.
+      await assert.rejects(
+        a.headObject('b', 'k'),
+        (e: ReplicationTargetError) => !e.uncertain && !e.mayLand,
+      );
+    } finally {
+      a.close();
+      b.close();
+      silent.close();
+      resetting.close();
     }
   });
 

@@ -1,8 +1,8 @@
 /**
  * `tessera replication status`: the replication rules and durable cursors
- * of a store that is not open elsewhere (the store is single-writer; a
- * running server reports live lag and queue depth through its metrics and
- * store.replicationStatus()). Credentials are never printed.
+ * of a store that is not open elsewhere (the store is single-writer), or,
+ * with --server, the live lag and queue depth of a running server read from
+ * its metrics (replication_live.ts). Credentials are never printed.
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -13,10 +13,12 @@ import { type ReplicationConfig, redactRule } from '../replication/rules';
 import { StoreConfigAdapter } from '../replication/state';
 import type { WorkerCursor } from '../replication/worker';
 import { isStoreDir } from './store_path';
+import { formatLive, liveReplicationStatus } from './replication_live';
 
 interface StatusFlags {
   dataDir?: string;
   json?: boolean;
+  server?: string;
 }
 
 export interface OfflineRuleStatus {
@@ -60,6 +62,11 @@ export async function offlineReplicationStatus(store: Store): Promise<OfflineRul
 }
 
 async function runStatus(flags: StatusFlags): Promise<void> {
+  if (flags.server !== undefined) {
+    const rows = await liveReplicationStatus(flags.server);
+    process.stdout.write(flags.json ? JSON.stringify({ rules: rows }) + '\n' : formatLive(rows));
+    return;
+  }
   const path = resolve(flags.dataDir ?? process.env.TESSERA_DATA_DIR ?? './tessera-data');
   if (!isStoreDir(path)) {
     throw new TesseraError('ERR_INVALID_ARG_VALUE', `no tessera store at ${path}`);
@@ -94,8 +101,12 @@ export function registerReplication(program: Command): void {
     .description('bucket replication (docs/replication.md)');
   replication
     .command('status')
-    .description('replication rules and durable cursors of a store that is not open elsewhere')
+    .description(
+      'replication rules and durable cursors of a store that is not open elsewhere, ' +
+        'or with --server the live lag and queue of a running server',
+    )
     .option('--data-dir <dir>', 'store directory (env TESSERA_DATA_DIR, default ./tessera-data)')
+    .option('--server <url>', "a running server's gateway URL: live status from its /metrics")
     .option('--json', 'print one JSON document')
     .action(async (flags: StatusFlags) => {
       await runStatus(flags);

@@ -58,6 +58,21 @@ export interface ReplicationOptions {
   /** Wall clock for request signatures (tests jump it); never used for ordering. */
   now?: () => number;
   onApplied?: (bucket: string, ruleId: string, event: ChangeEvent) => void;
+  /**
+   * Objects larger than this replicate as a multipart upload. Default 5 GiB
+   * (S3's single-PUT limit); lower it to keep each request short.
+   */
+  multipartThresholdBytes?: number;
+  /** Part size of those uploads, bytes. Default 64 MiB (S3's minimum, 5 MiB, is enforced). */
+  multipartPartBytes?: number;
+  /** Attempts per part before the upload is aborted and the whole event retried. Default 5. */
+  partAttempts?: number;
+  /**
+   * After a write whose outcome is unknown (timeout, reset after the body
+   * was sent, 5xx), how long the worker watches the destination for the
+   * write to land before sending it again. Default: requestTimeoutMs.
+   */
+  inDoubtWaitMs?: number;
   /** Largest object read repair fetches from a replica (buffered). Default 64 MiB. */
   repairBytesMax?: number;
 }
@@ -123,6 +138,10 @@ export class ReplicationManager {
       backoff: { baseMs: 100, capMs: 30_000, ...options.backoff },
       permanentAttempts: options.permanentAttempts ?? 3,
       dispatchAhead: 1024,
+      multipartThresholdBytes: options.multipartThresholdBytes ?? 5 * 1024 ** 3,
+      multipartPartBytes: options.multipartPartBytes ?? 64 * 1024 * 1024,
+      partAttempts: options.partAttempts ?? 5,
+      inDoubtWaitMs: options.inDoubtWaitMs ?? options.requestTimeoutMs ?? 30_000,
       queueAlertDepth: options.queueAlertDepth ?? 100_000,
     };
     this.breakerOptions = { ...DEFAULT_BREAKER, ...options.breaker };

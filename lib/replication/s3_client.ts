@@ -40,6 +40,11 @@ export class ReplicationTargetError extends TesseraError {
     readonly s3Code: string,
     /** True when the request may have been applied by the target. */
     readonly uncertain: boolean,
+    /**
+     * True when no answer came in time after the whole request was sent:
+     * the target may still be processing it and commit it later.
+     */
+    readonly mayLand = false,
   ) {
     super('ERR_REPLICATION_TARGET', message);
     this.name = 'ReplicationTargetError';
@@ -171,6 +176,134 @@ export class S3TargetClient {
     return { ...objectOf(res.headers), stream: res };
   }
 
+  /** CreateMultipartUpload: the upload id. `headers` carry the object's metadata. */
+  async createMultipartUpload(
+    bucket: string,
+    key: string,
+    headers: Record<string, string>,
+  ): Promise<string> {
+    const query: QueryParam[] = [{ name: 'uploads', value: '', hasEquals: false }];
+    const answer = await this.send('POST', bucket, key, query, headers, undefined, 0, false);
+    this.check('POST', bucket, key, answer, false);
+    const id = /<UploadId>([^<]+)<\/UploadId>/.exec(answer.body.toString('utf8'))?.[1];
+    if (!id) {
+      throw new ReplicationTargetError(
+        `POST ${this.endpoint.host}/${bucket}/${key}: no UploadId in the answer`,
+        answer.status,
+        'MalformedAnswer',
+        false,
+      );
+    }
+    return unescapeXml(id);
+  }
+
+  /** UploadPart: streams `body` (exactly `size` bytes); the part's ETag (quoted, as sent back in Complete). */
+  async uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable | Buffer,
+    size: number,
+  ): Promise<string> {
+    const query: QueryParam[] = [
+      { name: 'partNumber', value: String(partNumber), hasEquals: true },
+      { name: 'uploadId', value: uploadId, hasEquals: true },
+    ];
+    // A part is invisible until Complete: a lost answer is simply retried.
+    const answer = await this.send('PUT', bucket, key, query, {}, body, size, false);
+    this.check('PUT', bucket, key, answer, false);
+    const etag = answer.headers.etag;
+    if (typeof etag !== 'string' || etag === '') {
+      throw new ReplicationTargetError(
+        `PUT ${this.endpoint.host}/${bucket}/${key} part ${partNumber}: no ETag`,
+        answer.status,
+        'MalformedAnswer',
+        false,
+      );
+    }
+    return etag.startsWith('"') ? etag : `"${etag}"`;
+  }
+
+  /**
+   * CompleteMultipartUpload. S3 may answer 200 and then an error document
+   * (the connection stays open while it assembles): that is an error too,
+   * and like a lost answer it leaves the outcome uncertain.
+   */
+  async completeMultipartUpload(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    parts: ReadonlyArray<{ partNumber: number; etag: string }>,
+  ): Promise<{ etag: string; versionId?: string }> {
+    const query: QueryParam[] = [{ name: 'uploadId', value: uploadId, hasEquals: true }];
+    const xml =
+      '<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      parts
+        .map(
+          (p) =>
+            `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXml(p.etag)}</ETag></Part>`,
+        )
+        .join('') +
+      '</CompleteMultipartUpload>';
+    const body = Buffer.from(xml, 'utf8');
+    const answer = await this.send(
+      'POST',
+      bucket,
+      key,
+      query,
+      { 'content-type': 'application/xml' },
+      body,
+      body.length,
+      true,
+    );
+    this.check('POST', bucket, key, answer, true);
+    const text = answer.body.toString('utf8');
+    const code = /<Error>[\s\S]*?<Code>([^<]{1,64})<\/Code>/.exec(text)?.[1];
+    if (code !== undefined) {
+      throw new ReplicationTargetError(
+        `POST ${this.endpoint.host}/${bucket}/${key}: 200 ${code}`,
+        code === 'InternalError' || code === 'SlowDown' ? 500 : 400,
+        code,
+        true,
+      );
+    }
+    const result: { etag: string; versionId?: string } = {
+      etag: unescapeXml(/<ETag>([^<]*)<\/ETag>/.exec(text)?.[1] ?? '').replace(/"/g, ''),
+    };
+    const version = answer.headers['x-amz-version-id'];
+    if (typeof version === 'string') result.versionId = version;
+    return result;
+  }
+
+  /** AbortMultipartUpload; an upload already gone (completed or aborted) is fine. */
+  async abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    const query: QueryParam[] = [{ name: 'uploadId', value: uploadId, hasEquals: true }];
+    const answer = await this.send('DELETE', bucket, key, query, {}, undefined, 0, true);
+    if (answer.status === 404) return;
+    this.check('DELETE', bucket, key, answer, true);
+  }
+
+  /** Incomplete multipart uploads of exactly `key` (ListMultipartUploads, first page). */
+  async listKeyUploads(bucket: string, key: string, max = 100): Promise<string[]> {
+    const query: QueryParam[] = [
+      { name: 'max-uploads', value: String(max), hasEquals: true },
+      { name: 'prefix', value: key, hasEquals: true },
+      { name: 'uploads', value: '', hasEquals: false },
+    ];
+    const answer = await this.send('GET', bucket, undefined, query, {}, undefined, 0, false);
+    this.check('GET', bucket, key, answer, false);
+    const out: string[] = [];
+    const xml = answer.body.toString('utf8');
+    for (const m of xml.matchAll(/<Upload>([\s\S]*?)<\/Upload>/g)) {
+      const k = /<Key>([^<]*)<\/Key>/.exec(m[1]!)?.[1];
+      const id = /<UploadId>([^<]*)<\/UploadId>/.exec(m[1]!)?.[1];
+      if (k === undefined || id === undefined || unescapeXml(k) !== key) continue;
+      out.push(unescapeXml(id));
+    }
+    return out;
+  }
+
   /**
    * Versions and delete markers of exactly `key` on the target, newest
    * first (ListObjectVersions with the key as prefix, first page).
@@ -237,11 +370,16 @@ export class S3TargetClient {
     } catch (error) {
       if (error instanceof ReplicationTargetError) throw error;
       const code = (error as NodeJS.ErrnoException).code ?? 'NetworkError';
+      // A request whose body never fully left cannot be committed (the
+      // target commits only complete bodies of the announced length).
+      const sent = (error as { requestSent?: boolean }).requestSent === true;
       throw new ReplicationTargetError(
         `${method} ${this.endpoint.host}/${bucket}/${key ?? ''}: ${code}`,
         0,
         code,
-        mutating,
+        mutating && sent,
+        // A timeout: the target holds the whole request and has not answered.
+        mutating && sent && code === 'Timeout',
       );
     }
   }
@@ -277,6 +415,13 @@ export class S3TargetClient {
         agent: this.#agent,
       });
       let settled = false;
+      let sent = false;
+      req.once('finish', () => (sent = true));
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        reject(Object.assign(error, { requestSent: sent }));
+      };
       req.setTimeout(this.#timeoutMs, () => {
         const error = Object.assign(new Error('request timed out'), { code: 'Timeout' });
         req.destroy(error);
@@ -288,15 +433,13 @@ export class S3TargetClient {
         );
         resolve(res);
       });
-      req.once('error', (error) => {
-        if (!settled) reject(error);
-      });
+      req.once('error', fail);
       if (body === undefined) req.end();
       else if (Buffer.isBuffer(body)) req.end(body);
       else {
         pipeline(body, req).catch((error: unknown) => {
           req.destroy(error as Error);
-          if (!settled) reject(error as Error);
+          fail(error as Error);
         });
       }
     });
@@ -324,6 +467,10 @@ function objectOf(headers: IncomingMessage['headers']): TargetObject {
   if (typeof version === 'string') out.versionId = version;
   if (typeof headers['content-type'] === 'string') out.contentType = headers['content-type'];
   return out;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function unescapeXml(text: string): string {

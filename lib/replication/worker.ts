@@ -60,7 +60,18 @@ export interface WorkerOptions {
   /** Dispatch marks are persisted this far ahead (fewer fsyncs). */
   dispatchAhead: number;
   queueAlertDepth: number;
+  /** Objects larger than this go to the destination as a multipart upload (default 5 GiB, S3's single-PUT limit). */
+  multipartThresholdBytes: number;
+  /** Part size of those uploads (at least 5 MiB; raised so an object needs at most 10 000 parts). */
+  multipartPartBytes: number;
+  /** Attempts per part before the whole upload is aborted and the event retried. */
+  partAttempts: number;
+  inDoubtWaitMs: number;
 }
+
+/** S3's limits for multipart uploads. */
+const PART_BYTES_MIN = 5 * 1024 * 1024;
+const PARTS_MAX = 10_000;
 
 export interface WorkerStatus {
   ruleId: string;
@@ -293,6 +304,10 @@ export class ReplicationWorker {
         if (signal.aborted) throw error;
         const target = error instanceof ReplicationTargetError ? error : undefined;
         if (target?.uncertain !== false) uncertain = true;
+        if (target?.mayLand && (await this.awaitInDoubt(event))) {
+          this.breaker.success();
+          return 'applied';
+        }
         this.lastError = describe(error);
         const kind = target ? (target.permanent ? 'permanent' : 'transient') : 'source';
         this.metrics.failures.inc({ bucket: this.bucket, rule: this.rule.id, kind });
@@ -321,6 +336,44 @@ export class ReplicationWorker {
         await sleep(backoffMs(attempt, this.options.backoff), undefined, { signal });
       }
     }
+  }
+
+  /**
+   * After a write of `event` timed out with its whole request sent, the
+   * destination may still commit it. Sending it again at once could
+   * duplicate it (a versioned destination) or, worse, let it land after the
+   * key's next event (reordering). So the worker watches the destination
+   * (HEAD, with the replica tags) for up to inDoubtWaitMs, and resolves
+   * true as soon as the write is seen applied. False when the wait ends
+   * first: the caller sends it again (the remaining risk is documented).
+   */
+  private async awaitInDoubt(event: ChangeEvent): Promise<boolean> {
+    const signal = this.abort.signal;
+    const deadline = monotonicMs() + this.options.inDoubtWaitMs;
+    for (let poll = 0; ; poll++) {
+      try {
+        if (await this.landed(event)) return true;
+      } catch (error) {
+        if (signal.aborted) throw error;
+      }
+      const left = deadline - monotonicMs();
+      if (left <= 0) break;
+      await sleep(Math.min(left, 50 * 2 ** Math.min(poll, 4)), undefined, { signal });
+    }
+    this.logger.warn(
+      { bucket: this.bucket, rule: this.rule.id, key: event.key, seq: event.seq },
+      'timed-out write not seen on the destination within the in-doubt wait; sending it again',
+    );
+    return false;
+  }
+
+  /** Whether the destination shows `event` applied (or superseded). */
+  private async landed(event: ChangeEvent): Promise<boolean> {
+    if (!event.deleteMarker && event.type === 'created') {
+      const current = await this.client.headObject(this.rule.destination.bucket, event.key);
+      return current !== undefined && Number(current.metadata[SEQ_TAG] ?? -1) >= event.seq;
+    }
+    return !(await this.deleteNeeded(event));
   }
 
   private recordFailed(event: Pick<ChangeEvent, 'seq' | 'key' | 'versionId'>, code: string): void {
@@ -420,6 +473,10 @@ export class ReplicationWorker {
     headers[`x-amz-meta-${SEQ_TAG}`] = String(seq);
     headers[`x-amz-meta-${VERSION_TAG}`] = encodeMetaValue(info.versionId);
     const source = this.store.bucket(this.bucket);
+    if (info.size > this.options.multipartThresholdBytes) {
+      await this.putMultipart(info, headers);
+      return;
+    }
     if (info.size <= 256 * 1024) {
       const got = await source.get(info.key, { versionId: info.versionId, info });
       if (!got) throw new Error(`source version vanished: ${info.key}`);
@@ -445,6 +502,121 @@ export class ReplicationWorker {
       info.size,
       headers,
     );
+  }
+
+  /**
+   * A version larger than the single-PUT threshold, as a multipart upload:
+   * each part streamed from a range of the source (memory bounded by the
+   * stream's highWaterMark), retried on its own. Nothing is visible on the
+   * destination before Complete, so an interrupted upload never shows a
+   * partial object; on failure the upload is aborted (best effort), and
+   * before a new upload of a key every incomplete upload of that key is
+   * aborted (events of a key run one at a time and nobody else writes the
+   * destination bucket, so such an upload is ours, left by a crash).
+   */
+  private async putMultipart(info: ObjectInfo, headers: Record<string, string>): Promise<void> {
+    const dest = this.rule.destination.bucket;
+    const key = info.key;
+    await this.abortStaleUploads(key);
+    const partBytes = Math.max(
+      this.options.multipartPartBytes,
+      PART_BYTES_MIN,
+      Math.ceil(info.size / PARTS_MAX),
+    );
+    const uploadId = await this.client.createMultipartUpload(dest, key, headers);
+    const signal = this.abort.signal;
+    try {
+      const parts: Array<{ partNumber: number; etag: string }> = [];
+      for (let start = 0, partNumber = 1; start < info.size; start += partBytes, partNumber++) {
+        const end = Math.min(start + partBytes, info.size) - 1;
+        parts.push({
+          partNumber,
+          etag: await this.uploadPart(info, uploadId, partNumber, start, end),
+        });
+        signal.throwIfAborted();
+      }
+      await this.client.completeMultipartUpload(dest, key, uploadId, parts);
+    } catch (error) {
+      // Aborting after an uncertain Complete is safe: either the object
+      // committed (the abort finds nothing) or it never will.
+      await this.client
+        .abortMultipartUpload(dest, key, uploadId)
+        .catch((e: unknown) =>
+          this.logger.warn(
+            { bucket: this.bucket, rule: this.rule.id, key, err: describe(e) },
+            'abort of a failed multipart upload failed (aborted before the next one)',
+          ),
+        );
+      throw error;
+    }
+  }
+
+  private async uploadPart(
+    info: ObjectInfo,
+    uploadId: string,
+    partNumber: number,
+    start: number,
+    end: number,
+  ): Promise<string> {
+    const signal = this.abort.signal;
+    const source = this.store.bucket(this.bucket);
+    for (let attempt = 0; ; attempt++) {
+      const streamed = await source.getStream(info.key, {
+        versionId: info.versionId,
+        info,
+        range: { start, end },
+        highWaterMark: 256 * 1024,
+      });
+      if (!streamed) throw new Error(`source version vanished: ${info.key}`);
+      try {
+        return await this.client.uploadPart(
+          this.rule.destination.bucket,
+          info.key,
+          uploadId,
+          partNumber,
+          streamed.stream,
+          end - start + 1,
+        );
+      } catch (error) {
+        streamed.stream.destroy();
+        const target = error instanceof ReplicationTargetError ? error : undefined;
+        if (!target || target.permanent || attempt + 1 >= this.options.partAttempts) throw error;
+        this.metrics.failures.inc({ bucket: this.bucket, rule: this.rule.id, kind: 'transient' });
+        this.logger.warn(
+          {
+            bucket: this.bucket,
+            rule: this.rule.id,
+            key: info.key,
+            partNumber,
+            attempt,
+            err: describe(error),
+          },
+          'replication part upload failed; retrying the part',
+        );
+        await sleep(backoffMs(attempt, this.options.backoff), undefined, { signal });
+      }
+    }
+  }
+
+  /** Aborts every incomplete upload of `key` on the destination (left by a crash or a failed abort). */
+  private async abortStaleUploads(key: string): Promise<void> {
+    const dest = this.rule.destination.bucket;
+    let ids: string[];
+    try {
+      ids = await this.client.listKeyUploads(dest, key);
+    } catch (error) {
+      // Some S3 implementations do not list uploads (501); nothing to clean then.
+      if (error instanceof ReplicationTargetError && error.permanent) return;
+      if (error instanceof ReplicationTargetError && error.status === 501) return;
+      throw error;
+    }
+    for (const id of ids) {
+      await this.client.abortMultipartUpload(dest, key, id);
+      this.logger.info(
+        { bucket: this.bucket, rule: this.rule.id, key },
+        'aborted a stale multipart upload',
+      );
+    }
   }
 
   /**
@@ -490,15 +662,19 @@ export class ReplicationWorker {
         const info = await source.head(key);
         if (!info) return;
         const current = await this.client.headObject(this.rule.destination.bucket, key);
+        const seq = (info as ObjectInfo & { sequence?: number }).sequence ?? 0;
         if (
           current &&
           current.metadata[VERSION_TAG] === info.versionId &&
-          current.etag === info.etag
+          (current.etag === info.etag ||
+            // A multipart replica has its own ETag: its tags and size decide.
+            (info.size > this.options.multipartThresholdBytes &&
+              current.size === info.size &&
+              Number(current.metadata[SEQ_TAG] ?? -1) === seq))
         ) {
           this.breaker.success();
           return;
         }
-        const seq = (info as ObjectInfo & { sequence?: number }).sequence ?? 0;
         await this.putVersion(info, seq);
         this.breaker.success();
         this.replicatedCount++;

@@ -35,11 +35,6 @@
 namespace tessera {
 namespace engine {
 
-struct Engine::FeedGroup {
-  uint64_t address = 0;  // of the GROUP record (a stripe start)
-  log::GroupRecord group;
-};
-
 namespace {
 
 constexpr uint32_t kSearchBatchStripes = 64;

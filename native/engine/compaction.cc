@@ -26,6 +26,10 @@
 //     rewrites S's header with the freed flag, fdatasyncs, truncates the
 //     file to its header and fdatasyncs again.
 //
+// Before the reclaim, S's tombstones (BUCKET and DELETE records) are copied
+// the same way, so that a full scan without a snapshot stays correct once S
+// is freed (CollectTombstones; docs/gc.md, "Full scan after frees").
+//
 // A crash before the snapshot leaves S whole (recovery replays the copies:
 // a relocated OBJECT record only moves the version it names, if the index
 // holds it); after it, recovery starts from that snapshot and never reads
@@ -79,16 +83,43 @@ struct Done {
 
 // ------------------------------------------------------------ at open
 
-// Once a segment is freed, the records it held (BUCKET records, DELETEs,
-// superseded versions) are gone from the log, so the log alone no longer
-// describes the store: recovery needs a snapshot (every free writes one to
-// every drive first). With none valid on any drive, refuse rather than
-// bring back deleted keys or lose buckets.
-Status Engine::FullScanAfterGc() const {
-  return Status(StatusCode::kCorrupt,
-                "no valid snapshot on any drive, and segments were freed by "
-                "garbage collection: the log alone no longer describes the "
-                "store (docs/gc.md, recovery)");
+// A full scan (no valid snapshot on any drive, or ignore_snapshot) once
+// segments were freed (docs/gc.md, "Full scan"): a freed segment's live
+// OBJECT and FRAGMENT records were copied before the free, and so were its
+// tombstones (BUCKET and DELETE records, CollectTombstones), all keeping
+// their original seq. What a freed segment held that was not copied is
+// dead: a superseded or deleted version, whose removal is recorded by a
+// record still in the log (a DELETE, or the live version that superseded
+// it). So replaying every record still in the log in seq order (the order
+// they were first committed in), each seq once at its newest copy's
+// address, gives the index the snapshot would: the records of the log carry
+// consecutive seqs in log order apart from relocated copies, which only
+// repeat an older seq.
+void Engine::ApplyScanRecords(std::vector<ScanRecord>* records) {
+  // Stable: copies of one seq stay in log order, the newest last.
+  std::stable_sort(
+      records->begin(), records->end(),
+      [](const ScanRecord& a, const ScanRecord& b) { return a.seq < b.seq; });
+  for (size_t i = 0; i < records->size(); i++) {
+    if (i + 1 < records->size() && (*records)[i + 1].seq == (*records)[i].seq) {
+      continue;  // an older copy of the same record
+    }
+    ScanRecord& r = (*records)[i];
+    switch (r.type) {
+      case log::RecordType::kBucket:
+        directory_.ApplyBucket(r.bucket_record);
+        break;
+      case log::RecordType::kDelete:
+        directory_.ApplyDelete(r.bucket, r.key, r.version_id);
+        break;
+      case log::RecordType::kObject:
+        directory_.ApplyObject(r.bucket, r.key, r.meta, r.versioned);
+        break;
+      default:
+        break;
+    }
+  }
+  std::vector<ScanRecord>().swap(*records);
 }
 
 Status Engine::ProbeSegmentsAtOpen() {
@@ -190,6 +221,12 @@ Status Engine::CheckRelocation(const WriteRequest& r) const {
   TS_ASSERT(r.relocation != nullptr);
   const WriteRequest::Relocation& rel = *r.relocation;
   if (rel.type == log::RecordType::kFragment) return Status::Ok();
+  // Tombstones (a full scan replays them by seq; recovery from a snapshot
+  // ignores copies of them): no compare-and-swap.
+  if (rel.type == log::RecordType::kDelete ||
+      rel.type == log::RecordType::kBucket) {
+    return Status::Ok();
+  }
   if (rel.type != log::RecordType::kObject) {
     return Status(StatusCode::kInvalidArgument,
                   "only OBJECT and FRAGMENT records relocate");
@@ -237,11 +274,9 @@ void Engine::ReplayRelocated(const std::string& bucket, const std::string& key,
     }
   }
   // The original is not in the index. After a snapshot this cannot happen
-  // (the copy was written only while the version lived at its original
-  // address, and everything before the copy is in the snapshot or
-  // replayed); in a full scan without any snapshot it means the original's
-  // segment was freed: apply the copy, unless a newer null version
-  // replaced it.
+  // unless the original's group could not be replayed (damage beyond
+  // parity): apply the copy, unless a newer null version replaced it. (A
+  // full scan does not come here: it replays by seq, ApplyScanRecords.)
   if (!versioned) {
     for (const VersionMeta& v : versions) {
       if (v.null_version && v.seq > meta.seq) return;
@@ -267,6 +302,83 @@ Status Engine::LiveInSegment(uint64_t segment, uint64_t* records) {
     }
   }
   *records = n;
+  return Status::Ok();
+}
+
+// The DELETE and BUCKET records in `segment` (own ones and copies) that a
+// full scan may still need once it is freed, as relocations: every BUCKET
+// record, and every DELETE unless each segment before `segment` is freed
+// already (what a DELETE removed was written before it, so lies in a
+// segment at or before the one it was first written in, which is at or
+// before `segment`). Only groups recovery would replay are read (the chain,
+// minus voided and damaged groups, below the published end).
+Status Engine::CollectTombstones(
+    uint64_t segment,
+    std::vector<std::shared_ptr<WriteRequest::Relocation>>* out) {
+  out->clear();
+  bool older_all_freed = true;
+  for (const SegmentSpace& s : usage_.All()) {
+    if (s.id < segment && !s.freed) older_all_freed = false;
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> degraded_voids;
+  {
+    std::lock_guard<std::mutex> lock(degraded_mu_);
+    degraded_voids = degraded_.voids;
+  }
+  const uint64_t sdb = layout_.stripe_data_bytes();
+  const uint64_t start = layout_.StripeAddress(segment, 0);
+  const uint64_t end = start + layout_.segment_data_bytes();
+  const uint64_t limit = published_end_.load();
+  FeedGroup cur, next;
+  bool have_cur = false, have_next = false;
+  TS_RETURN_IF_ERROR(FindGroup(start, limit, &cur, &have_cur));
+  while (have_cur && cur.address < end) {
+    const uint64_t cur_end =
+        cur.address + uint64_t(cur.group.stripe_count) * sdb;
+    TS_RETURN_IF_ERROR(FindGroup(cur_end, limit, &next, &have_next));
+    bool voided = have_next && next.group.void_end > next.group.void_start &&
+                  cur.address >= next.group.void_start &&
+                  cur.address < next.group.void_end;
+    for (const auto& v : degraded_voids) {
+      voided |= cur.address >= v.first && cur.address < v.second;
+    }
+    if (!voided) {
+      Status failure;
+      bool damaged = false;
+      TS_RETURN_IF_ERROR(ReadGroupRecords(
+          cur,
+          [&](const log::RecordHeader& h, std::string_view var) {
+            const bool stone =
+                h.type == log::RecordType::kBucket ||
+                (h.type == log::RecordType::kDelete && !older_all_freed);
+            if (!stone) return true;
+            if (h.payload_bytes != 0) {
+              failure = Status(StatusCode::kCorrupt,
+                               "a DELETE or BUCKET record with a payload");
+              return false;
+            }
+            auto rel = std::make_shared<WriteRequest::Relocation>();
+            rel->type = h.type;
+            rel->flags = h.flags | log::kRecordRelocated;
+            rel->seq = h.seq;
+            rel->var.assign(var.data(), var.size());
+            out->push_back(std::move(rel));
+            return true;
+          },
+          &damaged));
+      TS_RETURN_IF_ERROR(failure);
+      if (damaged) {
+        // Beyond parity: its tombstones cannot be carried over, so the
+        // segment must not be freed.
+        return Status(StatusCode::kCorrupt,
+                      "a commit group of " + SegmentFile(segment) +
+                          " is damaged beyond parity; the segment is not "
+                          "compacted (heal it first)");
+      }
+    }
+    cur = next;
+    have_cur = have_next;
+  }
   return Status::Ok();
 }
 
@@ -650,6 +762,48 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
   while (!inflight.empty()) {
     settle(&inflight.front().first, inflight.front().second);
     inflight.pop_front();
+  }
+  // Tombstones: the DELETE and BUCKET records of S (its own and copies it
+  // holds) are copied too, so that a full scan of the log without any
+  // snapshot stays correct once S is freed (docs/gc.md, "Full scan").
+  if (error.ok() && !(options.cancel != nullptr && options.cancel->load())) {
+    std::vector<std::shared_ptr<WriteRequest::Relocation>> stones;
+    Status s = CollectTombstones(segment, &stones);
+    if (!s.ok()) error = s;
+    for (size_t i = 0; error.ok() && i < stones.size(); i++) {
+      const uint64_t bytes = log::record_header_fixed_bytes +
+                             stones[i]->var.size() + stones[i]->payload.size();
+      WriteRequest tr;
+      tr.kind = WriteRequest::Kind::kRelocate;
+      tr.bucket = "-";
+      tr.body_bytes = stones[i]->payload.size();
+      tr.relocation = stones[i];
+      auto p = std::make_shared<std::promise<Done>>();
+      std::future<Done> f = p->get_future();
+      for (;;) {
+        Status sub = Submit(tr, [p](const Status& st, const WriteResult& res) {
+          p->set_value(Done{st, res});
+        });
+        if (sub.code() == StatusCode::kOutOfRange) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          continue;
+        }
+        if (!sub.ok()) error = sub;
+        break;
+      }
+      if (!error.ok()) break;
+      inflight.emplace_back(std::move(f), bytes);
+      inflight_bytes += bytes;
+      while (inflight_bytes > options.inflight_bytes_max && !inflight.empty()) {
+        settle(&inflight.front().first, inflight.front().second);
+        inflight.pop_front();
+      }
+      report->tombstones_moved++;
+    }
+    while (!inflight.empty()) {
+      settle(&inflight.front().first, inflight.front().second);
+      inflight.pop_front();
+    }
   }
   if (options.rate_bytes_per_sec > 0 && moved > paced) {
     std::this_thread::sleep_until(

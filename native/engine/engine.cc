@@ -1795,12 +1795,16 @@ Status Engine::WriteGroupBytes(const std::string& records,
 void Engine::RunGroup(std::vector<Pending>* group) {
   std::vector<Staged> staged;
   std::vector<Status> outcome(group->size());
+  // The first new seq of the group (relocated copies keep older seqs, so
+  // neither the first nor the last staged record tells it).
+  uint64_t group_first_seq = 0;
   for (size_t i = 0; i < group->size(); i++) {
     if (failed_) {
       outcome[i] = failure_;
       continue;
     }
     const size_t before = staged.size();
+    if (group_first_seq == 0) group_first_seq = next_seq_;
     outcome[i] = Decide((*group)[i], &staged, next_seq_);
     if (staged.size() > before) {
       staged.back().pending = i;
@@ -1903,7 +1907,7 @@ void Engine::RunGroup(std::vector<Pending>* group) {
       groups_since_snapshot_++;
       // The change feed may now read this group (changes.cc).
       published_end_.store(layout_.StripeAddress(tail_segment_, tail_stripe_));
-      committed_seq_.store(staged.back().seq);
+      committed_seq_.store(next_seq_ - 1);
     } else {
       std::lock_guard<std::mutex> lock(stats_mu_);
       stats_.fdatasync_groups_failed++;
@@ -1919,7 +1923,7 @@ void Engine::RunGroup(std::vector<Pending>* group) {
       // Nobody saw the failed group's seqs: the next group takes them
       // again, so committed records keep consecutive seqs (the change feed
       // tells lost records from gaps by that; docs/events.md).
-      next_seq_ = staged.front().seq;
+      if (group_first_seq != 0) next_seq_ = group_first_seq;
     }
     if (!w.ok() && wrote) {
       // Make the failed group's void durable now, so a restart can never
@@ -2385,7 +2389,8 @@ Status Engine::Recover() {
     Segment* seg = nullptr;
     TS_RETURN_IF_ERROR(OpenSegment(id, false, &seg));
     if (seg == nullptr) break;
-    if (seg->freed && !from_snapshot) return FullScanAfterGc();  // gc.md
+    // A full scan passes over freed segments (docs/gc.md, "Full scan").
+    if (seg->freed) continue;
     segments.push_back(id);
   }
   if (segments.empty()) {
@@ -2537,6 +2542,11 @@ Status Engine::Recover() {
   // Pass 2: replay every group that is complete and not voided.
   uint64_t log_end = layout_.StripeAddress(start_segment, start_stripe);
   uint64_t replayed = 0;
+  // Without a snapshot, records are replayed by seq once all are read
+  // (compaction.cc, ApplyScanRecords); after one, in log order, and copies
+  // of tombstones are passed over (their originals are in the snapshot or
+  // replayed).
+  std::vector<ScanRecord> scanned;
   uint64_t max_seq = next_seq_ - 1;
   for (size_t i = 0; i < chain.size(); i++) {
     const ChainGroup& cg = chain[i];
@@ -2590,16 +2600,35 @@ Status Engine::Recover() {
       if ((h.flags & log::kRecordRelocated) == 0) {
         usage_.NoteRecord(cg.segment, h.seq);
       }
+      const bool relocated = (h.flags & log::kRecordRelocated) != 0;
       if (crc32c::Extend(0, payload, h.payload_bytes) == h.payload_crc32c) {
         switch (h.type) {
           case log::RecordType::kBucket: {
             log::BucketRecord b;
-            if (log::DecodeBucketVar(var, &b).ok()) directory_.ApplyBucket(b);
+            if (!log::DecodeBucketVar(var, &b).ok()) break;
+            if (!from_snapshot) {
+              ScanRecord r;
+              r.seq = h.seq;
+              r.type = h.type;
+              r.bucket_record = b;
+              scanned.push_back(std::move(r));
+            } else if (!relocated) {
+              directory_.ApplyBucket(b);
+            }
             break;
           }
           case log::RecordType::kDelete: {
             log::DeleteRecord d;
-            if (log::DecodeDeleteVar(var, &d).ok()) {
+            if (!log::DecodeDeleteVar(var, &d).ok()) break;
+            if (!from_snapshot) {
+              ScanRecord r;
+              r.seq = h.seq;
+              r.type = h.type;
+              r.bucket = std::move(d.bucket);
+              r.key = std::move(d.key);
+              r.version_id = std::move(d.version_id);
+              scanned.push_back(std::move(r));
+            } else if (!relocated) {
               directory_.ApplyDelete(d.bucket, d.key, d.version_id);
             }
             break;
@@ -2618,7 +2647,18 @@ Status Engine::Recover() {
             meta.mtime_ms = o.mtime_ms;
             memcpy(meta.etag, o.etag, 16);
             meta.part_count = o.part_count;
-            if (h.flags & log::kRecordRelocated) {  // compaction.cc
+            if (!from_snapshot) {
+              ScanRecord r;
+              r.seq = h.seq;
+              r.type = h.type;
+              r.versioned = (h.flags & log::kObjectVersioned) != 0;
+              r.bucket = std::move(o.bucket);
+              r.key = std::move(o.key);
+              r.meta = meta;
+              scanned.push_back(std::move(r));
+              break;
+            }
+            if (relocated) {  // compaction.cc
               ReplayRelocated(o.bucket, o.key, meta,
                               (h.flags & log::kObjectVersioned) != 0);
               break;
@@ -2638,6 +2678,7 @@ Status Engine::Recover() {
     log_end =
         addr + uint64_t(cg.group.stripe_count) * layout_.stripe_data_bytes();
   }
+  if (!from_snapshot) ApplyScanRecords(&scanned);
   next_seq_ = max_seq + 1;
   next_group_seq_ = max_group_seq + 1;
   info_.recovery_groups_replayed = replayed;

@@ -191,12 +191,13 @@ struct CompactOptions {
 
 struct CompactReport {
   uint64_t segment = 0;
-  bool freed = false;            // the segment's space was given back
-  std::string skipped;           // why nothing was freed (empty if freed)
-  uint64_t records_moved = 0;    // relocated copies kept
-  uint64_t records_dropped = 0;  // superseded while being copied
-  uint64_t bytes_moved = 0;      // log bytes of the kept copies
-  uint64_t bytes_reclaimed = 0;  // log bytes of the segment given back
+  bool freed = false;             // the segment's space was given back
+  std::string skipped;            // why nothing was freed (empty if freed)
+  uint64_t records_moved = 0;     // relocated copies kept
+  uint64_t records_dropped = 0;   // superseded while being copied
+  uint64_t tombstones_moved = 0;  // DELETE/BUCKET records copied (gc.md)
+  uint64_t bytes_moved = 0;       // log bytes of the kept copies
+  uint64_t bytes_reclaimed = 0;   // log bytes of the segment given back
   uint64_t physical_bytes_reclaimed = 0;  // file bytes over every drive
 };
 
@@ -500,7 +501,16 @@ class Engine {
                       const ScrubOptions& options, ScrubReport* report);
   // Compaction (compaction.cc).
   Status ProbeSegmentsAtOpen();
-  Status FullScanAfterGc() const;
+  // A record a full scan replays by seq (compaction.cc, ApplyScanRecords).
+  struct ScanRecord {
+    uint64_t seq = 0;
+    log::RecordType type = log::RecordType::kGroup;
+    bool versioned = false;
+    std::string bucket, key, version_id;  // OBJECT / DELETE
+    VersionMeta meta;                     // OBJECT
+    log::BucketRecord bucket_record;      // BUCKET
+  };
+  void ApplyScanRecords(std::vector<ScanRecord>* records);
   Status RecomputeUsage();
   Status CheckRelocation(const WriteRequest& r) const;
   void PublishRelocation(const WriteRequest& r, uint64_t address);
@@ -518,7 +528,13 @@ class Engine {
   bool SegmentFreed(uint64_t segment) const { return usage_.Freed(segment); }
   Status LiveInSegment(uint64_t segment, uint64_t* records);
   // Change feed helpers (changes.cc).
-  struct FeedGroup;
+  struct FeedGroup {
+    uint64_t address = 0;  // of the GROUP record (a stripe start)
+    log::GroupRecord group;
+  };
+  Status CollectTombstones(
+      uint64_t segment,
+      std::vector<std::shared_ptr<WriteRequest::Relocation>>* out);
   Status TryGroupStart(uint64_t segment, uint32_t stripe, FeedGroup* out);
   Status FindGroup(uint64_t address, uint64_t limit, FeedGroup* out,
                    bool* found);

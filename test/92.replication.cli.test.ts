@@ -78,11 +78,12 @@ describe('92 replication: tessera replication status', function () {
     const env = await startEnv({}, [{ name: 'dst', versioned: false }]);
     const store = env.source.store;
     const source = await startTestGateway({ store });
+    let manager: Awaited<ReturnType<typeof store.startReplication>> | undefined;
     try {
       await store.createBucket('photos');
       // The replicator of the running server, on the gateway's registry (as `tessera serve`).
       await env.manager.close();
-      const manager = await store.startReplication({
+      manager = await store.startReplication({
         feed: env.source.feed,
         registry: source.gw.metrics.registry,
         backoff: { baseMs: 5, capMs: 50 },
@@ -139,6 +140,8 @@ describe('92 replication: tessera replication status', function () {
       assert.match(down.stderr, /ERR_REPLICATION_STATUS/);
       env.proxy.mode = 'up';
     } finally {
+      // The second replicator's timers would keep mocha's process alive.
+      await manager?.close();
       await source.gw.close();
       await env.close();
     }

@@ -8,6 +8,7 @@
  *   raw sequential O_DIRECT reads (target 0.8x).
  * - 1000 concurrent 1 MiB puts: event-loop delay p99 and peak RSS.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Store } from '../../lib/store/store';
@@ -138,11 +139,17 @@ function largeBody(): Buffer {
   return body;
 }
 
-async function tesseraLargePuts(context: TrialContext, k: number, m: number): Promise<Measurement> {
+async function tesseraLargePuts(
+  context: TrialContext,
+  k: number,
+  m: number,
+  segmentZeroFill: 'small-groups' | 'always' = 'small-groups',
+): Promise<Measurement> {
   const store = await Store.open({
     path: join(context.dir, 'store'),
     dataShards: k,
     parityShards: m,
+    segmentZeroFill,
   });
   await store.createBucket('bench');
   const bucket = store.bucket('bench');
@@ -181,7 +188,34 @@ async function tesseraLargeGets(context: TrialContext, k: number, m: number): Pr
   }
   const seconds = (performance.now() - started) / 1000;
   await store.close();
-  return { ops: total, bytes: total * LARGE_BYTES, seconds, latenciesUs, extra: { k, m } };
+  return {
+    ops: total,
+    bytes: total * LARGE_BYTES,
+    seconds,
+    latenciesUs,
+    extra: { k, m, segmentZeroFill },
+  };
+}
+
+/**
+ * The ETag's own ceiling: a single put's body is MD5-hashed as one serial
+ * stream (S3's ETag for a non-multipart put), so no put of one object can
+ * go faster than one core hashes. node:crypto (OpenSSL's assembly MD5) runs
+ * at the same speed as the engine's Md5 on this CPU.
+ */
+async function md5Stream(context: TrialContext): Promise<Measurement> {
+  const body = largeBody();
+  const total = largeCount(context);
+  const latenciesUs: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < total; i++) {
+    const t0 = performance.now();
+    createHash('md5').update(body).digest();
+    latenciesUs.push((performance.now() - t0) * 1000);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { ops: total, bytes: total * LARGE_BYTES, seconds, latenciesUs };
 }
 
 async function rawLargeWrites(context: TrialContext): Promise<Measurement> {
@@ -307,16 +341,34 @@ export function readAndLargeTrials(hasLmdb: boolean): Trial[] {
       run: rawLargeWrites,
     },
     {
+      name: 'ceiling: MD5 of 64MiB, one stream (node:crypto)',
+      group: '64MiB put',
+      subject: 'node:crypto',
+      run: md5Stream,
+    },
+    {
       name: 'tessera bucket.put 64MiB 4+2',
       group: '64MiB put',
       subject: 'tessera',
       run: (c) => tesseraLargePuts(c, 4, 2),
     },
     {
+      name: 'tessera bucket.put 64MiB 4+2, every segment zero-filled (before)',
+      group: '64MiB put',
+      subject: 'tessera',
+      run: (c) => tesseraLargePuts(c, 4, 2, 'always'),
+    },
+    {
       name: 'tessera bucket.put 64MiB 8+4',
       group: '64MiB put',
       subject: 'tessera',
       run: (c) => tesseraLargePuts(c, 8, 4),
+    },
+    {
+      name: 'tessera bucket.put 64MiB 8+4, every segment zero-filled (before)',
+      group: '64MiB put',
+      subject: 'tessera',
+      run: (c) => tesseraLargePuts(c, 8, 4, 'always'),
     },
     {
       name: `raw: sequential 1MiB O_DIRECT reads, ${RAW_DEPTH} in flight`,

@@ -82,6 +82,14 @@ export interface EngineOpenOptions {
   ignoreSnapshot?: boolean;
   /** Tests only: route I/O through a fault injector (testFailDrive). */
   testFaults?: boolean;
+  /**
+   * Zero-filling of new segment files (docs/engine.md, "Segment
+   * preparation"): 'small-groups' (default) zero-fills a segment that a
+   * roll by small commit groups creates and skips it for a roll by a large
+   * group (1 MiB or more, a stream of big stripes); 'always' and 'never'
+   * are for benchmarks.
+   */
+  segmentZeroFill?: 'small-groups' | 'always' | 'never';
 }
 
 type PairList = [string, string][];
@@ -379,6 +387,15 @@ export function validateOpenOptions(options: unknown): EngineOpenOptions {
       `ioBackend must be 'auto', 'io_uring' or 'pwrite', got ${String(o.ioBackend)}`,
     );
   }
+  if (
+    o.segmentZeroFill !== undefined &&
+    !['small-groups', 'always', 'never'].includes(o.segmentZeroFill as string)
+  ) {
+    throw new TesseraError(
+      'ERR_INVALID_ARG_VALUE',
+      `segmentZeroFill must be 'small-groups', 'always' or 'never', got ${String(o.segmentZeroFill)}`,
+    );
+  }
   if (o.replaceEmptyDrives !== undefined && typeof o.replaceEmptyDrives !== 'boolean') {
     throw new TesseraError('ERR_INVALID_ARG_TYPE', 'replaceEmptyDrives must be a boolean');
   }
@@ -513,6 +530,7 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     if (options.cacheBytes !== undefined) native.cacheBytes = options.cacheBytes;
     if (options.replaceEmptyDrives !== undefined)
       native.replaceEmptyDrives = options.replaceEmptyDrives;
+    if (options.segmentZeroFill !== undefined) native.segmentZeroFill = options.segmentZeroFill;
     for (const name of [
       'writeQuorum',
       'autoHeal',

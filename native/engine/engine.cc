@@ -57,6 +57,11 @@ constexpr uint32_t kSnapshotVersion = 3;
 constexpr uint32_t kReadBatchStripes =
     256;  // 1 MiB per data drive at 4 KiB chunks
 constexpr uint64_t kZeroChunkBytes = 1u << 20;
+// A group of at least this many data bytes rolls to a segment that is not
+// zero-filled (see WriteGroupBytes): large stripes amortize the journal
+// commit their first write into unwritten extents costs, while zero-filling
+// would double the bytes a stream of large objects writes.
+constexpr uint64_t kLargeGroupBytes = 1u << 20;
 
 std::string Hex(const uint8_t* p, size_t n) {
   static const char* digits = "0123456789abcdef";
@@ -559,7 +564,7 @@ Status Engine::OpenDrives(const EngineOptions& options) {
 
 // ------------------------------------------------------------- segments
 
-Status Engine::CreateSegment(uint64_t id) {
+Status Engine::CreateSegment(uint64_t id, bool zero_fill) {
   TS_ASSERT(layout_.Valid());
   auto seg = std::make_unique<Segment>();
   seg->id = id;
@@ -586,7 +591,7 @@ Status Engine::CreateSegment(uint64_t id) {
     seg->fds[d].store(fd);
     status = fs_->Fallocate(fd, 0, layout_.segment_file_bytes());
     if (status.ok()) KILL_POINT("segment.after_allocate");
-    if (status.ok() && options_.zero_segments) {
+    if (status.ok() && zero_fill) {
       // Fallocated extents are "unwritten": the first write into each one
       // converts it, a metadata change that makes every commit's fdatasync
       // a journal commit. Writing zeros once here makes later commits
@@ -819,6 +824,9 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
   const uint32_t k = layout_.data_shards;
   const uint32_t c = layout_.chunk_bytes;
   const uint32_t dpay = layout_.payload_bytes();
+  // One aligned buffer per data drive, reused by every batch: the chunks
+  // are read straight into it, verified there and copied out once.
+  std::vector<io::AlignedBuffer> bufs(k);
   uint64_t done = 0;
   while (done < len) {
     const log::Location loc = log::Locate(layout_, address + done);
@@ -853,27 +861,35 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
     } else {
       for (uint32_t j = 0; j < k; j++) touch[j] = true;
     }
-    std::vector<std::vector<uint8_t>> data(layout_.shards());
     std::vector<log::ChunkTrailer> trailers(size_t(layout_.shards()) * count);
     std::vector<bool> valid(size_t(layout_.shards()) * count, false);
-    io::AlignedBuffer buf;
-    TS_RETURN_IF_ERROR(io::AlignedBuffer::Allocate(size_t(count) * c, &buf));
+    std::vector<const uint8_t*> src(k, nullptr);
     bool all_good = true;
     uint64_t read = 0, bad = 0;
     for (uint32_t d = 0; d < k; d++) {
       if (!touch[d]) continue;
+      const size_t want = size_t(count) * c;
+      if (bufs[d].size() < want) {
+        const size_t cap =
+            size_t(std::min<uint64_t>(
+                kReadBatchStripes,
+                (len - done) / layout_.stripe_data_bytes() + 2)) *
+            c;
+        TS_RETURN_IF_ERROR(
+            io::AlignedBuffer::Allocate(std::max(cap, want), &bufs[d]));
+      }
       size_t got = 0;
       Status s = seg->fds[d] < 0
                      ? Status(StatusCode::kIo, "missing")
-                     : fs_->Pread(seg->fds[d], buf.data(), buf.size(),
+                     : fs_->Pread(seg->fds[d], bufs[d].data(), want,
                                   layout_.StripeFileOffset(loc.stripe), &got);
       if (!s.ok()) got = 0;
-      data[d].assign(buf.data(), buf.data() + buf.size());
+      src[d] = bufs[d].data();
       for (uint32_t i = 0; i < count; i++) {
         read++;
         log::ChunkTrailer t;
         if (size_t(i + 1) * c <= got &&
-            log::OpenChunk(data[d].data() + size_t(i) * c, c, &t).ok() &&
+            log::OpenChunk(bufs[d].data() + size_t(i) * c, c, &t).ok() &&
             t.segment_id == loc.segment && t.stripe_index == loc.stripe + i &&
             t.drive_index == d) {
           trailers[size_t(i) * layout_.shards() + d] = t;
@@ -889,9 +905,9 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
       stats_.chunks_read += read;
       stats_.chunks_bad += bad;
     }
+    std::vector<std::vector<uint8_t>> full;
     if (!all_good) {
       // Degraded: read every chunk of the batch and rebuild what is bad.
-      std::vector<std::vector<uint8_t>> full;
       TS_RETURN_IF_ERROR(
           ReadStripe(loc.segment, loc.stripe, count, &full, &trailers, &valid));
       for (uint32_t i = 0; i < count; i++) {
@@ -912,15 +928,15 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
         }
         if (rebuilt) NoteDamage(loc.segment, loc.stripe + i);
       }
-      data = std::move(full);
+      for (uint32_t d = 0; d < k; d++) src[d] = full[d].data();
     }
     // Copy the batch's bytes out in logical order.
     uint64_t copied = 0;
     uint32_t stripe = 0, j = loc.data_chunk, byte = loc.byte;
     while (copied < batch_bytes) {
       const uint64_t n = std::min<uint64_t>(dpay - byte, batch_bytes - copied);
-      memcpy(out + done + copied, data[j].data() + size_t(stripe) * c + byte,
-             n);
+      TS_ASSERT(src[j] != nullptr);
+      memcpy(out + done + copied, src[j] + size_t(stripe) * c + byte, n);
       copied += n;
       byte = 0;
       if (++j == k) {
@@ -1639,7 +1655,13 @@ Status Engine::WriteGroupBytes(const std::string& records,
                                            " drives are up");
   }
   if (seg == nullptr || !seg->writable || full) {
-    Status created = CreateSegment(tail_segment_ + 1);
+    // Zero-fill only for rolls by small groups: a large group is a stream
+    // of big stripes, whose fdatasyncs amortize converting unwritten
+    // extents (docs/engine.md, "Segment preparation").
+    const bool zero_fill =
+        options_.zero_segments &&
+        (options_.zero_large_rolls || used < kLargeGroupBytes);
+    Status created = CreateSegment(tail_segment_ + 1, zero_fill);
     tail_segment_++;
     tail_stripe_ = 0;
     std::lock_guard<std::mutex> lock(segments_mu_);
@@ -2394,7 +2416,7 @@ Status Engine::Recover() {
     segments.push_back(id);
   }
   if (segments.empty()) {
-    TS_RETURN_IF_ERROR(CreateSegment(start_segment));
+    TS_RETURN_IF_ERROR(CreateSegment(start_segment, options_.zero_segments));
     tail_segment_ = start_segment;
     tail_stripe_ = 0;
     published_end_.store(layout_.StripeAddress(start_segment, start_stripe));
@@ -2713,7 +2735,7 @@ Status Engine::Recover() {
   Segment* tail = nullptr;
   TS_RETURN_IF_ERROR(OpenSegment(tail_segment_, false, &tail));
   if (tail == nullptr) {
-    Status c = CreateSegment(tail_segment_);
+    Status c = CreateSegment(tail_segment_, options_.zero_segments);
     // Too few drives for writes: open for reads; writes fail with kQuorum.
     if (!c.ok() && c.code() != StatusCode::kQuorum) return c;
     std::lock_guard<std::mutex> lock(segments_mu_);

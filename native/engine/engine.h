@@ -74,6 +74,9 @@ struct EngineOptions {
   // Write zeros over new segments so commits overwrite written extents
   // (see CreateSegment); tests on CrashFs turn it off to stay fast.
   bool zero_segments = true;
+  // Zero-fill a segment a large group rolls to as well (by default only
+  // rolls by small groups zero-fill; see WriteGroupBytes). Benchmarks.
+  bool zero_large_rolls = false;
   // Format an empty directory found where a drive lost its FORMAT as that
   // drive (issue 7, drive replacement); heal then rebuilds its chunks.
   bool replace_empty_drives = false;
@@ -456,7 +459,9 @@ class Engine {
 
   Engine() = default;
   Status OpenDrives(const EngineOptions& options);
-  Status CreateSegment(uint64_t segment_id);
+  // zero_fill: write zeros over the new files (options_.zero_segments
+  // and a roll by small groups; see CreateSegment).
+  Status CreateSegment(uint64_t segment_id, bool zero_fill);
   Status OpenSegment(uint64_t segment_id, bool must_exist, Segment** out);
   Status Recover();
   Status LoadSnapshot(bool* loaded);

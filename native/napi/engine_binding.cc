@@ -1196,6 +1196,12 @@ Napi::Value EngineOpen(const Napi::CallbackInfo& info) {
   if (o.Get("create").IsBoolean()) {
     options.create = o.Get("create").As<Napi::Boolean>().Value();
   }
+  if (o.Get("segmentZeroFill").IsString()) {
+    const std::string v =
+        o.Get("segmentZeroFill").As<Napi::String>().Utf8Value();
+    options.zero_segments = v != "never";
+    options.zero_large_rolls = v == "always";
+  }
   if (o.Get("replaceEmptyDrives").IsBoolean()) {
     options.replace_empty_drives =
         o.Get("replaceEmptyDrives").As<Napi::Boolean>().Value();

@@ -164,7 +164,13 @@ async function tesseraLargePuts(
   }
   const seconds = (performance.now() - started) / 1000;
   await store.close();
-  return { ops: total, bytes: total * LARGE_BYTES, seconds, latenciesUs, extra: { k, m } };
+  return {
+    ops: total,
+    bytes: total * LARGE_BYTES,
+    seconds,
+    latenciesUs,
+    extra: { k, m, segmentZeroFill },
+  };
 }
 
 async function tesseraLargeGets(context: TrialContext, k: number, m: number): Promise<Measurement> {
@@ -193,7 +199,7 @@ async function tesseraLargeGets(context: TrialContext, k: number, m: number): Pr
     bytes: total * LARGE_BYTES,
     seconds,
     latenciesUs,
-    extra: { k, m, segmentZeroFill },
+    extra: { k, m },
   };
 }
 

@@ -315,9 +315,12 @@ describe('native engine: model-based sequences against the reference model', fun
                 assert.equal(after.liveBytes, before.liveBytes, 'gc never reclaims a live byte');
                 // A byte moves at most twice per run: out of a chosen segment,
                 // then out of the segment that was the tail (collector.ts).
+                // Compaction also copies BUCKET and DELETE records, which are
+                // not live bytes (gc.md, "Full scan after frees"): under 1 KiB
+                // each with this test's short keys.
                 assert.ok(
-                  r.bytesMoved <= 2 * before.liveBytes,
-                  'moved at most twice the live bytes',
+                  r.bytesMoved <= 2 * before.liveBytes + 1024 * r.recordsMoved,
+                  `moved at most twice the live bytes (${r.bytesMoved} moved, ${r.recordsMoved} records, ${before.liveBytes} live)`,
                 );
                 if (op.reopen) {
                   await store.close();

@@ -815,10 +815,13 @@ export class ReplicationWorker {
   async probeIdle(): Promise<boolean> {
     if (!this.feed.changes) return false;
     let from = this.applied + 1;
+    // Events in `order` are not done yet. A lane still in flight with an
+    // empty `order` only waits for its completion to be persisted (its
+    // event is already counted in `applied`): idle for the queue.
     for (let pages = 0; pages < 100; pages++) {
-      if (this.order.length > 0 || this.inFlight > 0) return false;
+      if (this.order.length > 0) return false;
       const page = await this.feed.changes(from, 1000);
-      if (this.order.length > 0 || this.inFlight > 0) return false;
+      if (this.order.length > 0) return false;
       const mine = page.events.find((e) => e.bucket === this.bucket && e.seq > this.applied);
       const upTo = (mine ? mine.seq : page.nextSeq) - 1;
       if (upTo > this.applied && from === this.applied + 1) {

@@ -77,6 +77,35 @@ bool ParseVersionId(const std::string& id, uint64_t* seq) {
   return true;
 }
 
+// Pages through the versions of `bucket` under `prefix` (newest first per
+// key, keys in byte order) until `each` returns false.
+void EachIndexVersion(
+    const index::Index& idx, const std::string& bucket,
+    const std::string& prefix,
+    const std::function<bool(const std::string&, const VersionMeta&)>& each) {
+  index::ListVersionsRequest req;
+  req.bucket = bucket;
+  req.prefix = prefix;
+  req.max_keys = index::kListKeysMax;
+  std::string marker;
+  uint64_t vmarker = 0;
+  bool has_vmarker = false;
+  for (;;) {
+    req.key_marker = marker;
+    req.has_version_marker = has_vmarker;
+    req.version_id_marker = vmarker;
+    index::ListVersionsPage page;
+    if (!idx.ListVersions(req, &page).ok()) return;
+    for (const auto& e : page.entries) {
+      if (!each(e.key, FromIndex(e.meta))) return;
+    }
+    if (!page.truncated) return;
+    marker = page.next_key_marker;
+    has_vmarker = page.has_next_version_marker;
+    vmarker = page.next_version_id_marker;
+  }
+}
+
 }  // namespace
 
 KeyDirectory::KeyDirectory()
@@ -249,34 +278,15 @@ bool KeyDirectory::ApplyDelete(const std::string& bucket,
   BucketNode* b = FindBucket(bucket);
   if (b == nullptr) return false;
   if (version_id.empty()) {
-    // Count the versions being dropped.
+    // Count the versions being dropped (the prefix is the key: stop at the
+    // first other key).
     uint64_t n = 0;
-    index::ListVersionsRequest req;
-    req.bucket = bucket;
-    req.prefix = key;
-    req.max_keys = index::kListKeysMax;
-    std::string marker;
-    uint64_t vmarker = 0;
-    bool has_vmarker = false;
-    for (;;) {
-      req.key_marker = marker;
-      req.has_version_marker = has_vmarker;
-      req.version_id_marker = vmarker;
-      index::ListVersionsPage page;
-      if (!index_->ListVersions(req, &page).ok()) break;
-      bool other = false;
-      for (const auto& e : page.entries) {
-        if (e.key != key) {
-          other = true;
-          break;
-        }
-        n++;
-      }
-      if (other || !page.truncated || page.next_key_marker != key) break;
-      marker = key;
-      has_vmarker = page.has_next_version_marker;
-      vmarker = page.next_version_id_marker;
-    }
+    EachIndexVersion(*index_, bucket, key,
+                     [&](const std::string& k, const VersionMeta&) {
+                       if (k != key) return false;
+                       n++;
+                       return true;
+                     });
     if (!index_->Remove(bucket, key).ok()) return false;
     TS_ASSERT(n >= 1);
     versions_.fetch_sub(n);
@@ -597,39 +607,6 @@ bool KeyDirectory::Relocate(const std::string& bucket, const std::string& key,
                  new_address & kOffsetMask)
       .ok();
 }
-
-namespace {
-
-// Pages through the versions of `bucket` under `prefix` (newest first per
-// key, keys in byte order) until `each` returns false.
-void EachIndexVersion(
-    const index::Index& idx, const std::string& bucket,
-    const std::string& prefix,
-    const std::function<bool(const std::string&, const VersionMeta&)>& each) {
-  index::ListVersionsRequest req;
-  req.bucket = bucket;
-  req.prefix = prefix;
-  req.max_keys = index::kListKeysMax;
-  std::string marker;
-  uint64_t vmarker = 0;
-  bool has_vmarker = false;
-  for (;;) {
-    req.key_marker = marker;
-    req.has_version_marker = has_vmarker;
-    req.version_id_marker = vmarker;
-    index::ListVersionsPage page;
-    if (!idx.ListVersions(req, &page).ok()) return;
-    for (const auto& e : page.entries) {
-      if (!each(e.key, FromIndex(e.meta))) return;
-    }
-    if (!page.truncated) return;
-    marker = page.next_key_marker;
-    has_vmarker = page.has_next_version_marker;
-    vmarker = page.next_version_id_marker;
-  }
-}
-
-}  // namespace
 
 void KeyDirectory::KeyVersions(const std::string& bucket,
                                const std::string& key,

@@ -1363,7 +1363,13 @@ void Engine::TakeGroup(std::vector<Pending>* group) {
         if (touches) break;
       }
     }
-    const uint64_t size = p.request.body_bytes + log::record_header_bytes_max;
+    // A relocated copy's header is known exactly (compaction.cc): small
+    // copies (tombstones) must not count as a largest-possible header each.
+    const uint64_t size =
+        p.request.relocation != nullptr
+            ? log::record_header_fixed_bytes +
+                  p.request.relocation->var.size() + p.request.body_bytes
+            : p.request.body_bytes + log::record_header_bytes_max;
     if (!group->empty() && bytes + size > cap) break;
     bytes += size;
     if (!token.empty()) {

@@ -2360,8 +2360,9 @@ Status Engine::Recover() {
     tail_stripe_ = 0;
     published_end_.store(layout_.StripeAddress(start_segment, start_stripe));
     committed_seq_.store(next_seq_ - 1);
-    if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
     TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
+    // After the probe, so that every older segment has its entry.
+    if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
     return RecomputeUsage();
   }
   const uint32_t k = layout_.data_shards;
@@ -2716,8 +2717,12 @@ Status Engine::Recover() {
   published_end_.store(log_end);
   committed_seq_.store(next_seq_ - 1);
   // Space accounting reads extent lists, so after the log end is known.
-  if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
   TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
+  // Segments before the snapshot's position were not replayed: the newest
+  // seq bounds theirs (gc.md). After the probe, which gives every segment
+  // its entry (before it, they had none, so the bound missed them and a
+  // retainFromSeq hold did not cover them after a reopen).
+  if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
   TS_RETURN_IF_ERROR(RecomputeUsage());
   TS_ASSERT(next_seq_ >= 1 && next_group_seq_ >= 1);
   return Status::Ok();

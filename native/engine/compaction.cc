@@ -641,6 +641,55 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
     }
     return Status::Ok();
   };
+  // Tombstones: the DELETE and BUCKET records of S (its own and copies it
+  // holds) are copied too, so that a full scan of the log without any
+  // snapshot stays correct once S is freed (docs/gc.md, "Full scan").
+  // Submitted right after the first OBJECT copy (or alone when nothing is
+  // live), while the committer is busy with it, so that they queue up and
+  // share a commit group with the copies that follow (submitted to an idle
+  // committer, the first of them would take a group, and its stripe
+  // padding, alone).
+  bool stones_sent = false;
+  auto submit_stones = [&]() {
+    if (stones_sent) return;
+    stones_sent = true;
+    if (!error.ok() || (options.cancel != nullptr && options.cancel->load())) {
+      return;
+    }
+    std::vector<std::shared_ptr<WriteRequest::Relocation>> stones;
+    Status s = CollectTombstones(segment, &stones);
+    if (!s.ok()) error = s;
+    for (size_t i = 0; error.ok() && i < stones.size(); i++) {
+      const uint64_t bytes = log::record_header_fixed_bytes +
+                             stones[i]->var.size() + stones[i]->payload.size();
+      WriteRequest tr;
+      tr.kind = WriteRequest::Kind::kRelocate;
+      tr.bucket = "-";
+      tr.body_bytes = stones[i]->payload.size();
+      tr.relocation = stones[i];
+      auto p = std::make_shared<std::promise<Done>>();
+      std::future<Done> f = p->get_future();
+      for (;;) {
+        Status sub = Submit(tr, [p](const Status& st, const WriteResult& res) {
+          p->set_value(Done{st, res});
+        });
+        if (sub.code() == StatusCode::kOutOfRange) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          continue;
+        }
+        if (!sub.ok()) error = sub;
+        break;
+      }
+      if (!error.ok()) break;
+      inflight.emplace_back(std::move(f), bytes);
+      inflight_bytes += bytes;
+      while (inflight_bytes > options.inflight_bytes_max && !inflight.empty()) {
+        settle(&inflight.front().first, inflight.front().second);
+        inflight.pop_front();
+      }
+      report->tombstones_moved++;
+    }
+  };
   for (const Item& it : items) {
     if (!error.ok()) break;
     if (options.cancel != nullptr && options.cancel->load()) break;
@@ -753,57 +802,17 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
     if (!error.ok()) break;
     inflight.emplace_back(std::move(f), bytes);
     inflight_bytes += bytes;
+    submit_stones();
     while (inflight_bytes > options.inflight_bytes_max && !inflight.empty()) {
       settle(&inflight.front().first, inflight.front().second);
       inflight.pop_front();
     }
     pace(bytes);
   }
+  submit_stones();  // nothing live was copied
   while (!inflight.empty()) {
     settle(&inflight.front().first, inflight.front().second);
     inflight.pop_front();
-  }
-  // Tombstones: the DELETE and BUCKET records of S (its own and copies it
-  // holds) are copied too, so that a full scan of the log without any
-  // snapshot stays correct once S is freed (docs/gc.md, "Full scan").
-  if (error.ok() && !(options.cancel != nullptr && options.cancel->load())) {
-    std::vector<std::shared_ptr<WriteRequest::Relocation>> stones;
-    Status s = CollectTombstones(segment, &stones);
-    if (!s.ok()) error = s;
-    for (size_t i = 0; error.ok() && i < stones.size(); i++) {
-      const uint64_t bytes = log::record_header_fixed_bytes +
-                             stones[i]->var.size() + stones[i]->payload.size();
-      WriteRequest tr;
-      tr.kind = WriteRequest::Kind::kRelocate;
-      tr.bucket = "-";
-      tr.body_bytes = stones[i]->payload.size();
-      tr.relocation = stones[i];
-      auto p = std::make_shared<std::promise<Done>>();
-      std::future<Done> f = p->get_future();
-      for (;;) {
-        Status sub = Submit(tr, [p](const Status& st, const WriteResult& res) {
-          p->set_value(Done{st, res});
-        });
-        if (sub.code() == StatusCode::kOutOfRange) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-          continue;
-        }
-        if (!sub.ok()) error = sub;
-        break;
-      }
-      if (!error.ok()) break;
-      inflight.emplace_back(std::move(f), bytes);
-      inflight_bytes += bytes;
-      while (inflight_bytes > options.inflight_bytes_max && !inflight.empty()) {
-        settle(&inflight.front().first, inflight.front().second);
-        inflight.pop_front();
-      }
-      report->tombstones_moved++;
-    }
-    while (!inflight.empty()) {
-      settle(&inflight.front().first, inflight.front().second);
-      inflight.pop_front();
-    }
   }
   if (options.rate_bytes_per_sec > 0 && moved > paced) {
     std::this_thread::sleep_until(

@@ -1424,7 +1424,13 @@ void Engine::TakeGroup(std::vector<Pending>* group) {
         if (touches) break;
       }
     }
-    const uint64_t size = p.request.body_bytes + log::record_header_bytes_max;
+    // A relocated copy's header is known exactly (compaction.cc): small
+    // copies (tombstones) must not count as a largest-possible header each.
+    const uint64_t size =
+        p.request.relocation != nullptr
+            ? log::record_header_fixed_bytes +
+                  p.request.relocation->var.size() + p.request.body_bytes
+            : p.request.body_bytes + log::record_header_bytes_max;
     if (!group->empty() && bytes + size > cap) break;
     bytes += size;
     if (!token.empty()) {
@@ -2421,8 +2427,9 @@ Status Engine::Recover() {
     tail_stripe_ = 0;
     published_end_.store(layout_.StripeAddress(start_segment, start_stripe));
     committed_seq_.store(next_seq_ - 1);
+    TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
+    // After the probe, so that every older segment has its entry.
     if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
-    TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());                  // compaction.cc
     TS_RETURN_IF_ERROR(PruneVoidsAtOpen(&info_.voids_pruned));  // degraded.cc
     return RecomputeUsage();
   }
@@ -2778,8 +2785,12 @@ Status Engine::Recover() {
   published_end_.store(log_end);
   committed_seq_.store(next_seq_ - 1);
   // Space accounting reads extent lists, so after the log end is known.
+  TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());  // compaction.cc
+  // Segments before the snapshot's position were not replayed: the newest
+  // seq bounds theirs (gc.md). After the probe, which gives every segment
+  // its entry (before it, they had none, so the bound missed them and a
+  // retainFromSeq hold did not cover them after a reopen).
   if (from_snapshot) usage_.BoundMaxSeq(start_segment, next_seq_ - 1);
-  TS_RETURN_IF_ERROR(ProbeSegmentsAtOpen());                  // compaction.cc
   TS_RETURN_IF_ERROR(PruneVoidsAtOpen(&info_.voids_pruned));  // degraded.cc
   TS_RETURN_IF_ERROR(RecomputeUsage());
   TS_ASSERT(next_seq_ >= 1 && next_group_seq_ >= 1);

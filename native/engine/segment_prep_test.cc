@@ -96,7 +96,7 @@ uint64_t PwritesFor(const std::vector<size_t>& sizes, bool zero_segments,
     r.body = reinterpret_cast<const uint8_t*>(bodies.back().data());
     r.body_bytes = bodies.back().size();
     Status s = Run(e.get(), r);
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(s.ok()) << s.message();
   }
   const uint64_t pwrites = fs.calls(io::FaultOp::kPwrite) - before;
   size_t segments = 0;  // the sequence rolled to a second segment
@@ -110,7 +110,7 @@ uint64_t PwritesFor(const std::vector<size_t>& sizes, bool zero_segments,
     std::string got;
     Status s =
         e->Get("bkt", "k" + std::to_string(i), "", 0, UINT64_MAX, &info, &got);
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(s.ok()) << s.message();
     EXPECT_TRUE(got == bodies[i]) << "body " << i << " differs";
   }
   EXPECT_TRUE(e->Close().ok());

@@ -188,13 +188,7 @@ async function tesseraLargeGets(context: TrialContext, k: number, m: number): Pr
   }
   const seconds = (performance.now() - started) / 1000;
   await store.close();
-  return {
-    ops: total,
-    bytes: total * LARGE_BYTES,
-    seconds,
-    latenciesUs,
-    extra: { k, m, segmentZeroFill },
-  };
+  return { ops: total, bytes: total * LARGE_BYTES, seconds, latenciesUs, extra: { k, m } };
 }
 
 /**

@@ -6,14 +6,10 @@
  * aborted, no upload left behind. Against a tessera gateway and s3rver.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CreateMultipartUploadCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
-  S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Store } from '../lib/store/store';
@@ -27,12 +23,7 @@ import {
   targetObject,
   userMetadata,
 } from './support/replication_env';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3rver = require('s3rver') as new (options: object) => {
-  run(): Promise<{ port: number }>;
-  close(): Promise<void>;
-};
+import { startS3rver } from './support/s3rver_env';
 
 const MiB = 1024 * 1024;
 const MULTIPART = { multipartThresholdBytes: 8 * MiB, multipartPartBytes: 5 * MiB };
@@ -193,25 +184,12 @@ describe('92 replication: multipart to s3rver', function () {
   this.timeout(60_000);
 
   it('replicates an object above the threshold as parts', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tessera-s3rver-mp-'));
-    const server = new S3rver({
-      address: '127.0.0.1',
-      port: 0,
-      silent: true,
-      directory: dir,
-      configureBuckets: [{ name: 'replica' }],
-    });
-    const { port } = await server.run();
-    const counting = new HttpFaultProxy(port);
+    const s3rver = await startS3rver(['replica']);
+    const { sdk } = s3rver;
+    const counting = new HttpFaultProxy(s3rver.port);
     await counting.start();
     const store = new Store(new ModelEngine());
     const source = new SourceFeed(store);
-    const sdk = new S3Client({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    });
     try {
       await store.createBucket('src');
       const manager = await store.startReplication({ feed: source.feed, ...MULTIPART });
@@ -219,12 +197,7 @@ describe('92 replication: multipart to s3rver', function () {
         rules: [
           {
             id: 's3rver',
-            destination: {
-              endpoint: counting.url,
-              region: 'us-east-1',
-              bucket: 'replica',
-              credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-            },
+            destination: s3rver.destination('replica', counting.url),
             deleteMarkerReplication: true,
             existingObjects: false,
           },
@@ -251,9 +224,7 @@ describe('92 replication: multipart to s3rver', function () {
       await manager.close();
     } finally {
       await counting.close();
-      sdk.destroy();
-      await server.close();
-      await rm(dir, { recursive: true, force: true });
+      await s3rver.close();
     }
   });
 });

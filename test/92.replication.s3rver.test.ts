@@ -4,42 +4,20 @@
  * AWS SDK.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Store } from '../lib/store/store';
 import { ModelEngine } from './support/model_engine';
 import { SourceFeed } from './support/replication_env';
-
-// s3rver 3 is CommonJS without types.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3rver = require('s3rver') as new (options: object) => {
-  run(): Promise<{ port: number }>;
-  close(): Promise<void>;
-};
+import { startS3rver } from './support/s3rver_env';
 
 describe('92 replication: to s3rver (another S3 implementation)', function () {
   this.timeout(30_000);
 
   it('replicates puts (bytes, metadata, content type) and deletes', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tessera-s3rver-'));
-    const server = new S3rver({
-      address: '127.0.0.1',
-      port: 0,
-      silent: true,
-      directory: dir,
-      configureBuckets: [{ name: 'replica' }],
-    });
-    const { port } = await server.run();
+    const s3rver = await startS3rver(['replica']);
+    const { sdk } = s3rver;
     const store = new Store(new ModelEngine());
     const source = new SourceFeed(store);
-    const sdk = new S3Client({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    });
     try {
       await store.createBucket('src');
       const manager = await store.startReplication({ feed: source.feed });
@@ -47,12 +25,7 @@ describe('92 replication: to s3rver (another S3 implementation)', function () {
         rules: [
           {
             id: 's3rver',
-            destination: {
-              endpoint: `http://127.0.0.1:${port}`,
-              region: 'us-east-1',
-              bucket: 'replica',
-              credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-            },
+            destination: s3rver.destination('replica'),
             deleteMarkerReplication: true,
             existingObjects: false,
           },
@@ -80,10 +53,8 @@ describe('92 replication: to s3rver (another S3 implementation)', function () {
       assert.equal(gotSmall.Metadata?.k, 'v');
       assert.ok(gotSmall.Metadata?.['tessera-replica-seq']);
     } finally {
-      sdk.destroy();
       await store.close();
-      await server.close();
-      await rm(dir, { recursive: true, force: true });
+      await s3rver.close();
     }
   });
 });

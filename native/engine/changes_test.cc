@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/test_util.h"
 #include "io/crash_fs.h"
 #include "io/fault_fs.h"
 
@@ -24,17 +25,10 @@ namespace {
 
 using Kind = WriteRequest::Kind;
 
-std::string TempDir() {
-  std::string tmpl = "/tmp/tessera-changes-" + std::string(6, 'X');
-  char* d = mkdtemp(tmpl.data());
-  EXPECT_NE(d, nullptr);
-  return d;
-}
-
-void RemoveTree(const std::string& dir) {
-  const std::string cmd = "rm -rf '" + dir + "'";
-  EXPECT_EQ(system(cmd.c_str()), 0);
-}
+using test_util::Outcome;
+using test_util::RemoveTree;
+using test_util::Write;
+std::string TempDir() { return test_util::TempDir("changes"); }
 
 EngineOptions Options(const std::string& path, io::Fs* fs = nullptr) {
   EngineOptions o;
@@ -47,22 +41,6 @@ EngineOptions Options(const std::string& path, io::Fs* fs = nullptr) {
   o.now_ms = 1700000000000;
   o.zero_segments = false;
   return o;
-}
-
-struct Outcome {
-  Status status;
-  WriteResult result;
-};
-
-Outcome Write(Engine* e, WriteRequest r) {
-  std::promise<Outcome> p;
-  auto f = p.get_future();
-  Status s =
-      e->Submit(std::move(r), [&p](const Status& st, const WriteResult& res) {
-        p.set_value(Outcome{st, res});
-      });
-  if (!s.ok()) return Outcome{s, WriteResult()};
-  return f.get();
 }
 
 Status CreateBucket(Engine* e, const std::string& name,

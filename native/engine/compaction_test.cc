@@ -16,6 +16,7 @@
 
 #include "checksum/crc.h"
 #include "engine/engine.h"
+#include "engine/test_util.h"
 #include "io/crash_fs.h"
 
 namespace tessera {
@@ -24,21 +25,13 @@ namespace {
 
 using Kind = WriteRequest::Kind;
 
-uint64_t Seed() {
-  const char* env = getenv("TESSERA_SEED");
-  return env ? strtoull(env, nullptr, 10) : 8080;
-}
-
-std::string TempDir() {
-  std::string tmpl = "/tmp/tessera-gc-" + std::string(6, 'X');
-  char* d = mkdtemp(tmpl.data());
-  EXPECT_NE(d, nullptr);
-  return d;
-}
-
-void RemoveTree(const std::string& dir) {
-  const std::string cmd = "rm -rf '" + dir + "'";
-  EXPECT_EQ(system(cmd.c_str()), 0);
+using test_util::Outcome;
+using test_util::RemoveTree;
+using test_util::Write;
+uint64_t Seed() { return test_util::SeedOr(8080); }
+std::string TempDir() { return test_util::TempDir("gc"); }
+std::string Body(uint64_t seed, size_t n) {
+  return test_util::RandomBytes(seed, n);
 }
 
 EngineOptions Options(const std::string& path, io::Fs* fs = nullptr) {
@@ -52,22 +45,6 @@ EngineOptions Options(const std::string& path, io::Fs* fs = nullptr) {
   o.now_ms = 1700000000000;
   o.zero_segments = fs == nullptr;
   return o;
-}
-
-struct Outcome {
-  Status status;
-  WriteResult result;
-};
-
-Outcome Write(Engine* e, WriteRequest r) {
-  auto p = std::make_shared<std::promise<Outcome>>();
-  auto f = p->get_future();
-  Status s =
-      e->Submit(std::move(r), [p](const Status& st, const WriteResult& res) {
-        p->set_value(Outcome{st, res});
-      });
-  if (!s.ok()) return Outcome{s, WriteResult()};
-  return f.get();
 }
 
 Status Bucket(Engine* e, const std::string& name,
@@ -120,13 +97,6 @@ Outcome Upload(Engine* e, const std::string& b, const std::string& k,
   r.key = k;
   r.upload_id = id;
   return Write(e, r);
-}
-
-std::string Body(uint64_t seed, size_t n) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = char(rng());
-  return s;
 }
 
 Status Get(Engine* e, const std::string& b, const std::string& k,

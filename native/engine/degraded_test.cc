@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/test_util.h"
 #include "io/crash_fs.h"
 #include "io/fault_fs.h"
 
@@ -32,20 +33,12 @@ namespace {
 
 using Kind = WriteRequest::Kind;
 
-std::string TempDir() {
-  std::string tmpl = "/tmp/tessera-degr-" + std::string(6, 'X');
-  char* d = mkdtemp(tmpl.data());
-  EXPECT_NE(d, nullptr);
-  return d;
-}
-
-void RemoveTree(const std::string& dir) {
-  EXPECT_EQ(system(("rm -rf '" + dir + "'").c_str()), 0);
-}
-
-uint64_t Seed() {
-  const char* env = getenv("TESSERA_SEED");
-  return env ? strtoull(env, nullptr, 10) : 4711;
+using test_util::RemoveTree;
+using test_util::Run;
+std::string TempDir() { return test_util::TempDir("degr"); }
+uint64_t Seed() { return test_util::SeedOr(4711); }
+std::string Bytes(uint64_t seed, size_t n) {
+  return test_util::RandomBytes(seed, n);
 }
 
 EngineOptions Opts(const std::string& path, io::Fs* fs) {
@@ -61,15 +54,6 @@ EngineOptions Opts(const std::string& path, io::Fs* fs) {
   o.heal_rate_bytes_per_sec = 0;
   o.zero_segments = false;
   return o;
-}
-
-Status Run(Engine* e, WriteRequest r) {
-  std::promise<Status> p;
-  auto f = p.get_future();
-  Status s = e->Submit(
-      std::move(r),
-      [&p](const Status& st, const WriteResult&) { p.set_value(st); });
-  return s.ok() ? f.get() : s;
 }
 
 Status Bucket(Engine* e) {
@@ -93,13 +77,6 @@ Status Get(Engine* e, const std::string& key, std::string* body) {
   ObjectInfo info;
   body->clear();
   return e->Get("bkt", key, "", 0, UINT64_MAX, &info, body);
-}
-
-std::string Bytes(uint64_t seed, size_t n) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = char(rng());
-  return s;
 }
 
 io::FaultRule DriveFails(int drive, io::FaultOp op, bool persistent) {

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "checksum/crc.h"
+#include "engine/test_util.h"
 #include "io/crash_fs.h"
 #include "io/fault_fs.h"
 
@@ -29,22 +30,13 @@ namespace {
 
 using Kind = WriteRequest::Kind;
 
-std::string TempDir() {
-  // mkdtemp's template ends in six 'X's that it replaces.
-  std::string tmpl = "/tmp/tessera-engine-" + std::string(6, 'X');
-  char* d = mkdtemp(tmpl.data());
-  EXPECT_NE(d, nullptr);
-  return d;
-}
-
-void RemoveTree(const std::string& dir) {
-  const std::string cmd = "rm -rf '" + dir + "'";
-  EXPECT_EQ(system(cmd.c_str()), 0);
-}
-
-uint64_t BaseSeed() {
-  const char* env = getenv("TESSERA_SEED");
-  return env ? strtoull(env, nullptr, 10) : 1122;
+using test_util::Outcome;
+using test_util::RemoveTree;
+using test_util::Write;
+std::string TempDir() { return test_util::TempDir("engine"); }
+uint64_t BaseSeed() { return test_util::SeedOr(1122); }
+std::string Body(uint64_t seed, size_t n) {
+  return test_util::RandomBytes(seed, n);
 }
 
 EngineOptions Options(const std::string& path, io::Fs* fs = nullptr) {
@@ -58,22 +50,6 @@ EngineOptions Options(const std::string& path, io::Fs* fs = nullptr) {
   o.group_bytes_max = 256 << 10;
   o.now_ms = 1700000000000;
   return o;
-}
-
-struct Outcome {
-  Status status;
-  WriteResult result;
-};
-
-Outcome Write(Engine* e, WriteRequest r) {
-  std::promise<Outcome> p;
-  auto f = p.get_future();
-  Status s =
-      e->Submit(std::move(r), [&p](const Status& st, const WriteResult& res) {
-        p.set_value(Outcome{st, res});
-      });
-  if (!s.ok()) return Outcome{s, WriteResult()};
-  return f.get();
 }
 
 Status CreateBucket(Engine* e, const std::string& name,
@@ -97,13 +73,6 @@ WriteRequest PutReq(const std::string& bucket, const std::string& key,
   const uint32_t crc = crc32c::Extend(0, body.data(), body.size());
   memcpy(r.etag, &crc, 4);
   return r;
-}
-
-std::string Body(uint64_t seed, size_t n) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = char(rng());
-  return s;
 }
 
 std::string GetBody(Engine* e, const std::string& b, const std::string& k,

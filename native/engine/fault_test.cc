@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/test_util.h"
 #include "io/fault_fs.h"
 
 namespace tessera {
@@ -32,17 +33,15 @@ namespace {
 
 using Kind = WriteRequest::Kind;
 
+using test_util::Run;
+uint64_t Seed() { return test_util::SeedOr(2026); }
+
 constexpr uint32_t kStripes = 1024;  // per segment: 16 MiB of data
 constexpr uint32_t kChunk = 4096;
 
 bool LongRun() {
   const char* v = getenv("TESSERA_LONG");
   return v != nullptr && strcmp(v, "1") == 0;
-}
-
-uint64_t Seed() {
-  const char* env = getenv("TESSERA_SEED");
-  return env ? strtoull(env, nullptr, 10) : 2026;
 }
 
 int Sh(const std::string& cmd) { return system(cmd.c_str()); }
@@ -72,15 +71,6 @@ EngineOptions Opts(const std::string& path) {
   // The damage tests look at the read-damage queue and heal explicitly.
   o.auto_heal = false;
   return o;
-}
-
-Status Run(Engine* e, WriteRequest r) {
-  std::promise<Status> p;
-  auto f = p.get_future();
-  Status s = e->Submit(
-      std::move(r),
-      [&p](const Status& st, const WriteResult&) { p.set_value(st); });
-  return s.ok() ? f.get() : s;
 }
 
 std::string Bytes(uint64_t seed, size_t n) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/test_util.h"
 #include "io/fault_fs.h"
 
 namespace tessera {
@@ -24,15 +25,11 @@ namespace {
 
 using Kind = WriteRequest::Kind;
 
-std::string TempDir() {
-  std::string tmpl = "/tmp/tessera-segprep-" + std::string(6, 'X');
-  char* d = mkdtemp(tmpl.data());
-  EXPECT_NE(d, nullptr);
-  return d;
-}
-
-void RemoveTree(const std::string& dir) {
-  EXPECT_EQ(system(("rm -rf '" + dir + "'").c_str()), 0);
+using test_util::RemoveTree;
+using test_util::Run;
+std::string TempDir() { return test_util::TempDir("segprep"); }
+std::string Bytes(uint64_t seed, size_t n) {
+  return test_util::RandomBytes(seed, n);
 }
 
 // 512 stripes of 4 KiB chunks on 4+2: segment files of 2 MiB + 4 KiB (three
@@ -53,22 +50,6 @@ EngineOptions Opts(const std::string& path, io::Fs* fs, bool zero_segments,
   o.zero_segments = zero_segments;
   o.zero_large_rolls = zero_large_rolls;
   return o;
-}
-
-Status Run(Engine* e, WriteRequest r) {
-  std::promise<Status> p;
-  auto f = p.get_future();
-  Status s = e->Submit(
-      std::move(r),
-      [&p](const Status& st, const WriteResult&) { p.set_value(st); });
-  return s.ok() ? f.get() : s;
-}
-
-std::string Bytes(uint64_t seed, size_t n) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = char(rng());
-  return s;
 }
 
 // Puts `sizes` one at a time (one commit group each) into a fresh store,

@@ -11,32 +11,13 @@ import { performance } from 'node:perf_hooks';
 import type { NativeStoreEngine } from '../../lib/store/engine_binding';
 import { Store } from '../../lib/store/store';
 import type { BenchSuite, Measurement, TrialContext } from '../lib/types';
+import { pool } from '../lib/pool';
 
 const OBJECT_BYTES = 4096;
 const IN_FLIGHT = 64;
 
 function nativeOf(store: Store) {
   return (store as unknown as { engine: NativeStoreEngine }).engine.native;
-}
-
-async function pool(
-  total: number,
-  limit: number,
-  op: (i: number) => Promise<unknown>,
-): Promise<{ seconds: number; latenciesUs: number[] }> {
-  const latenciesUs: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  async function worker(): Promise<void> {
-    while (next < total) {
-      const i = next++;
-      const t0 = performance.now();
-      await op(i);
-      latenciesUs.push((performance.now() - t0) * 1000);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, total) }, worker));
-  return { seconds: (performance.now() - started) / 1000, latenciesUs };
 }
 
 async function puts(

@@ -14,6 +14,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Store } from '../../lib/store/store';
 import type { Measurement, Trial, TrialContext } from '../lib/types';
 import { MiB, rawRandomReads, rawSequentialRead, rawSequentialWrite } from './raw_io';
+import { pool } from '../lib/pool';
 
 const GET_OBJECTS = 8192; // 32 MiB of 4 KiB objects: fits the default 64 MiB cache
 const GET_IN_FLIGHT = 64;
@@ -38,26 +39,6 @@ function lcg(seed: number): () => number {
     x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
     return x;
   };
-}
-
-async function pool(
-  total: number,
-  limit: number,
-  op: (i: number) => Promise<unknown>,
-): Promise<{ seconds: number; latenciesUs: number[] }> {
-  const latenciesUs: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  async function worker(): Promise<void> {
-    while (next < total) {
-      const i = next++;
-      const t0 = performance.now();
-      await op(i);
-      latenciesUs.push((performance.now() - t0) * 1000);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, total) }, worker));
-  return { seconds: (performance.now() - started) / 1000, latenciesUs };
 }
 
 async function loadedStore(context: TrialContext, cacheBytes: number | undefined) {

@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Store } from '../../lib/store/store';
 import type { BenchSuite, Measurement, TrialContext, Trial } from '../lib/types';
 import { readAndLargeTrials } from './reads_large';
+import { pool } from '../lib/pool';
 
 const OBJECT_BYTES = 4096;
 const IN_FLIGHT = 64;
@@ -21,27 +22,6 @@ const IN_FLIGHT = 64;
 function count(context: TrialContext, concurrent: boolean): number {
   if (concurrent) return context.quick ? 5000 : context.long ? 100000 : 20000;
   return context.quick ? 300 : context.long ? 5000 : 1000;
-}
-
-/** Runs `total` operations with at most `limit` in flight. */
-async function pool(
-  total: number,
-  limit: number,
-  op: (i: number) => Promise<unknown>,
-): Promise<{ seconds: number; latenciesUs: number[] }> {
-  const latenciesUs: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  async function worker(): Promise<void> {
-    while (next < total) {
-      const i = next++;
-      const t0 = performance.now();
-      await op(i);
-      latenciesUs.push((performance.now() - t0) * 1000);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, total) }, worker));
-  return { seconds: (performance.now() - started) / 1000, latenciesUs };
 }
 
 async function tesseraPuts(context: TrialContext, limit: number): Promise<Measurement> {

@@ -987,6 +987,25 @@ bool Matches(const CachedRecord& r, const VersionMeta& meta) {
   return r.seq == meta.seq && r.header_bytes == meta.header_bytes &&
          r.bytes.size() == meta.header_bytes + meta.size;
 }
+
+Status DoesNotVerify(const VersionMeta& meta) {
+  return Status(
+      StatusCode::kCorrupt,
+      "object record at " + std::to_string(meta.address) + " does not verify");
+}
+
+// Decodes the record header just read for `meta` (its header_bytes bytes)
+// and checks that it is the object record the index points at.
+Status DecodeIndexedHeader(const VersionMeta& meta, const std::string& bytes,
+                           log::RecordHeader* h) {
+  size_t needed = 0;
+  Status s = log::DecodeRecordHeader(
+      reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), h, &needed);
+  if (!s.ok() || h->type != log::RecordType::kObject || h->seq != meta.seq) {
+    return DoesNotVerify(meta);
+  }
+  return Status::Ok();
+}
 }  // namespace
 
 Status Engine::ReadRecordCached(const VersionMeta& meta,
@@ -1012,9 +1031,7 @@ Status Engine::ReadRecordCached(const VersionMeta& meta,
       h.header_bytes != meta.header_bytes || h.payload_bytes != meta.size ||
       crc32c::Extend(0, data + h.header_bytes, h.payload_bytes) !=
           h.payload_crc32c) {
-    return Status(StatusCode::kCorrupt, "object record at " +
-                                            std::to_string(meta.address) +
-                                            " does not verify");
+    return DoesNotVerify(meta);
   }
   TS_RETURN_IF_ERROR(log::DecodeObjectVar(
       std::string_view(rec->bytes)
@@ -1066,15 +1083,7 @@ Status Engine::ReadRecordHeader(const VersionMeta& meta,
   TS_RETURN_IF_ERROR(ReadLog(meta.address, meta.header_bytes,
                              reinterpret_cast<uint8_t*>(&bytes[0])));
   log::RecordHeader h;
-  size_t needed = 0;
-  Status s =
-      log::DecodeRecordHeader(reinterpret_cast<const uint8_t*>(bytes.data()),
-                              bytes.size(), &h, &needed);
-  if (!s.ok() || h.type != log::RecordType::kObject || h.seq != meta.seq) {
-    return Status(StatusCode::kCorrupt, "object record at " +
-                                            std::to_string(meta.address) +
-                                            " does not verify");
-  }
+  TS_RETURN_IF_ERROR(DecodeIndexedHeader(meta, bytes, &h));
   return log::DecodeObjectVar(
       std::string_view(bytes).substr(log::record_header_fixed_bytes), object);
 }
@@ -1086,15 +1095,7 @@ Status Engine::ReadPayloadBytes(const VersionMeta& meta, uint64_t* out) {
   TS_RETURN_IF_ERROR(ReadLog(meta.address, meta.header_bytes,
                              reinterpret_cast<uint8_t*>(&bytes[0])));
   log::RecordHeader h;
-  size_t needed = 0;
-  Status s =
-      log::DecodeRecordHeader(reinterpret_cast<const uint8_t*>(bytes.data()),
-                              bytes.size(), &h, &needed);
-  if (!s.ok() || h.type != log::RecordType::kObject || h.seq != meta.seq) {
-    return Status(StatusCode::kCorrupt, "object record at " +
-                                            std::to_string(meta.address) +
-                                            " does not verify");
-  }
+  TS_RETURN_IF_ERROR(DecodeIndexedHeader(meta, bytes, &h));
   *out = h.payload_bytes;
   TS_ASSERT(h.header_bytes == meta.header_bytes);
   return Status::Ok();

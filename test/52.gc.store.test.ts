@@ -80,7 +80,8 @@ describe('52 gc: space reclamation through the store', function () {
       `      before: ${before.segments} segments, live ${before.liveBytes}, dead ${before.deadBytes}, ` +
         `disk ${diskBefore}; after: ${after.segments} segments, live ${after.liveBytes}, ` +
         `dead ${after.deadBytes}, disk ${diskAfter}; run: ${report.segmentsCompacted} compacted, ` +
-        `${report.bytesReclaimed} reclaimed, ${report.bytesMoved} moved, ${report.durationMs} ms`,
+        `${report.bytesReclaimed} reclaimed, ${report.bytesMoved} moved, ${report.durationMs} ms; ` +
+        `net dead share ${((before.deadBytes - after.deadBytes) / (before.deadBytes - (before.perSegment.find((s) => s.tail)?.deadBytes ?? 0))).toFixed(3)}`,
     );
     assert.ok(report.segmentsCompacted >= 4, 'segments compacted');
     assert.equal(after.liveBytes, before.liveBytes, 'GC never changes live bytes');
@@ -91,7 +92,14 @@ describe('52 gc: space reclamation through the store', function () {
       reclaimedDead >= 0.9 * reclaimable,
       `reclaimed ${reclaimedDead} of ${reclaimable} dead bytes`,
     );
-    assert.ok(netDead >= 0.8 * reclaimable, `net: dead bytes fell by ${netDead}`);
+    // Net of the copies' own overhead, the measure docs/BENCHMARKS.md
+    // reports: copies that each took a commit group alone (stripe padding
+    // after every record) left ~18% of the copy segments dead and failed it.
+    const tailDead = before.perSegment.find((s) => s.tail)?.deadBytes ?? 0;
+    assert.ok(
+      netDead >= 0.9 * (reclaimable - tailDead),
+      `net: dead bytes fell by ${netDead} of ${reclaimable - tailDead}`,
+    );
     assert.ok(
       after.logBytes <= 1.25 * after.liveBytes + after.segmentDataBytes,
       `log bytes ${after.logBytes} vs live ${after.liveBytes}`,
@@ -128,6 +136,49 @@ describe('52 gc: space reclamation through the store', function () {
     const second = await reopened.gc();
     assert.equal(second.bytesMoved, 0, 'a second run finds nothing worth moving');
     await reopened.close();
+  });
+
+  it('copies share commit groups: 64 KiB objects, half deleted, leave the copy segments nearly free of dead bytes', async () => {
+    // The shape of the GC benchmark, smaller: every copy read from disk
+    // (O_DIRECT) takes longer than a commit, so copies submitted one at a
+    // time would each take a group alone and leave most of a stripe of
+    // padding behind (a 64 KiB record in 5 stripes: ~18% of every copy
+    // segment dead).
+    const dir = fresh();
+    const store = await Store.open({
+      path: dir,
+      segmentStripes: 129, // about 2 MiB of data per segment
+      gc: { background: false },
+    });
+    await store.createBucket('bkt');
+    const bucket = store.bucket('bkt');
+    const count = 320; // 20 MiB
+    const size = 64 * 1024;
+    for (let i = 0; i < count; i += 32) {
+      await Promise.all(
+        Array.from({ length: 32 }, (_, j) => bucket.put(`k${i + j}`, body(i + j, size))),
+      );
+    }
+    for (let i = 0; i < count; i += 64) {
+      await Promise.all(Array.from({ length: 32 }, (_, j) => bucket.delete(`k${i + 2 * j}`)));
+    }
+    const before = store.spaceStats();
+    await store.gc({ rateBytesPerSec: 0 });
+    const after = store.spaceStats();
+    const tailDead = before.perSegment.find((s) => s.tail)?.deadBytes ?? 0;
+    const share = (before.deadBytes - after.deadBytes) / (before.deadBytes - tailDead);
+    console.log(
+      `      64 KiB copies: dead ${before.deadBytes} -> ${after.deadBytes}, log ${before.logBytes} -> ` +
+        `${after.logBytes} for live ${after.liveBytes}; net dead share ${share.toFixed(3)}`,
+    );
+    assert.ok(share >= 0.9, `net dead share ${share}`);
+    assert.ok(after.deadBytes <= 0.05 * after.liveBytes, `dead left ${after.deadBytes}`);
+    assert.ok(after.logBytes <= 1.25 * after.liveBytes + after.segmentDataBytes);
+    for (let i = 1; i < count; i += 2) {
+      const got = await bucket.get(`k${i}`);
+      assert.ok(got !== undefined && got.body.equals(body(i, size)), `k${i} bytes`);
+    }
+    await store.close();
   });
 
   it('after GC, a full scan (no valid snapshot, or ignoreSnapshot) rebuilds the same store; tessera verify agrees', async () => {

@@ -1305,7 +1305,7 @@ Status Engine::Submit(WriteRequest request, WriteDone done) {
 }
 
 Status Engine::Enqueue(WriteRequest request, WriteDone done,
-                       std::shared_ptr<EtagJob> etag_job) {
+                       std::shared_ptr<EtagJob> etag_job, bool wake) {
   TS_ASSERT(done != nullptr);
   using Kind = WriteRequest::Kind;
   // Fragments, relocated fragments and reclaims (compaction.cc) belong to
@@ -1362,7 +1362,7 @@ Status Engine::Enqueue(WriteRequest request, WriteDone done,
     queued_bytes_ += p.bytes;
     queue_.push_back(std::move(p));
   }
-  queue_cv_.notify_one();
+  if (wake) queue_cv_.notify_one();
   return Status::Ok();
 }
 

@@ -451,8 +451,10 @@ class Engine {
     uint64_t bytes = 0;
     std::shared_ptr<EtagJob> etag_job;  // kPut through SubmitPut
   };
+  // wake = false queues without waking the committer (compaction.cc queues
+  // a batch of copies, then wakes it once, so they share a group).
   Status Enqueue(WriteRequest request, WriteDone done,
-                 std::shared_ptr<EtagJob> etag_job);
+                 std::shared_ptr<EtagJob> etag_job, bool wake = true);
   struct Staged;  // a record placed in the open group
   struct Upload;
   void DrainUpload(std::shared_ptr<Upload> upload);

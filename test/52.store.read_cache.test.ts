@@ -67,6 +67,48 @@ describe('read cache (cacheBytes)', () => {
     await store.close();
   });
 
+  it('each cached get returns its own info: changing one result leaves the next intact', async () => {
+    const store = await Store.open({ path: freshDir(), cacheBytes: 4 << 20 });
+    await store.createBucket('own');
+    const bucket = store.bucket('own');
+    const a = body(3, 4096);
+    await bucket.put('m', a, { contentType: 'x/m', metadata: { color: 'red', n: '7' } });
+    await bucket.put('e', a);
+    const first = await bucket.get('m');
+    const firstE = await bucket.get('e');
+    const before = stats(store);
+    for (let i = 0; i < 5; i++) {
+      const got = await bucket.get('m');
+      assert.ok(got);
+      assert.deepEqual(got.metadata, { color: 'red', n: '7' });
+      assert.equal(got.contentType, 'x/m');
+      assert.equal(got.etag, first?.etag);
+      assert.equal(got.lastModified.getTime(), first?.lastModified.getTime());
+      assert.equal(got.sequence, first?.sequence);
+      assert.equal(got.isLatest, true);
+      assert.deepEqual(got.body, a);
+      // The caller owns what it got: none of this may reach the next get.
+      got.metadata.color = 'blue';
+      Reflect.deleteProperty(got.metadata, 'n');
+      got.lastModified.setTime(0);
+      got.body.fill(0);
+      const e = await bucket.get('e');
+      assert.ok(e);
+      assert.deepEqual(e.metadata, {});
+      assert.equal(e.contentType, undefined);
+      assert.equal(e.etag, firstE?.etag);
+      e.metadata.added = 'x';
+    }
+    assert.equal(stats(store).chunksRead, before.chunksRead, 'a cached get read from disk');
+    // An overwrite is a new record: its own info, never the old one's.
+    await bucket.put('m', a, { metadata: { color: 'green' } });
+    const next = await bucket.get('m');
+    assert.deepEqual(next?.metadata, { color: 'green' });
+    assert.equal(next?.contentType, undefined);
+    assert.ok(next!.sequence! > first!.sequence!);
+    await store.close();
+  });
+
   it('reads versions and ranges from the cache like from disk', async () => {
     const store = await Store.open({ path: freshDir() });
     await store.createBucket('ver', { versioning: true });

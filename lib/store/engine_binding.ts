@@ -473,6 +473,57 @@ function etagBytes(etag: string): { bytes: Buffer; partCount: number } {
   return { bytes: Buffer.from(m[1]!, 'hex'), partCount: m[2] === undefined ? 0 : Number(m[2]) };
 }
 
+/** What getCached decodes once per cached record (see decodeCachedInfo). */
+interface DecodedInfo {
+  bucket: string;
+  key: string;
+  mtimeMs: number;
+  versionId: string;
+  etag: string;
+  size: number;
+  contentType: string | undefined;
+  /** Undefined when there is none (the common case). */
+  metadata: Record<string, string> | undefined;
+  checksums: Record<string, string> | undefined;
+}
+
+/** Decoded infos getCached keeps (a few MiB at most). */
+const DECODED_INFO_MAX = 16384;
+
+/**
+ * Decodes the info getCached's native call wrote into `s`; the layout is
+ * written by GetCached in native/napi/engine_binding.cc.
+ */
+function decodeCachedInfo(s: Buffer, bucket: string, key: string, mtimeMs: number): DecodedInfo {
+  let at = 56;
+  const str = (): string => {
+    const n = s.readUInt32LE(at);
+    at += 4 + n;
+    return n === 0 ? '' : s.toString('utf8', at - n, at);
+  };
+  // Unversioned objects (the common case) have version 'null': no decode.
+  const versionId =
+    s.readUInt32LE(56) === 4 && s.readUInt32LE(60) === NULL_VERSION_LE
+      ? ((at += 8), 'null')
+      : str();
+  const contentType = str();
+  let metadata: Record<string, string> | undefined;
+  for (let i = s.readUInt32LE(40); i > 0; i--) (metadata ??= {})[str()] = str();
+  let checksums: Record<string, string> | undefined;
+  for (let i = s.readUInt32LE(44); i > 0; i--) (checksums ??= {})[str()] = str();
+  return {
+    bucket,
+    key,
+    mtimeMs,
+    versionId,
+    etag: etagText(s.toString('hex', 24, 40), s.readUInt16LE(20)),
+    size: s.readDoubleLE(0),
+    contentType: contentType === '' ? undefined : contentType,
+    metadata,
+    checksums,
+  };
+}
+
 /** The ETag callers see: the MD5, or `<md5 of part md5s>-N` for a multipart object. */
 function etagText(hex: string, partCount: number): string {
   return partCount > 0 && hex !== '' ? `${hex}-${partCount}` : hex;
@@ -504,6 +555,8 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
    * body is left.
    */
   private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  /** getCached's decoded record infos by seq (bounded: cleared when full). */
+  private readonly decodedBySeq = new Map<number, DecodedInfo>();
   private slabUsed = 0;
 
   private constructor(
@@ -888,40 +941,33 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     if (bodyBytes < 0) return undefined;
     const body = Buffer.from(this.slab.buffer, this.slab.byteOffset + this.slabUsed, bodyBytes);
     this.slabUsed += (bodyBytes + 7) & ~7;
-    // The layout is written by GetCached in native/napi/engine_binding.cc.
-    let at = 56;
-    const str = (): string => {
-      const n = s.readUInt32LE(at);
-      at += 4 + n;
-      return n === 0 ? '' : s.toString('utf8', at - n, at);
-    };
-    // Unversioned objects (the common case) have version 'null': no decode.
-    const version =
-      s.readUInt32LE(56) === 4 && s.readUInt32LE(60) === NULL_VERSION_LE
-        ? ((at += 8), 'null')
-        : str();
-    const contentType = str();
-    const metadata: Record<string, string> = {};
-    for (let i = s.readUInt32LE(40); i > 0; i--) metadata[str()] = str();
+    // A record's info never changes (only isLatest does): decode it once
+    // per record, keyed by its seq, and build each result from that.
+    const sequence = s.readDoubleLE(48);
+    const mtimeMs = s.readDoubleLE(8);
+    let d = this.decodedBySeq.get(sequence);
+    if (d === undefined || d.key !== key || d.bucket !== bucket || d.mtimeMs !== mtimeMs) {
+      d = decodeCachedInfo(s, bucket, key, mtimeMs);
+      if (this.decodedBySeq.size >= DECODED_INFO_MAX) this.decodedBySeq.clear();
+      this.decodedBySeq.set(sequence, d);
+    }
+    // A fresh object per get (callers may change it); metadata and checksums
+    // copied, an empty metadata object made new.
     const info: ObjectInfo = {
       bucket,
       key,
-      versionId: version,
-      etag: etagText(s.toString('hex', 24, 40), s.readUInt16LE(20)),
-      size: s.readDoubleLE(0),
-      lastModified: new Date(s.readDoubleLE(8)),
-      metadata,
+      versionId: d.versionId,
+      etag: d.etag,
+      size: d.size,
+      lastModified: new Date(mtimeMs),
+      metadata: d.metadata === undefined ? {} : { ...d.metadata },
       deleteMarker: false,
       isLatest: s[22] === 1,
-      sequence: s.readDoubleLE(48),
+      sequence,
     };
-    if (contentType !== '') info.contentType = contentType;
-    const checksumPairs = s.readUInt32LE(44);
-    if (checksumPairs > 0) {
-      const checksums: Record<string, string> = {};
-      for (let i = checksumPairs; i > 0; i--) checksums[str()] = str();
-      info.checksums = checksums as Partial<Record<ChecksumAlgorithm, string>>;
-    }
+    if (d.contentType !== undefined) info.contentType = d.contentType;
+    if (d.checksums !== undefined)
+      info.checksums = { ...d.checksums } as Partial<Record<ChecksumAlgorithm, string>>;
     return { info, body };
   }
 

@@ -50,12 +50,13 @@ describe('large objects: gets into one buffer, segment creation modes', () => {
       assert.equal(got?.body.length, size);
       assert.ok(got?.body.equals(data), 'the whole body differs');
 
-      for (const [start, end] of [
+      const ranges: [number, number][] = [
         [0, 9 * MiB],
         [4 * MiB - 3, 16 * MiB + 2],
         [1, size - 2],
         [size - 9 * MiB - 1, size - 1],
-      ]) {
+      ];
+      for (const [start, end] of ranges) {
         const r = await bucket.get('big', { range: { start, end } });
         assert.equal(r?.body.length, end - start + 1);
         assert.ok(r?.body.equals(data.subarray(start, end + 1)), `range ${start}-${end} differs`);

@@ -861,6 +861,8 @@ namespace {
 // The calling thread's ring for ReadDrives, created on its first use;
 // nullptr when io_uring cannot be set up here. Each reader thread has its
 // own (an IoUring is used by one thread), freed when the thread ends.
+thread_local bool read_ring_broken = false;  // see ReadDrives
+
 io::IoUring* ThreadReadRing() {
   thread_local std::unique_ptr<io::IoUring> ring;
   thread_local bool tried = false;
@@ -869,7 +871,7 @@ io::IoUring* ThreadReadRing() {
     auto r = std::make_unique<io::IoUring>();
     if (r->Init(kReadRingEntries).ok()) ring = std::move(r);
   }
-  return ring.get();
+  return read_ring_broken ? nullptr : ring.get();
 }
 }  // namespace
 
@@ -908,7 +910,20 @@ void Engine::ReadDrives(const std::vector<int>& fds,
       }
       return;
     }
-    // The ring itself failed: read them one by one below.
+    // The ring itself failed (io_uring_enter, not a read): reads may still
+    // be in flight into these buffers, so this thread never uses its ring
+    // again and the buffers are abandoned to the kernel (deliberately
+    // leaked, once per thread at most) for fresh ones read one by one.
+    read_ring_broken = true;
+    new std::vector<io::AlignedBuffer>(std::move(*bufs));  // NOLINT: leaked
+    bufs->clear();
+    bufs->resize(fds.size());
+    for (size_t d = 0; d < fds.size(); d++) {
+      if (!io::AlignedBuffer::Allocate(want, &(*bufs)[d]).ok()) {
+        for (size_t& g : *got) g = 0;  // every chunk missing: a clean error
+        return;
+      }
+    }
   }
   for (size_t d = 0; d < fds.size(); d++) {
     (*got)[d] = 0;

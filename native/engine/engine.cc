@@ -940,8 +940,14 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
   const uint32_t c = layout_.chunk_bytes;
   const uint32_t dpay = layout_.payload_bytes();
   // One aligned buffer per data drive, reused by every batch: the chunks
-  // are read straight into it, verified there and copied out once.
-  std::vector<io::AlignedBuffer> bufs(k);
+  // are read straight into it, verified there and copied out once. The
+  // buffers are this thread's and outlive the call (session 4): a fresh
+  // set per read was zero-filled and faulted in again every time, as many
+  // bytes as the read itself. At most k x 1 MiB (a batch) per thread that
+  // reads; ReadLog is never re-entered on one thread.
+  thread_local std::vector<io::AlignedBuffer> thread_bufs;
+  if (thread_bufs.size() != k) thread_bufs.resize(k);
+  std::vector<io::AlignedBuffer>& bufs = thread_bufs;
   uint64_t done = 0;
   while (done < len) {
     const log::Location loc = log::Locate(layout_, address + done);

@@ -120,29 +120,47 @@ function largeBody(): Buffer {
   return body;
 }
 
+interface LargePutOptions {
+  segmentZeroFill?: 'small-groups' | 'always';
+  /** 'serial': each new segment created one drive after another (before session 4). */
+  segmentCreate?: 'parallel' | 'serial';
+  /** Puts of distinct keys in flight at once (1: one awaited put after another). */
+  inFlight?: number;
+}
+
 async function tesseraLargePuts(
   context: TrialContext,
   k: number,
   m: number,
-  segmentZeroFill: 'small-groups' | 'always' = 'small-groups',
+  opts: LargePutOptions = {},
 ): Promise<Measurement> {
+  const segmentZeroFill = opts.segmentZeroFill ?? 'small-groups';
+  const segmentCreate = opts.segmentCreate ?? 'parallel';
+  const inFlight = opts.inFlight ?? 1;
   const store = await Store.open({
     path: join(context.dir, 'store'),
     dataShards: k,
     parityShards: m,
     segmentZeroFill,
+    segmentCreate,
   });
   await store.createBucket('bench');
   const bucket = store.bucket('bench');
   const body = largeBody();
-  const total = largeCount(context);
+  const total = largeCount(context) * inFlight;
   const latenciesUs: number[] = [];
+  let next = 0;
   const started = performance.now();
-  for (let i = 0; i < total; i++) {
-    const t0 = performance.now();
-    await bucket.put(`big${i}`, body);
-    latenciesUs.push((performance.now() - t0) * 1000);
-  }
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < total) {
+        const i = next++;
+        const t0 = performance.now();
+        await bucket.put(`big${i}`, body);
+        latenciesUs.push((performance.now() - t0) * 1000);
+      }
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   await store.close();
   return {
@@ -150,16 +168,37 @@ async function tesseraLargePuts(
     bytes: total * LARGE_BYTES,
     seconds,
     latenciesUs,
-    extra: { k, m, segmentZeroFill },
+    extra: { k, m, segmentZeroFill, segmentCreate, inFlight },
   };
 }
 
-async function tesseraLargeGets(context: TrialContext, k: number, m: number): Promise<Measurement> {
+/**
+ * How a large get reads (the "before" rows give the same-run A/B):
+ * 'current'; 'pieces-joined' hides the engine's readInto, so each 4 MiB
+ * piece comes back in its own buffer and the pieces are joined (before
+ * session 4); 'drive-at-a-time' opens the store with the pwrite backend,
+ * whose reads go one drive after another (synchronous preads, before
+ * session 4) instead of all of a batch's drives at once through io_uring.
+ */
+type LargeGetMode = 'current' | 'pieces-joined' | 'drive-at-a-time';
+
+async function tesseraLargeGets(
+  context: TrialContext,
+  k: number,
+  m: number,
+  mode: LargeGetMode = 'current',
+): Promise<Measurement> {
   const store = await Store.open({
     path: join(context.dir, 'store'),
     dataShards: k,
     parityShards: m,
+    ...(mode === 'drive-at-a-time' ? { ioBackend: 'pwrite' as const } : {}),
   });
+  if (mode === 'pieces-joined') {
+    // Bench-only: an own property shadows the prototype's readInto.
+    const engine = (store as unknown as { engine: { readInto?: unknown } }).engine;
+    engine.readInto = undefined;
+  }
   await store.createBucket('bench');
   const bucket = store.bucket('bench');
   const body = largeBody();
@@ -174,13 +213,14 @@ async function tesseraLargeGets(context: TrialContext, k: number, m: number): Pr
     latenciesUs.push((performance.now() - t0) * 1000);
   }
   const seconds = (performance.now() - started) / 1000;
+  const ioBackend = store.info().ioBackend;
   await store.close();
   return {
     ops: total,
     bytes: total * LARGE_BYTES,
     seconds,
     latenciesUs,
-    extra: { k, m },
+    extra: { k, m, mode, ioBackend },
   };
 }
 
@@ -340,10 +380,16 @@ export function readAndLargeTrials(hasLmdb: boolean): Trial[] {
       run: (c) => tesseraLargePuts(c, 4, 2),
     },
     {
-      name: 'tessera bucket.put 64MiB 4+2, every segment zero-filled (before)',
+      name: 'tessera bucket.put 64MiB 4+2, segments created one drive at a time (before)',
       group: '64MiB put',
       subject: 'tessera',
-      run: (c) => tesseraLargePuts(c, 4, 2, 'always'),
+      run: (c) => tesseraLargePuts(c, 4, 2, { segmentCreate: 'serial' }),
+    },
+    {
+      name: 'tessera bucket.put 64MiB 4+2, 2 puts in flight',
+      group: '64MiB put',
+      subject: 'tessera',
+      run: (c) => tesseraLargePuts(c, 4, 2, { inFlight: 2 }),
     },
     {
       name: 'tessera bucket.put 64MiB 8+4',
@@ -352,10 +398,16 @@ export function readAndLargeTrials(hasLmdb: boolean): Trial[] {
       run: (c) => tesseraLargePuts(c, 8, 4),
     },
     {
-      name: 'tessera bucket.put 64MiB 8+4, every segment zero-filled (before)',
+      name: 'tessera bucket.put 64MiB 8+4, segments created one drive at a time (before)',
       group: '64MiB put',
       subject: 'tessera',
-      run: (c) => tesseraLargePuts(c, 8, 4, 'always'),
+      run: (c) => tesseraLargePuts(c, 8, 4, { segmentCreate: 'serial' }),
+    },
+    {
+      name: 'tessera bucket.put 64MiB 8+4, 2 puts in flight',
+      group: '64MiB put',
+      subject: 'tessera',
+      run: (c) => tesseraLargePuts(c, 8, 4, { inFlight: 2 }),
     },
     {
       name: `raw: sequential 1MiB O_DIRECT reads, ${RAW_DEPTH} in flight`,
@@ -371,10 +423,34 @@ export function readAndLargeTrials(hasLmdb: boolean): Trial[] {
       run: (c) => tesseraLargeGets(c, 4, 2),
     },
     {
+      name: 'tessera bucket.get 64MiB 4+2, pieces in own buffers then joined (before)',
+      group: '64MiB get',
+      subject: 'tessera',
+      run: (c) => tesseraLargeGets(c, 4, 2, 'pieces-joined'),
+    },
+    {
+      name: 'tessera bucket.get 64MiB 4+2, pwrite backend: one drive read at a time',
+      group: '64MiB get',
+      subject: 'tessera',
+      run: (c) => tesseraLargeGets(c, 4, 2, 'drive-at-a-time'),
+    },
+    {
       name: 'tessera bucket.get 64MiB 8+4',
       group: '64MiB get',
       subject: 'tessera',
       run: (c) => tesseraLargeGets(c, 8, 4),
+    },
+    {
+      name: 'tessera bucket.get 64MiB 8+4, pieces in own buffers then joined (before)',
+      group: '64MiB get',
+      subject: 'tessera',
+      run: (c) => tesseraLargeGets(c, 8, 4, 'pieces-joined'),
+    },
+    {
+      name: 'tessera bucket.get 64MiB 8+4, pwrite backend: one drive read at a time',
+      group: '64MiB get',
+      subject: 'tessera',
+      run: (c) => tesseraLargeGets(c, 8, 4, 'drive-at-a-time'),
     },
     {
       name: 'tessera 1000 concurrent 1MiB puts 4+2 (event-loop delay, RSS)',

@@ -396,6 +396,29 @@ export class Bucket {
    */
   private async readAll(info: ObjectInfo, start: number, length: number): Promise<Buffer> {
     if (length <= PARALLEL_READ_PIECE_BYTES * 2) return this.engine.read(info, start, length);
+    if (this.engine.readInto) {
+      // Every piece lands in its slice of one buffer: no per-piece buffers
+      // and no join copy. Uninitialized memory, so each piece must report
+      // every one of its bytes written.
+      const out = Buffer.allocUnsafe(length);
+      const writes: Promise<void>[] = [];
+      for (let off = 0; off < length; off += PARALLEL_READ_PIECE_BYTES) {
+        const n = Math.min(PARALLEL_READ_PIECE_BYTES, length - off);
+        const target = out.subarray(off, off + n);
+        writes.push(
+          this.engine.readInto(info, start + off, n, target).then((got) => {
+            if (got !== n) {
+              throw new TesseraError(
+                'ERR_STORE_INTERNAL',
+                `a read of ${n} bytes at ${start + off} returned ${got}`,
+              );
+            }
+          }),
+        );
+      }
+      await Promise.all(writes);
+      return out;
+    }
     const pieces: Promise<Buffer>[] = [];
     for (let off = 0; off < length; off += PARALLEL_READ_PIECE_BYTES) {
       const n = Math.min(PARALLEL_READ_PIECE_BYTES, length - off);

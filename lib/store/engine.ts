@@ -116,6 +116,11 @@ export interface StoreEngine {
   /** Reads `length` bytes at `offset` of the version `info` names. */
   read(info: ObjectInfo, offset: number, length: number): Promise<Buffer>;
   /**
+   * Optional: like read, into `target` (no intermediate buffer); resolves
+   * with the bytes written.
+   */
+  readInto?(info: ObjectInfo, offset: number, length: number, target: Buffer): Promise<number>;
+  /**
    * Optional: a whole get answered from memory (a read cache), synchronously,
    * or undefined (then head + read). Must never touch disk.
    */

@@ -90,6 +90,12 @@ export interface EngineOpenOptions {
    * are for benchmarks.
    */
   segmentZeroFill?: 'small-groups' | 'always' | 'never';
+  /**
+   * How a new segment's files are created (docs/engine.md, "Segment
+   * preparation"): 'parallel' (default) on every drive at once, 'serial'
+   * one drive after another (the behaviour before session 4; benchmarks).
+   */
+  segmentCreate?: 'parallel' | 'serial';
 }
 
 type PairList = [string, string][];
@@ -214,6 +220,14 @@ export interface NativeEngineHandle {
     offset: number,
     length: number,
   ): Promise<Buffer>;
+  readInto(
+    bucket: string,
+    key: string,
+    versionId: string,
+    offset: number,
+    length: number,
+    target: Buffer,
+  ): Promise<number>;
   list(
     bucket: string,
     prefix: string,
@@ -394,6 +408,15 @@ export function validateOpenOptions(options: unknown): EngineOpenOptions {
     throw new TesseraError(
       'ERR_INVALID_ARG_VALUE',
       `segmentZeroFill must be 'small-groups', 'always' or 'never', got ${String(o.segmentZeroFill)}`,
+    );
+  }
+  if (
+    o.segmentCreate !== undefined &&
+    !['parallel', 'serial'].includes(o.segmentCreate as string)
+  ) {
+    throw new TesseraError(
+      'ERR_INVALID_ARG_VALUE',
+      `segmentCreate must be 'parallel' or 'serial', got ${String(o.segmentCreate)}`,
     );
   }
   if (o.replaceEmptyDrives !== undefined && typeof o.replaceEmptyDrives !== 'boolean') {
@@ -584,6 +607,7 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     if (options.replaceEmptyDrives !== undefined)
       native.replaceEmptyDrives = options.replaceEmptyDrives;
     if (options.segmentZeroFill !== undefined) native.segmentZeroFill = options.segmentZeroFill;
+    if (options.segmentCreate !== undefined) native.segmentCreate = options.segmentCreate;
     for (const name of [
       'writeQuorum',
       'autoHeal',
@@ -969,6 +993,29 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     if (d.checksums !== undefined)
       info.checksums = { ...d.checksums } as Partial<Record<ChecksumAlgorithm, string>>;
     return { info, body };
+  }
+
+  /** Body bytes [offset, offset + length) into `target`; resolves with the count. */
+  async readInto(
+    info: ObjectInfo,
+    offset: number,
+    length: number,
+    target: Buffer,
+  ): Promise<number> {
+    try {
+      return await this.handle.readInto(
+        info.bucket,
+        info.key,
+        info.versionId,
+        offset,
+        length,
+        target,
+      );
+    } catch (error) {
+      if (isCode(error, 'NoSuchKey'))
+        throw new TesseraError('NoSuchVersion', 'the version no longer exists');
+      throw error;
+    }
   }
 
   async read(info: ObjectInfo, offset: number, length: number): Promise<Buffer> {

@@ -25,6 +25,7 @@
 #include "engine/kill_points.h"
 #include "engine/segment.h"
 #include "io/aligned_buffer.h"
+#include "io/uring.h"
 
 namespace tessera {
 namespace engine {
@@ -57,6 +58,8 @@ constexpr uint32_t kSnapshotVersion = 3;
 constexpr uint32_t kReadBatchStripes =
     256;  // 1 MiB per data drive at 4 KiB chunks
 constexpr uint64_t kZeroChunkBytes = 1u << 20;
+// ReadDrives' per-thread ring: one read per data drive of a batch.
+constexpr uint32_t kReadRingEntries = 32;
 // A group of at least this many data bytes rolls to a segment that is not
 // zero-filled (see WriteGroupBytes): large stripes amortize the journal
 // commit their first write into unwritten extents costs, while zero-filling
@@ -213,6 +216,14 @@ Status Engine::Open(const EngineOptions& options,
   io_options.files_max = 1u << 16;
   TS_RETURN_IF_ERROR(e->io_.Start(io_options));
   e->info_.io_backend = e->io_.backend_name();
+  // Reads through io_uring only where writes use it: the real file system
+  // (a test layer in options.fs sees every Pread) and a kernel that allows
+  // it.
+  e->read_ring_ =
+      options.fs == nullptr && std::string(e->io_.backend_name()) == "io_uring";
+  // The calling thread runs one drive's iteration itself.
+  TS_RETURN_IF_ERROR(e->segment_pool_.Start(
+      options.parallel_segment_create ? e->layout_.shards() - 1 : 0));
 
   Status s = e->Recover();
   if (!s.ok()) {
@@ -569,26 +580,42 @@ Status Engine::CreateSegment(uint64_t id, bool zero_fill) {
   auto seg = std::make_unique<Segment>();
   seg->id = id;
   seg->Init(layout_.shards());
-  io::AlignedBuffer header;
-  TS_RETURN_IF_ERROR(
-      io::AlignedBuffer::Allocate(log::segment_header_bytes, &header));
+  const uint32_t n = layout_.shards();
   const int flags = io::kOpenRead | io::kOpenWrite | io::kOpenCreate |
                     io::kOpenExclusive | (use_direct_ ? io::kOpenDirect : 0);
   io::AlignedBuffer zeros;
-  // Every drive is tried (a down drive too: this is also how it comes
-  // back); the segment takes writes when a write quorum of drives has it.
-  uint32_t ok_count = 0;
-  Status first_error;
-  for (uint32_t d = 0; d < layout_.shards(); d++) {
-    if (drives_[d]->absent) continue;  // down for this whole open
+  if (zero_fill) {
+    TS_RETURN_IF_ERROR(io::AlignedBuffer::Allocate(kZeroChunkBytes, &zeros));
+  }
+  std::vector<io::AlignedBuffer> headers(n);
+  for (uint32_t d = 0; d < n; d++) {
+    TS_RETURN_IF_ERROR(
+        io::AlignedBuffer::Allocate(log::segment_header_bytes, &headers[d]));
+    log::SegmentHeader h;
+    h.segment_id = id;
+    h.drive_index = d;
+    memcpy(h.store_id, store_id_, 16);
+    log::EncodeSegmentHeader(h, headers[d].data());
+  }
+  // Each drive's file is made durable on its own (one blocking round trip
+  // after another: fallocate, zeros, header, fdatasync, directory fsync),
+  // every drive at once on segment_pool_ (docs/engine.md, "Segment
+  // preparation"). Only this drive's slots are touched by its iteration.
+  std::vector<int> fds(n, -1);
+  std::vector<Status> statuses(n);
+  std::vector<uint8_t> tried(n, 0);  // not vector<bool>: one byte per writer
+  segment_pool_.Run(n, [&](size_t i) {
+    const uint32_t d = uint32_t(i);
+    if (drives_[d]->absent) return;  // down for this whole open
+    tried[d] = 1;
     const std::string dir = drives_[d]->dir + "/segments";
     int fd = -1;
     Status status = fs_->Open(dir + "/" + SegmentName(id), flags, &fd);
     if (!status.ok()) {
-      if (first_error.ok()) first_error = status;
-      continue;
+      statuses[d] = status;
+      return;
     }
-    seg->fds[d].store(fd);
+    fds[d] = fd;
     status = fs_->Fallocate(fd, 0, layout_.segment_file_bytes());
     if (status.ok()) KILL_POINT("segment.after_allocate");
     if (status.ok() && zero_fill) {
@@ -596,25 +623,35 @@ Status Engine::CreateSegment(uint64_t id, bool zero_fill) {
       // converts it, a metadata change that makes every commit's fdatasync
       // a journal commit. Writing zeros once here makes later commits
       // plain overwrites, so their fdatasync only flushes data.
-      if (zeros.empty()) {
-        status = io::AlignedBuffer::Allocate(kZeroChunkBytes, &zeros);
-      }
       for (uint64_t off = 0; status.ok() && off < layout_.segment_file_bytes();
            off += kZeroChunkBytes) {
-        const uint64_t n = std::min<uint64_t>(
+        const uint64_t len = std::min<uint64_t>(
             kZeroChunkBytes, layout_.segment_file_bytes() - off);
-        status = fs_->Pwrite(fd, zeros.data(), n, off);
+        status = fs_->Pwrite(fd, zeros.data(), len, off);
       }
     }
-    log::SegmentHeader h;
-    h.segment_id = id;
-    h.drive_index = d;
-    memcpy(h.store_id, store_id_, 16);
-    log::EncodeSegmentHeader(h, header.data());
-    if (status.ok()) status = fs_->Pwrite(fd, header.data(), header.size(), 0);
+    if (status.ok()) {
+      status = fs_->Pwrite(fd, headers[d].data(), headers[d].size(), 0);
+    }
     if (status.ok()) status = fs_->Fdatasync(fd);
     if (status.ok()) KILL_POINT("segment.before_dir_sync");
     if (status.ok()) status = fs_->FsyncDir(dir);
+    statuses[d] = status;
+  });
+  // Every drive is tried (a down drive too: this is also how it comes
+  // back); the segment takes writes when a write quorum of drives has it.
+  uint32_t ok_count = 0;
+  Status first_error;
+  for (uint32_t d = 0; d < n; d++) {
+    if (!tried[d]) continue;
+    Status status = statuses[d];
+    if (fds[d] < 0) {
+      if (first_error.ok()) first_error = status;
+      continue;
+    }
+    const int fd = fds[d];
+    seg->fds[d].store(fd);
+    const std::string dir = drives_[d]->dir + "/segments";
     uint32_t file_id = 0;
     if (status.ok()) {
       status = io_.AddFile(fd, dir + "/" + SegmentName(id), &file_id);
@@ -820,13 +857,97 @@ bool RepairStripe(const Layout& l, const ec::ReedSolomonCodec& codec,
 
 }  // namespace
 
+namespace {
+// The calling thread's ring for ReadDrives, created on its first use;
+// nullptr when io_uring cannot be set up here. Each reader thread has its
+// own (an IoUring is used by one thread), freed when the thread ends.
+thread_local bool read_ring_broken = false;  // see ReadDrives
+
+io::IoUring* ThreadReadRing() {
+  thread_local std::unique_ptr<io::IoUring> ring;
+  thread_local bool tried = false;
+  if (!tried) {
+    tried = true;
+    auto r = std::make_unique<io::IoUring>();
+    if (r->Init(kReadRingEntries).ok()) ring = std::move(r);
+  }
+  return read_ring_broken ? nullptr : ring.get();
+}
+}  // namespace
+
+// Reads `want` bytes at `offset` of each drive file in `fds` (-1: skip,
+// got 0) into bufs[d]. With io_uring (the real file system only: the test
+// layers interpose on Pread) every drive's read is in flight at once, so
+// the device queue is as deep as the drives a batch touches; otherwise one
+// pread after another. A failed or short read leaves got[d] short, and the
+// caller treats the missing chunks as bad (rebuilt from parity).
+void Engine::ReadDrives(const std::vector<int>& fds,
+                        std::vector<io::AlignedBuffer>* bufs, size_t want,
+                        uint64_t offset, std::vector<size_t>* got) {
+  TS_ASSERT(got != nullptr && got->size() == fds.size());
+  TS_ASSERT(bufs != nullptr && bufs->size() == fds.size());
+  io::IoUring* ring = read_ring_ ? ThreadReadRing() : nullptr;
+  uint32_t live = 0;
+  for (int fd : fds) live += fd >= 0 ? 1 : 0;
+  if (ring != nullptr && live > 1) {
+    std::vector<io::UringOp> ops(fds.size());
+    std::vector<struct iovec> iov(fds.size());
+    std::vector<io::UringOp*> ptrs;
+    for (size_t d = 0; d < fds.size(); d++) {
+      if (fds[d] < 0) continue;
+      iov[d].iov_base = (*bufs)[d].data();
+      iov[d].iov_len = want;
+      ops[d].kind = io::UringOp::kReadv;
+      ops[d].fd = fds[d];
+      ops[d].offset = offset;
+      ops[d].iov = &iov[d];
+      ops[d].iovcnt = 1;
+      ptrs.push_back(&ops[d]);
+    }
+    if (ring->Run(&ptrs).ok()) {
+      for (size_t d = 0; d < fds.size(); d++) {
+        (*got)[d] = fds[d] >= 0 && ops[d].status.ok() ? ops[d].bytes : 0;
+      }
+      return;
+    }
+    // The ring itself failed (io_uring_enter, not a read): reads may still
+    // be in flight into these buffers, so this thread never uses its ring
+    // again and the buffers are abandoned to the kernel (deliberately
+    // leaked, once per thread at most) for fresh ones read one by one.
+    read_ring_broken = true;
+    new std::vector<io::AlignedBuffer>(std::move(*bufs));  // NOLINT: leaked
+    bufs->clear();
+    bufs->resize(fds.size());
+    for (size_t d = 0; d < fds.size(); d++) {
+      if (!io::AlignedBuffer::Allocate(want, &(*bufs)[d]).ok()) {
+        for (size_t& g : *got) g = 0;  // every chunk missing: a clean error
+        return;
+      }
+    }
+  }
+  for (size_t d = 0; d < fds.size(); d++) {
+    (*got)[d] = 0;
+    if (fds[d] < 0) continue;
+    size_t n = 0;
+    if (fs_->Pread(fds[d], (*bufs)[d].data(), want, offset, &n).ok()) {
+      (*got)[d] = n;
+    }
+  }
+}
+
 Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
   const uint32_t k = layout_.data_shards;
   const uint32_t c = layout_.chunk_bytes;
   const uint32_t dpay = layout_.payload_bytes();
   // One aligned buffer per data drive, reused by every batch: the chunks
-  // are read straight into it, verified there and copied out once.
-  std::vector<io::AlignedBuffer> bufs(k);
+  // are read straight into it, verified there and copied out once. The
+  // buffers are this thread's and outlive the call (session 4): a fresh
+  // set per read was zero-filled and faulted in again every time, as many
+  // bytes as the read itself. At most k x 1 MiB (a batch) per thread that
+  // reads; ReadLog is never re-entered on one thread.
+  thread_local std::vector<io::AlignedBuffer> thread_bufs;
+  if (thread_bufs.size() != k) thread_bufs.resize(k);
+  std::vector<io::AlignedBuffer>& bufs = thread_bufs;
   uint64_t done = 0;
   while (done < len) {
     const log::Location loc = log::Locate(layout_, address + done);
@@ -866,9 +987,11 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
     std::vector<const uint8_t*> src(k, nullptr);
     bool all_good = true;
     uint64_t read = 0, bad = 0;
+    const size_t want = size_t(count) * c;
+    std::vector<size_t> got(k, 0);
+    std::vector<int> fds(k, -1);
     for (uint32_t d = 0; d < k; d++) {
       if (!touch[d]) continue;
-      const size_t want = size_t(count) * c;
       if (bufs[d].size() < want) {
         const size_t cap =
             size_t(std::min<uint64_t>(
@@ -878,17 +1001,16 @@ Status Engine::ReadLog(uint64_t address, uint64_t len, uint8_t* out) {
         TS_RETURN_IF_ERROR(
             io::AlignedBuffer::Allocate(std::max(cap, want), &bufs[d]));
       }
-      size_t got = 0;
-      Status s = seg->fds[d] < 0
-                     ? Status(StatusCode::kIo, "missing")
-                     : fs_->Pread(seg->fds[d], bufs[d].data(), want,
-                                  layout_.StripeFileOffset(loc.stripe), &got);
-      if (!s.ok()) got = 0;
+      fds[d] = seg->fds[d];
+    }
+    ReadDrives(fds, &bufs, want, layout_.StripeFileOffset(loc.stripe), &got);
+    for (uint32_t d = 0; d < k; d++) {
+      if (!touch[d]) continue;
       src[d] = bufs[d].data();
       for (uint32_t i = 0; i < count; i++) {
         read++;
         log::ChunkTrailer t;
-        if (size_t(i + 1) * c <= got &&
+        if (size_t(i + 1) * c <= got[d] &&
             log::OpenChunk(bufs[d].data() + size_t(i) * c, c, &t).ok() &&
             t.segment_id == loc.segment && t.stripe_index == loc.stripe + i &&
             t.drive_index == d) {
@@ -1140,7 +1262,40 @@ Status Engine::Get(const std::string& bucket, const std::string& key,
   length = std::min(length, meta.size - offset);
   body->assign(length, '\0');
   if (length == 0) return Status::Ok();
-  uint8_t* out = reinterpret_cast<uint8_t*>(&(*body)[0]);
+  return ReadBody(meta, offset, length,
+                  reinterpret_cast<uint8_t*>(&(*body)[0]));
+}
+
+Status Engine::GetInto(const std::string& bucket, const std::string& key,
+                       const std::string& version_id, uint64_t offset,
+                       uint64_t length, uint8_t* out, uint64_t capacity,
+                       uint64_t* got) {
+  TS_ASSERT(got != nullptr && (out != nullptr || capacity == 0));
+  *got = 0;
+  std::shared_lock<std::shared_mutex> hold(reclaim_mu_);  // as in Get
+  VersionMeta meta;
+  TS_RETURN_IF_ERROR(directory_.Lookup(bucket, key, version_id, &meta));
+  if (meta.delete_marker) {  // Get's answer (HeadOf), without the header read
+    return Status(StatusCode::kNotFound, "the version is a delete marker");
+  }
+  if (offset > meta.size) offset = meta.size;
+  length = std::min(length, meta.size - offset);
+  if (length > capacity) {
+    return Status(StatusCode::kOutOfRange,
+                  "the read is " + std::to_string(length) +
+                      " bytes, the target holds " + std::to_string(capacity));
+  }
+  if (length == 0) return Status::Ok();
+  TS_RETURN_IF_ERROR(ReadBody(meta, offset, length, out));
+  *got = length;
+  return Status::Ok();
+}
+
+// Body bytes [offset, offset + length) of `meta` (already clipped to its
+// size) into `out`; the caller holds reclaim_mu_ shared.
+Status Engine::ReadBody(const VersionMeta& meta, uint64_t offset,
+                        uint64_t length, uint8_t* out) {
+  TS_ASSERT(offset + length <= meta.size && length > 0);
   const uint64_t payload = meta.address + meta.header_bytes;
   if (!meta.extents) {
     // Every byte served passed its chunk's CRC32C; a whole-object read also

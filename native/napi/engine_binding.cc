@@ -156,6 +156,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
             InstanceMethod("abortUpload", &NativeEngine::AbortUpload),
             InstanceMethod("head", &NativeEngine::Head),
             InstanceMethod("read", &NativeEngine::Read),
+            InstanceMethod("readInto", &NativeEngine::ReadInto),
             InstanceMethod("getCached", &NativeEngine::GetCached),
             InstanceMethod("list", &NativeEngine::List),
             InstanceMethod("listVersions", &NativeEngine::ListVersions),
@@ -723,6 +724,45 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return promise;
   }
 
+  // readInto(bucket, key, versionId, offset, length, target) ->
+  // Promise<number>: the body range read straight into `target` (kept alive
+  // until settled) on a reader thread; resolves with the bytes written.
+  Napi::Value ReadInto(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    std::string bucket = StringArg(info, 0, "bucket");
+    std::string key = StringArg(info, 1, "key");
+    std::string version = StringArg(info, 2, "versionId");
+    const uint64_t offset = uint64_t(NumberArg(info, 3, "offset"));
+    const uint64_t length = uint64_t(NumberArg(info, 4, "length"));
+    if (info.Length() < 6 || !info[5].IsBuffer()) {
+      throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
+                          "target must be a Buffer");
+    }
+    Napi::Buffer<uint8_t> target = info[5].As<Napi::Buffer<uint8_t>>();
+    uint8_t* out = target.Data();
+    const uint64_t capacity = target.Length();
+    Completion* c = Start(env);
+    c->kept.push_back(Napi::Persistent(info[5]));
+    Napi::Promise promise = c->deferred.Promise();
+    Engine* e = engine_.get();
+    Status s = e->Post([this, e, c, bucket, key, version, offset, length, out,
+                        capacity] {
+      uint64_t got = 0;
+      c->status =
+          e->GetInto(bucket, key, version, offset, length, out, capacity, &got);
+      c->make = [got](Napi::Env env) -> Napi::Value {
+        return Napi::Number::New(env, double(got));
+      };
+      Finish(c);
+    });
+    if (!s.ok()) {
+      c->status = s;
+      Finish(c);
+    }
+    return promise;
+  }
+
   // ---- the change feed (engine reader threads) ----
 
   // changes(fromSeq, maxEvents) -> Promise<{events, nextSeq, committedSeq}>;
@@ -1201,6 +1241,10 @@ Napi::Value EngineOpen(const Napi::CallbackInfo& info) {
         o.Get("segmentZeroFill").As<Napi::String>().Utf8Value();
     options.zero_segments = v != "never";
     options.zero_large_rolls = v == "always";
+  }
+  if (o.Get("segmentCreate").IsString()) {
+    options.parallel_segment_create =
+        o.Get("segmentCreate").As<Napi::String>().Utf8Value() != "serial";
   }
   if (o.Get("replaceEmptyDrives").IsBoolean()) {
     options.replace_empty_drives =

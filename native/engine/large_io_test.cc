@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/test_util.h"
 
 namespace tessera {
 namespace engine {
@@ -24,15 +25,13 @@ namespace {
 
 using Kind = WriteRequest::Kind;
 
-std::string TempDir() {
-  std::string tmpl = "/tmp/tessera-largeio-" + std::string(6, 'X');
-  char* d = mkdtemp(tmpl.data());
-  EXPECT_NE(d, nullptr);
-  return d;
+using test_util::RemoveTree;
+std::string TempDir() { return test_util::TempDir("largeio"); }
+Status RunWrite(Engine* e, WriteRequest r) {
+  return test_util::Run(e, std::move(r));
 }
-
-void RemoveTree(const std::string& dir) {
-  EXPECT_EQ(system(("rm -rf '" + dir + "'").c_str()), 0);
+std::string Bytes(uint64_t seed, size_t n) {
+  return test_util::RandomBytes(seed, n);
 }
 
 // 512 stripes of 4 KiB chunks on 4+2: about 7.9 MiB of data per segment,
@@ -47,22 +46,6 @@ EngineOptions Opts(const std::string& path, bool parallel) {
   o.parallel_segment_create = parallel;
   o.auto_heal = false;
   return o;
-}
-
-Status RunWrite(Engine* e, WriteRequest r) {
-  std::promise<Status> p;
-  auto f = p.get_future();
-  Status s = e->Submit(
-      std::move(r),
-      [&p](const Status& st, const WriteResult&) { p.set_value(st); });
-  return s.ok() ? f.get() : s;
-}
-
-std::string Bytes(uint64_t seed, size_t n) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = char(rng());
-  return s;
 }
 
 size_t SegmentFiles(const std::string& drive_dir) {

@@ -91,7 +91,7 @@ describe('52 gc: space reclamation through the store', function () {
       reclaimedDead >= 0.9 * reclaimable,
       `reclaimed ${reclaimedDead} of ${reclaimable} dead bytes`,
     );
-    assert.ok(netDead >= 0.8 * reclaimable, `net: dead bytes fell by ${netDead}`);
+    assert.ok(netDead >= 0.9 * reclaimable, `net: dead bytes fell by ${netDead}`);
     assert.ok(
       after.logBytes <= 1.25 * after.liveBytes + after.segmentDataBytes,
       `log bytes ${after.logBytes} vs live ${after.liveBytes}`,
@@ -128,6 +128,54 @@ describe('52 gc: space reclamation through the store', function () {
     const second = await reopened.gc();
     assert.equal(second.bytesMoved, 0, 'a second run finds nothing worth moving');
     await reopened.close();
+  });
+
+  it('bench shape (64 KiB objects, every other deleted, 8 segments): a default run reclaims >= 90% of dead bytes net of its copies', async () => {
+    // The shape of bench/gc "reclaim half". Copies submitted one at a time
+    // each took a commit group alone, padded to whole stripes (a 64 KiB
+    // record fills 5 of them): about a fifth of every segment the copies
+    // filled was dead again, and only 0.83 of the dead bytes were reclaimed.
+    const dir = fresh();
+    const store = await Store.open({ path: dir, segmentStripes: 129, gc: { background: false } });
+    await store.createBucket('bkt');
+    const bucket = store.bucket('bkt');
+    const count = 256; // 16 MiB: 8 segments of about 2 MiB
+    const size = 64 * 1024;
+    for (let i = 0; i < count; i += 32) {
+      await Promise.all(
+        Array.from({ length: 32 }, (_, j) => bucket.put(`k${i + j}`, body(i + j, size))),
+      );
+    }
+    for (let i = 0; i < count; i += 64) {
+      const batch = [];
+      for (let j = i; j < i + 64; j += 2) batch.push(bucket.delete(`k${j}`));
+      await Promise.all(batch);
+    }
+    const before = store.spaceStats();
+    const report = await store.gc();
+    const after = store.spaceStats();
+    const tail = before.perSegment.find((x) => x.tail);
+    const tailKept =
+      tail !== undefined && after.perSegment.some((x) => x.id === tail.id && !x.freed);
+    const reclaimable = before.deadBytes - (tailKept ? tail.deadBytes : 0);
+    const share = (before.deadBytes - after.deadBytes) / reclaimable;
+    console.log(
+      `      ${report.segmentsCompacted} compacted; dead ${before.deadBytes} -> ${after.deadBytes} ` +
+        `(share ${share.toFixed(3)}); log ${after.logBytes} for live ${after.liveBytes}`,
+    );
+    assert.ok(before.segments >= 8, `segments ${before.segments}`);
+    assert.equal(after.liveBytes, before.liveBytes);
+    assert.ok(share >= 0.9, `reclaimed dead share ${share.toFixed(3)}`);
+    assert.ok(
+      after.logBytes <= 1.25 * after.liveBytes + after.segmentDataBytes,
+      `log bytes ${after.logBytes} vs live ${after.liveBytes}`,
+    );
+    for (let i = 0; i < count; i++) {
+      const got = await bucket.get(`k${i}`);
+      if (i % 2 === 0) assert.equal(got, undefined, `k${i} stays deleted`);
+      else assert.ok(got !== undefined && got.body.equals(body(i, size)), `k${i} bytes`);
+    }
+    await store.close();
   });
 
   it('after GC, a full scan (no valid snapshot, or ignoreSnapshot) rebuilds the same store; tessera verify agrees', async () => {

@@ -641,6 +641,34 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
     }
     return Status::Ok();
   };
+  // Submits one copy without waiting (retrying while the queue is full) and
+  // keeps at most inflight_bytes_max of copies in flight. The one path for
+  // OBJECT copies and tombstone copies.
+  auto submit_async = [&](WriteRequest req, uint64_t bytes) -> bool {
+    auto p = std::make_shared<std::promise<Done>>();
+    std::future<Done> f = p->get_future();
+    for (;;) {
+      Status sub = Submit(req, [p](const Status& st, const WriteResult& res) {
+        p->set_value(Done{st, res});
+      });
+      if (sub.code() == StatusCode::kOutOfRange) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      if (!sub.ok()) error = sub;
+      break;
+    }
+    if (!error.ok()) return false;
+    inflight.emplace_back(std::move(f), bytes);
+    inflight_bytes += bytes;
+    return true;
+  };
+  auto bound_inflight = [&]() {
+    while (inflight_bytes > options.inflight_bytes_max && !inflight.empty()) {
+      settle(&inflight.front().first, inflight.front().second);
+      inflight.pop_front();
+    }
+  };
   // Tombstones: the DELETE and BUCKET records of S (its own and copies it
   // holds) are copied too, so that a full scan of the log without any
   // snapshot stays correct once S is freed (docs/gc.md, "Full scan").
@@ -667,28 +695,29 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
       tr.bucket = "-";
       tr.body_bytes = stones[i]->payload.size();
       tr.relocation = stones[i];
-      auto p = std::make_shared<std::promise<Done>>();
-      std::future<Done> f = p->get_future();
-      for (;;) {
-        Status sub = Submit(tr, [p](const Status& st, const WriteResult& res) {
-          p->set_value(Done{st, res});
-        });
-        if (sub.code() == StatusCode::kOutOfRange) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-          continue;
-        }
-        if (!sub.ok()) error = sub;
-        break;
-      }
-      if (!error.ok()) break;
-      inflight.emplace_back(std::move(f), bytes);
-      inflight_bytes += bytes;
-      while (inflight_bytes > options.inflight_bytes_max && !inflight.empty()) {
-        settle(&inflight.front().first, inflight.front().second);
-        inflight.pop_front();
-      }
+      if (!submit_async(std::move(tr), bytes)) break;
+      bound_inflight();
       report->tombstones_moved++;
     }
+  };
+  // OBJECT copies are read ahead and submitted a batch at a time, back to
+  // back, so that they queue up and share commit groups: submitted one by
+  // one to a committer that is idle while the next record is read, each
+  // took a group alone, padded to a whole stripe (a 64 KiB record in five
+  // 16 KiB stripes wasted about a fifth of every segment the copies filled;
+  // docs/gc.md, "Copies share commit groups").
+  std::vector<std::pair<WriteRequest, uint64_t>> ready;
+  uint64_t ready_bytes = 0;
+  auto flush_ready = [&]() -> bool {
+    for (auto& rb : ready) {
+      if (!submit_async(std::move(rb.first), rb.second)) break;
+    }
+    ready.clear();
+    ready_bytes = 0;
+    if (!error.ok()) return false;
+    submit_stones();
+    bound_inflight();
+    return error.ok();
   };
   for (const Item& it : items) {
     if (!error.ok()) break;
@@ -726,6 +755,7 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
     if (has_frags && frag_here) {
       // Copy the fragments that are here first (each waited for, so its
       // new address is known), then the OBJECT with the new extent list.
+      if (!flush_ready()) break;
       while (!inflight.empty()) {
         settle(&inflight.front().first, inflight.front().second);
         inflight.pop_front();
@@ -786,29 +816,12 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
     r.key = it.key;
     r.body_bytes = rel->payload.size();
     r.relocation = rel;
-    auto p = std::make_shared<std::promise<Done>>();
-    std::future<Done> f = p->get_future();
-    for (;;) {
-      Status sub = Submit(r, [p](const Status& st, const WriteResult& res) {
-        p->set_value(Done{st, res});
-      });
-      if (sub.code() == StatusCode::kOutOfRange) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        continue;
-      }
-      if (!sub.ok()) error = sub;
-      break;
-    }
-    if (!error.ok()) break;
-    inflight.emplace_back(std::move(f), bytes);
-    inflight_bytes += bytes;
-    submit_stones();
-    while (inflight_bytes > options.inflight_bytes_max && !inflight.empty()) {
-      settle(&inflight.front().first, inflight.front().second);
-      inflight.pop_front();
-    }
+    ready.emplace_back(std::move(r), bytes);
+    ready_bytes += bytes;
+    if (ready_bytes >= batch && !flush_ready()) break;
     pace(bytes);
   }
+  if (error.ok()) flush_ready();
   submit_stones();  // nothing live was copied
   while (!inflight.empty()) {
     settle(&inflight.front().first, inflight.front().second);

@@ -19,12 +19,13 @@
 //     the old address). A version overwritten or deleted meanwhile is
 //     therefore never brought back;
 //  4. submits a kReclaim, which the committer runs alone between groups:
-//     it checks that no index entry and no upload points into S any more,
-//     writes a snapshot to every drive (so no recovery ever needs S: the
-//     snapshot's position is after every relocation), waits for every read
-//     that may have found an old address (reclaim_mu_), then on each drive
-//     rewrites S's header with the freed flag, fdatasyncs, truncates the
-//     file to its header and fdatasyncs again.
+//     it checks that no index entry and no upload points into S any more
+//     and writes a snapshot to every drive (so no recovery ever needs S: the
+//     snapshot's position is after every relocation). Then, back on the
+//     caller's thread while writes go on (FinishReclaim), it waits for
+//     every read that may have found an old address (reclaim_mu_), and on
+//     each drive rewrites S's header with the freed flag, fdatasyncs,
+//     truncates the file to its header and fdatasyncs again.
 //
 // Before the reclaim, S's tombstones (BUCKET and DELETE records) are copied
 // the same way, so that a full scan without a snapshot stays correct once S
@@ -407,6 +408,17 @@ Status Engine::ReclaimSegment(uint64_t segment) {
   TS_RETURN_IF_ERROR(WriteSnapshot(true));
   KILL_POINT("gc.after_snapshot");
   usage_.MarkFreed(segment);  // scrub skips it from now on
+  // The rest (FinishReclaim) runs on the compacting thread, not here: the
+  // barrier waits for reads in flight, which may be long, and the writes
+  // behind this reclaim need not wait for it.
+  return Status::Ok();
+}
+
+// After ReclaimSegment (on the committer) returned Ok for `segment`: no
+// index entry points into it and a snapshot on every drive makes it
+// unneeded by recovery. Runs on the compacting thread (compact_mu_ held).
+Status Engine::FinishReclaim(uint64_t segment, Segment* seg) {
+  TS_ASSERT(usage_.Freed(segment));
   {
     // Barrier: every read that may have found an address in the segment
     // (before the index switched) has finished.
@@ -857,6 +869,7 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
   rr.bucket = "-";
   rr.reclaim_segment = segment;
   Done d = SubmitAndWait(this, std::move(rr));
+  if (d.status.ok()) d.status = FinishReclaim(segment, seg);
   if (d.status.code() == StatusCode::kPreconditionFailed) {
     report->skipped = d.status.message();
     return Status::Ok();

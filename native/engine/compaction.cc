@@ -19,12 +19,13 @@
 //     the old address). A version overwritten or deleted meanwhile is
 //     therefore never brought back;
 //  4. submits a kReclaim, which the committer runs alone between groups:
-//     it checks that no index entry and no upload points into S any more,
-//     writes a snapshot to every drive (so no recovery ever needs S: the
-//     snapshot's position is after every relocation), waits for every read
-//     that may have found an old address (reclaim_mu_), then on each drive
-//     rewrites S's header with the freed flag, fdatasyncs, truncates the
-//     file to its header and fdatasyncs again.
+//     it checks that no index entry and no upload points into S any more
+//     and writes a snapshot to every drive (so no recovery ever needs S: the
+//     snapshot's position is after every relocation). Then, back on the
+//     caller's thread while writes go on (FinishReclaim), it waits for
+//     every read that may have found an old address (reclaim_mu_), and on
+//     each drive rewrites S's header with the freed flag, fdatasyncs,
+//     truncates the file to its header and fdatasyncs again.
 //
 // Before the reclaim, S's tombstones (BUCKET and DELETE records) are copied
 // the same way, so that a full scan without a snapshot stays correct once S
@@ -407,6 +408,17 @@ Status Engine::ReclaimSegment(uint64_t segment) {
   TS_RETURN_IF_ERROR(WriteSnapshot(true));
   KILL_POINT("gc.after_snapshot");
   usage_.MarkFreed(segment);  // scrub skips it from now on
+  // The rest (FinishReclaim) runs on the compacting thread, not here: the
+  // barrier waits for reads in flight, which may be long, and the writes
+  // behind this reclaim need not wait for it.
+  return Status::Ok();
+}
+
+// After ReclaimSegment (on the committer) returned Ok for `segment`: no
+// index entry points into it and a snapshot on every drive makes it
+// unneeded by recovery. Runs on the compacting thread (compact_mu_ held).
+Status Engine::FinishReclaim(uint64_t segment, Segment* seg) {
+  TS_ASSERT(usage_.Freed(segment));
   {
     // Barrier: every read that may have found an address in the segment
     // (before the index switched) has finished.
@@ -594,6 +606,7 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
   std::deque<std::pair<std::future<Done>, uint64_t>> inflight;
   uint64_t inflight_bytes = 0;
   auto settle = [&](std::future<Done>* f, uint64_t bytes) {
+    queue_cv_.notify_one();  // copies are queued without waking (below)
     Done d = f->get();
     inflight_bytes -= bytes;
     if (d.status.ok()) {
@@ -641,60 +654,50 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
     }
     return Status::Ok();
   };
-  // Tombstones: the DELETE and BUCKET records of S (its own and copies it
-  // holds) are copied too, so that a full scan of the log without any
-  // snapshot stays correct once S is freed (docs/gc.md, "Full scan").
-  // Staged with the first OBJECT copy (or alone when nothing is live), so
-  // that they share its commit group.
-  //
-  // Copies are staged and submitted in batches of about `batch` bytes, all
-  // queued before the committer is woken, so that they share commit groups.
-  // Reading a record is slower than committing one, so copies submitted one
-  // by one would each find the committer idle and take a group alone: most
-  // of a stripe of padding after every record (a 64 KiB record in 5
-  // stripes, ~19% of the copy segment dead) and an fdatasync per record.
-  std::vector<std::pair<WriteRequest, uint64_t>> staged;
-  uint64_t staged_bytes = 0;
-  auto flush = [&]() {
-    for (size_t i = 0; i < staged.size() && error.ok(); i++) {
-      auto p = std::make_shared<std::promise<Done>>();
-      std::future<Done> f = p->get_future();
-      WriteDone done = [p](const Status& st, const WriteResult& res) {
-        p->set_value(Done{st, res});
-      };
-      for (bool wake = false;; wake = true) {
-        Status sub = Enqueue(staged[i].first, done, nullptr, wake);
-        if (sub.code() == StatusCode::kOutOfRange) {  // queue full: wait
-          queue_cv_.notify_one();
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-          continue;
-        }
-        if (!sub.ok()) error = sub;
-        break;
+  // Submits one copy without waiting (retrying while the queue is full) and
+  // keeps at most inflight_bytes_max of copies in flight. The one path for
+  // OBJECT copies and tombstone copies. Copies are queued without waking the
+  // committer (Enqueue's wake = false), so a batch queued back to back is
+  // whole when the committer takes its group, however the two threads are
+  // scheduled; the committer is woken before any wait (settle) and at the
+  // end of each batch (flush_ready).
+  auto submit_async = [&](WriteRequest req, uint64_t bytes) -> bool {
+    auto p = std::make_shared<std::promise<Done>>();
+    std::future<Done> f = p->get_future();
+    WriteDone done = [p](const Status& st, const WriteResult& res) {
+      p->set_value(Done{st, res});
+    };
+    for (;;) {
+      Status sub = Enqueue(req, done, nullptr, /*wake=*/false);
+      if (sub.code() == StatusCode::kOutOfRange) {  // queue full: let it drain
+        queue_cv_.notify_one();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
       }
-      if (!error.ok()) break;
-      inflight.emplace_back(std::move(f), staged[i].second);
-      inflight_bytes += staged[i].second;
+      if (!sub.ok()) error = sub;
+      break;
     }
-    queue_cv_.notify_one();
-    for (const auto& st : staged) {
-      if (st.first.relocation->type == log::RecordType::kObject) {
-        pace(st.second);
-      }
-    }
-    staged.clear();
-    staged_bytes = 0;
+    if (!error.ok()) return false;
+    inflight.emplace_back(std::move(f), bytes);
+    inflight_bytes += bytes;
+    return true;
+  };
+  auto bound_inflight = [&]() {
     while (inflight_bytes > options.inflight_bytes_max && !inflight.empty()) {
       settle(&inflight.front().first, inflight.front().second);
       inflight.pop_front();
     }
   };
-  auto stage = [&](WriteRequest r, uint64_t bytes) {
-    staged.emplace_back(std::move(r), bytes);
-    staged_bytes += bytes;
-  };
+  // Tombstones: the DELETE and BUCKET records of S (its own and copies it
+  // holds) are copied too, so that a full scan of the log without any
+  // snapshot stays correct once S is freed (docs/gc.md, "Full scan").
+  // Submitted right after the first OBJECT copy (or alone when nothing is
+  // live), while the committer is busy with it, so that they queue up and
+  // share a commit group with the copies that follow (submitted to an idle
+  // committer, the first of them would take a group, and its stripe
+  // padding, alone).
   bool stones_sent = false;
-  auto stage_stones = [&]() {
+  auto submit_stones = [&]() {
     if (stones_sent) return;
     stones_sent = true;
     if (!error.ok() || (options.cancel != nullptr && options.cancel->load())) {
@@ -704,16 +707,37 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
     Status s = CollectTombstones(segment, &stones);
     if (!s.ok()) error = s;
     for (size_t i = 0; error.ok() && i < stones.size(); i++) {
+      const uint64_t bytes = log::record_header_fixed_bytes +
+                             stones[i]->var.size() + stones[i]->payload.size();
       WriteRequest tr;
       tr.kind = WriteRequest::Kind::kRelocate;
       tr.bucket = "-";
       tr.body_bytes = stones[i]->payload.size();
       tr.relocation = stones[i];
-      stage(std::move(tr), log::record_header_fixed_bytes +
-                               stones[i]->var.size() +
-                               stones[i]->payload.size());
+      if (!submit_async(std::move(tr), bytes)) break;
+      bound_inflight();
       report->tombstones_moved++;
     }
+  };
+  // OBJECT copies are read ahead and submitted a batch at a time, back to
+  // back, so that they queue up and share commit groups: submitted one by
+  // one to a committer that is idle while the next record is read, each
+  // took a group alone, padded to a whole stripe (a 64 KiB record in five
+  // 16 KiB stripes wasted about a fifth of every segment the copies filled;
+  // docs/gc.md, "Copies share commit groups").
+  std::vector<std::pair<WriteRequest, uint64_t>> ready;
+  uint64_t ready_bytes = 0;
+  auto flush_ready = [&]() -> bool {
+    for (auto& rb : ready) {
+      if (!submit_async(std::move(rb.first), rb.second)) break;
+    }
+    ready.clear();
+    ready_bytes = 0;
+    if (!error.ok()) return false;
+    submit_stones();
+    queue_cv_.notify_one();
+    bound_inflight();
+    return error.ok();
   };
   for (const Item& it : items) {
     if (!error.ok()) break;
@@ -751,7 +775,7 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
     if (has_frags && frag_here) {
       // Copy the fragments that are here first (each waited for, so its
       // new address is known), then the OBJECT with the new extent list.
-      flush();
+      if (!flush_ready()) break;
       while (!inflight.empty()) {
         settle(&inflight.front().first, inflight.front().second);
         inflight.pop_front();
@@ -812,12 +836,13 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
     r.key = it.key;
     r.body_bytes = rel->payload.size();
     r.relocation = rel;
-    stage(std::move(r), bytes);
-    stage_stones();
-    if (staged_bytes >= batch) flush();
+    ready.emplace_back(std::move(r), bytes);
+    ready_bytes += bytes;
+    if (ready_bytes >= batch && !flush_ready()) break;
+    pace(bytes);
   }
-  stage_stones();  // nothing live was copied
-  flush();
+  if (error.ok()) flush_ready();
+  submit_stones();  // nothing live was copied
   while (!inflight.empty()) {
     settle(&inflight.front().first, inflight.front().second);
     inflight.pop_front();
@@ -852,6 +877,7 @@ Status Engine::Compact(uint64_t segment, const CompactOptions& options,
   rr.bucket = "-";
   rr.reclaim_segment = segment;
   Done d = SubmitAndWait(this, std::move(rr));
+  if (d.status.ok()) d.status = FinishReclaim(segment, seg);
   if (d.status.code() == StatusCode::kPreconditionFailed) {
     report->skipped = d.status.message();
     return Status::Ok();

@@ -2238,6 +2238,9 @@ Status Engine::Close() {
   }
   queue_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
+  // A compaction finishes a free off the committer (FinishReclaim): wait
+  // for it before the descriptors close (its next submit fails: closing).
+  { std::lock_guard<std::mutex> no_compaction(compact_mu_); }
   {
     std::lock_guard<std::mutex> lock(degraded_mu_);
     heal_stopping_ = true;

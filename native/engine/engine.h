@@ -549,6 +549,7 @@ class Engine {
   void UsageAfterObject(const VersionMeta& meta, uint64_t payload_bytes,
                         const std::string& list);
   Status ReclaimSegment(uint64_t segment);
+  Status FinishReclaim(uint64_t segment, Segment* seg);
   Status FreeSegmentFiles(uint64_t segment, Segment* seg);
   bool SegmentFreed(uint64_t segment) const { return usage_.Freed(segment); }
   Status LiveInSegment(uint64_t segment, uint64_t* records);

@@ -20,6 +20,7 @@ struct alignas(64) Participant {
   std::atomic<bool> in_use{true};
   Participant* next = nullptr;  // immutable once the record is published
   uint32_t depth = 0;           // owner thread only
+  bool asymmetric = false;      // owner thread only: MembarrierAvailable()
 };
 
 // Global epoch starts at 2 so that "epoch + 2 <= global" never underflows.
@@ -57,9 +58,16 @@ Participant* AcquireParticipant() {
   return p;
 }
 
+// The calling thread's record, cached in a constant-initialized thread_local
+// pointer so that the guard's fast path reads it with one TLS load (no
+// dynamic-initialization wrapper call). Set by SelfSlow, cleared when the
+// thread's ThreadParticipant is destroyed.
+thread_local Participant* t_self = nullptr;
+
 struct ThreadParticipant {
   Participant* p = AcquireParticipant();
   ~ThreadParticipant() {
+    t_self = nullptr;
     TS_ASSERT(p->depth == 0);
     // relaxed: this thread's own last store.
     TS_ASSERT(p->state.load(std::memory_order_relaxed) == 0);
@@ -97,13 +105,18 @@ bool HeavyBarrier() {
   return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
-struct ThreadFastPath {
-  const bool asymmetric = MembarrierAvailable();
-};
-
-Participant* Self() {
+// First guard on this thread: acquire its record and decide (once per
+// process, before this thread's first pin) which fence variant it uses.
+__attribute__((noinline)) Participant* SelfSlow() {
   thread_local ThreadParticipant self;
+  self.p->asymmetric = MembarrierAvailable();
+  t_self = self.p;
   return self.p;
+}
+
+inline Participant* Self() {
+  Participant* p = t_self;
+  return __builtin_expect(p != nullptr, 1) ? p : SelfSlow();
 }
 
 }  // namespace
@@ -113,8 +126,7 @@ ReadGuard::ReadGuard() {
   if (p->depth++ == 0) {
     // seq_cst: part of the global order with the writer's scan (see header).
     const uint64_t e = g_epoch.load(std::memory_order_seq_cst);
-    thread_local const ThreadFastPath fast;
-    if (fast.asymmetric) {
+    if (p->asymmetric) {
       // relaxed + compiler barrier: the writer's membarrier() before its
       // scan supplies the store-load fence (see MembarrierAvailable): either
       // the scan sees this announcement, or this thread's later loads of

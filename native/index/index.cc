@@ -101,6 +101,24 @@ Index::Index(const IndexOptions& options)
 
 Index::~Index() = default;
 
+// The read paths' key builder: MakeKey without the Status (a Get that
+// cannot name a valid key finds nothing). Inlined into Get/GetVersion/GetMany
+// so a lookup builds its key with two copies and no calls; a short lookup
+// leaves more of the core's out-of-order window for the next one's misses.
+static inline bool BuildReadKey(std::string_view bucket, std::string_view key,
+                                char* bytes, uint32_t* size) {
+  if (bucket.size() < kBucketBytesMin || bucket.size() > kBucketBytesMax ||
+      key.size() > kObjectKeyBytesMax) {
+    return false;
+  }
+  bytes[0] = static_cast<char>(bucket.size());
+  std::memcpy(bytes + 1, bucket.data(), bucket.size());
+  if (!key.empty())
+    std::memcpy(bytes + 1 + bucket.size(), key.data(), key.size());
+  *size = static_cast<uint32_t>(1 + bucket.size() + key.size());
+  return true;
+}
+
 Status Index::MakeKey(std::string_view bucket, std::string_view key,
                       KeyBuf* out) {
   if (bucket.size() < kBucketBytesMin || bucket.size() > kBucketBytesMax) {
@@ -355,7 +373,7 @@ Status Index::Remove(std::string_view bucket, std::string_view key,
 bool Index::Get(std::string_view bucket, std::string_view key,
                 ObjectMeta* out) const {
   KeyBuf ik;
-  if (!MakeKey(bucket, key, &ik).ok()) return false;
+  if (!BuildReadKey(bucket, key, ik.bytes, &ik.size)) return false;
   const std::string_view ikey = ik.view();
   const uint64_t h = HashIndexKey(bucket, key, seed_);
   ReadGuard guard;
@@ -368,7 +386,7 @@ bool Index::Get(std::string_view bucket, std::string_view key,
 bool Index::GetVersion(std::string_view bucket, std::string_view key,
                        uint64_t version_id, ObjectMeta* out) const {
   KeyBuf ik;
-  if (!MakeKey(bucket, key, &ik).ok()) return false;
+  if (!BuildReadKey(bucket, key, ik.bytes, &ik.size)) return false;
   const std::string_view ikey = ik.view();
   const uint64_t h = HashIndexKey(bucket, key, seed_);
   ReadGuard guard;
@@ -397,7 +415,7 @@ void Index::GetMany(std::string_view bucket, const std::string_view* keys,
   for (size_t base = 0; base < n; base += kBatch) {
     const size_t m = std::min(kBatch, n - base);
     for (size_t i = 0; i < m; ++i) {
-      valid[i] = MakeKey(bucket, keys[base + i], &ik[i]).ok();
+      valid[i] = BuildReadKey(bucket, keys[base + i], ik[i].bytes, &ik[i].size);
       if (!valid[i]) continue;
       h[i] = HashIndexKey(bucket, keys[base + i], seed_);
       hash_.Prefetch(h[i]);

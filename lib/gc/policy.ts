@@ -11,7 +11,7 @@ export const GC_DEFAULTS: ResolvedGcOptions = {
   background: true,
   intervalMs: 30_000,
   deadRatio: 0.2,
-  rateBytesPerSec: 8 << 20,
+  rateBytesPerSec: 4 << 20,
   inflightBytes: 8 << 20,
   maxSegmentsPerRun: 0,
   lowFreeFraction: 0.1,

@@ -12,7 +12,7 @@ export interface GcOptions {
   intervalMs?: number;
   /** Compact a sealed segment when dead / used >= this (default 0.2). */
   deadRatio?: number;
-  /** Bytes moved per second while compacting (default 8 MiB/s; 0: no limit). */
+  /** Bytes moved per second while compacting (default 4 MiB/s; 0: no limit). */
   rateBytesPerSec?: number;
   /** Relocation bytes queued in the engine at once (default 8 MiB). */
   inflightBytes?: number;

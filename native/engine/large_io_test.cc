@@ -94,20 +94,14 @@ void PutAndReadBack(bool parallel) {
   {
     std::unique_ptr<Engine> e;
     ASSERT_TRUE(Engine::Open(Opts(dir, parallel), &e).ok());
-    WriteRequest b;
-    b.kind = Kind::kBucketCreate;
-    b.bucket = "bkt";
+    WriteRequest b = test_util::BucketCreateRequest("bkt");
     ASSERT_TRUE(RunWrite(e.get(), b).ok());
     const uint64_t piece = e->info().record_bytes_max;
     for (size_t i = 0; i < 6; i++) {
       bodies.push_back(Bytes(
           i + 7, size_t(std::min<uint64_t>(piece, (3u << 20) + 4096 * i + i))));
-      WriteRequest r;
-      r.kind = Kind::kPut;
-      r.bucket = "bkt";
-      r.key = "k" + std::to_string(i);
-      r.body = reinterpret_cast<const uint8_t*>(bodies.back().data());
-      r.body_bytes = bodies.back().size();
+      WriteRequest r =
+          test_util::PutRequest("bkt", "k" + std::to_string(i), bodies.back());
       Status s = RunWrite(e.get(), r);
       ASSERT_TRUE(s.ok()) << s.message();
     }
@@ -143,17 +137,10 @@ TEST(LargeIo, GetIntoChecksItsTarget) {
   const std::string dir = TempDir();
   std::unique_ptr<Engine> e;
   ASSERT_TRUE(Engine::Open(Opts(dir, true), &e).ok());
-  WriteRequest b;
-  b.kind = Kind::kBucketCreate;
-  b.bucket = "bkt";
+  WriteRequest b = test_util::BucketCreateRequest("bkt");
   ASSERT_TRUE(RunWrite(e.get(), b).ok());
   const std::string body = Bytes(3, 100000);
-  WriteRequest r;
-  r.kind = Kind::kPut;
-  r.bucket = "bkt";
-  r.key = "k";
-  r.body = reinterpret_cast<const uint8_t*>(body.data());
-  r.body_bytes = body.size();
+  WriteRequest r = test_util::PutRequest("bkt", "k", body);
   ASSERT_TRUE(RunWrite(e.get(), r).ok());
   std::string out(1000, '\0');
   uint64_t n = 7;
@@ -183,16 +170,9 @@ TEST(LargeIo, RingReadRebuildsADamagedChunk) {
   {
     std::unique_ptr<Engine> e;
     ASSERT_TRUE(Engine::Open(Opts(dir, true), &e).ok());
-    WriteRequest b;
-    b.kind = Kind::kBucketCreate;
-    b.bucket = "bkt";
+    WriteRequest b = test_util::BucketCreateRequest("bkt");
     ASSERT_TRUE(RunWrite(e.get(), b).ok());
-    WriteRequest r;
-    r.kind = Kind::kPut;
-    r.bucket = "bkt";
-    r.key = "k0";
-    r.body = reinterpret_cast<const uint8_t*>(body.data());
-    r.body_bytes = body.size();
+    WriteRequest r = test_util::PutRequest("bkt", "k0", body);
     ASSERT_TRUE(RunWrite(e.get(), r).ok());
     ASSERT_TRUE(e->Close().ok());
   }

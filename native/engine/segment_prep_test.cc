@@ -62,20 +62,14 @@ uint64_t PwritesFor(const std::vector<size_t>& sizes, bool zero_segments,
   EXPECT_TRUE(
       Engine::Open(Opts(dir, &fs, zero_segments, zero_large_rolls), &e).ok());
   if (e == nullptr) return 0;
-  WriteRequest b;
-  b.kind = Kind::kBucketCreate;
-  b.bucket = "bkt";
+  WriteRequest b = test_util::BucketCreateRequest("bkt");
   EXPECT_TRUE(Run(e.get(), b).ok());
   const uint64_t before = fs.calls(io::FaultOp::kPwrite);
   std::vector<std::string> bodies;
   for (size_t i = 0; i < sizes.size(); i++) {
     bodies.push_back(Bytes(i + 1, sizes[i]));
-    WriteRequest r;
-    r.kind = Kind::kPut;
-    r.bucket = "bkt";
-    r.key = "k" + std::to_string(i);
-    r.body = reinterpret_cast<const uint8_t*>(bodies.back().data());
-    r.body_bytes = bodies.back().size();
+    WriteRequest r =
+        test_util::PutRequest("bkt", "k" + std::to_string(i), bodies.back());
     Status s = Run(e.get(), r);
     EXPECT_TRUE(s.ok()) << s.message();
   }

@@ -65,6 +65,27 @@ inline Outcome Write(Engine* e, WriteRequest r) {
   return f.get();
 }
 
+// A request that creates `bucket` (unversioned).
+inline WriteRequest BucketCreateRequest(const std::string& bucket) {
+  WriteRequest r;
+  r.kind = WriteRequest::Kind::kBucketCreate;
+  r.bucket = bucket;
+  return r;
+}
+
+// A put of `body` (borrowed: it must outlive the write) at bucket/key.
+inline WriteRequest PutRequest(const std::string& bucket,
+                               const std::string& key,
+                               const std::string& body) {
+  WriteRequest r;
+  r.kind = WriteRequest::Kind::kPut;
+  r.bucket = bucket;
+  r.key = key;
+  r.body = reinterpret_cast<const uint8_t*>(body.data());
+  r.body_bytes = body.size();
+  return r;
+}
+
 // Write() when only the status matters.
 inline Status Run(Engine* e, WriteRequest r) {
   return Write(e, std::move(r)).status;

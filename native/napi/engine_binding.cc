@@ -142,6 +142,23 @@ double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return info[i].As<Napi::Number>().DoubleValue();
 }
 
+// read/readInto's leading arguments: (bucket, key, versionId, offset,
+// length).
+struct BodyRange {
+  std::string bucket, key, version;
+  uint64_t offset = 0, length = 0;
+};
+
+BodyRange BodyRangeArgs(const Napi::CallbackInfo& info) {
+  BodyRange r;
+  r.bucket = StringArg(info, 0, "bucket");
+  r.key = StringArg(info, 1, "key");
+  r.version = StringArg(info, 2, "versionId");
+  r.offset = uint64_t(NumberArg(info, 3, "offset"));
+  r.length = uint64_t(NumberArg(info, 4, "length"));
+  return r;
+}
+
 class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -693,19 +710,15 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
-    std::string bucket = StringArg(info, 0, "bucket");
-    std::string key = StringArg(info, 1, "key");
-    std::string version = StringArg(info, 2, "versionId");
-    const uint64_t offset = uint64_t(NumberArg(info, 3, "offset"));
-    const uint64_t length = uint64_t(NumberArg(info, 4, "length"));
+    BodyRange r = BodyRangeArgs(info);
     Completion* c = Start(env);
     Napi::Promise promise = c->deferred.Promise();
     Engine* e = engine_.get();
-    Status s = e->Post([this, e, c, bucket, key, version, offset, length] {
+    Status s = e->Post([this, e, c, r] {
       auto body = std::make_unique<std::string>();
       ObjectInfo out;
-      c->status =
-          e->Get(bucket, key, version, offset, length, &out, body.get());
+      c->status = e->Get(r.bucket, r.key, r.version, r.offset, r.length, &out,
+                         body.get());
       std::shared_ptr<std::string> shared(body.release());
       c->make = [shared](Napi::Env env) -> Napi::Value {
         // The Buffer owns the bytes through a heap copy of the pointer.
@@ -730,11 +743,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   Napi::Value ReadInto(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
-    std::string bucket = StringArg(info, 0, "bucket");
-    std::string key = StringArg(info, 1, "key");
-    std::string version = StringArg(info, 2, "versionId");
-    const uint64_t offset = uint64_t(NumberArg(info, 3, "offset"));
-    const uint64_t length = uint64_t(NumberArg(info, 4, "length"));
+    BodyRange r = BodyRangeArgs(info);
     if (info.Length() < 6 || !info[5].IsBuffer()) {
       throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
                           "target must be a Buffer");
@@ -746,11 +755,10 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     c->kept.push_back(Napi::Persistent(info[5]));
     Napi::Promise promise = c->deferred.Promise();
     Engine* e = engine_.get();
-    Status s = e->Post([this, e, c, bucket, key, version, offset, length, out,
-                        capacity] {
+    Status s = e->Post([this, e, c, r, out, capacity] {
       uint64_t got = 0;
-      c->status =
-          e->GetInto(bucket, key, version, offset, length, out, capacity, &got);
+      c->status = e->GetInto(r.bucket, r.key, r.version, r.offset, r.length,
+                             out, capacity, &got);
       c->make = [got](Napi::Env env) -> Napi::Value {
         return Napi::Number::New(env, double(got));
       };

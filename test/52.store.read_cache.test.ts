@@ -192,4 +192,146 @@ describe('read cache (cacheBytes)', () => {
     assert.ok(s.cacheHits! > 0 && s.cacheMisses! > 0, JSON.stringify(s));
     await store.close();
   });
+
+  describe('hot objects on the JS thread', () => {
+    /** The engine's hot-map counters (private fields, read for the proof). */
+    function hot(store: Store): { hits: number; size: number; bytes: number } {
+      const e = (store as unknown as { engine: Record<string, unknown> }).engine;
+      return {
+        hits: e.hotHits as number,
+        size: [...(e.hot as Map<string, Map<string, unknown>>).values()].reduce(
+          (n, keys) => n + keys.size,
+          0,
+        ),
+        bytes: e.hotBytes as number,
+      };
+    }
+
+    /** Enough gets of `keys` in a row for the hot map to admit them. */
+    async function warm(bucket: ReturnType<Store['bucket']>, keys: string[]): Promise<void> {
+      for (let i = 0; i < 80; i++) await bucket.get(keys[i % keys.length]!);
+    }
+
+    it('answers repeated gets without the native cache, each with its own copy', async () => {
+      const store = await Store.open({ path: freshDir(), cacheBytes: 4 << 20 });
+      await store.createBucket('hotmap');
+      const bucket = store.bucket('hotmap');
+      const a = body(11, 4096);
+      await bucket.put('k', a, { contentType: 'x/k', metadata: { n: '1' } });
+      await bucket.put('j', body(12, 100));
+      await warm(bucket, ['k', 'j']);
+      const native = stats(store).cacheHits!;
+      const before = hot(store).hits;
+      for (let i = 0; i < 10; i++) {
+        const got = await bucket.get('k');
+        assert.deepEqual(got?.body, a);
+        assert.equal(got?.contentType, 'x/k');
+        assert.deepEqual(got?.metadata, { n: '1' });
+        got!.body.fill(0); // the caller's copy: the next get is intact
+        got!.metadata.n = 'changed';
+      }
+      assert.equal(hot(store).hits, before + 10, 'gets were not answered by the hot map');
+      assert.equal(stats(store).cacheHits, native, 'the native cache was asked');
+      const total = await store.stats();
+      assert.ok(total.cache.hits >= native + 10, 'hot-map hits are counted as cache hits');
+      await store.close();
+    });
+
+    it('any write empties it: overwrites, deletes, other keys, bucket settings', async () => {
+      const store = await Store.open({ path: freshDir(), cacheBytes: 4 << 20 });
+      await store.createBucket('inval');
+      const bucket = store.bucket('inval');
+      await bucket.put('k', body(21, 4096));
+      await bucket.put('other', body(22, 10));
+      await warm(bucket, ['k']);
+      assert.equal(hot(store).size, 1);
+      // A write to another key: the map empties, the answer stays right.
+      await bucket.put('other', body(23, 10));
+      assert.deepEqual((await bucket.get('k'))?.body, body(21, 4096));
+      assert.equal(hot(store).size, 0);
+      await warm(bucket, ['k']);
+      const hits = hot(store).hits;
+      await bucket.put('k', body(24, 4096), { metadata: { v: '2' } });
+      const got = await bucket.get('k');
+      assert.deepEqual(got?.body, body(24, 4096));
+      assert.deepEqual(got?.metadata, { v: '2' });
+      assert.equal(hot(store).hits, hits, 'an overwritten object came from the hot map');
+      await warm(bucket, ['k']);
+      await bucket.delete('k');
+      assert.equal(await bucket.get('k'), undefined);
+      assert.equal(await bucket.head('k', { withBodyUpTo: 8192 }), undefined);
+      // Versioning turned on, then versioned overwrites and version gets.
+      await bucket.put('v', body(25, 50));
+      await warm(bucket, ['v']);
+      await store.setBucketVersioning('inval', 'Enabled');
+      const v1 = await bucket.put('v', body(26, 50));
+      await warm(bucket, ['v']);
+      const v2 = await bucket.put('v', body(27, 50));
+      for (let i = 0; i < 80; i++) {
+        const old = await bucket.get('v', { versionId: v1.versionId });
+        assert.deepEqual(old?.body, body(26, 50));
+        assert.equal(old?.isLatest, false);
+      }
+      assert.deepEqual((await bucket.get('v'))?.body, body(27, 50));
+      await bucket.delete('v', { versionId: v1.versionId });
+      assert.equal(await bucket.get('v', { versionId: v1.versionId }), undefined);
+      assert.equal((await bucket.get('v'))?.versionId, v2.versionId);
+      await store.close();
+    });
+
+    it('holds at most half of cacheBytes, oldest out first', async () => {
+      const cacheBytes = 256 * 1024;
+      const store = await Store.open({ path: freshDir(), cacheBytes });
+      await store.createBucket('bound');
+      const bucket = store.bucket('bound');
+      const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+      for (const [i, k] of keys.entries()) await bucket.put(k, body(30 + i, 4096));
+      for (let round = 0; round < 6; round++) {
+        for (const [i, k] of keys.entries()) {
+          assert.deepEqual((await bucket.get(k))?.body, body(30 + i, 4096));
+          assert.ok(hot(store).bytes <= cacheBytes / 2, String(hot(store).bytes));
+        }
+      }
+      assert.ok(hot(store).size > 0 && hot(store).size <= 32, String(hot(store).size));
+      await store.close();
+    });
+
+    it('random writes between bursts of gets match a model', async () => {
+      const seed = Number(process.env.TESSERA_SEED ?? Math.floor(Math.random() * 2 ** 31));
+      console.log(`      seed ${seed} (replay: TESSERA_SEED=${seed})`);
+      let x = seed >>> 0;
+      const rand = (n: number) => {
+        x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+        return (x >>> 8) % n; // the high bits: an LCG's low bits cycle short
+      };
+      const store = await Store.open({ path: freshDir(), cacheBytes: 1 << 20 });
+      await store.createBucket('burst');
+      const bucket = store.bucket('burst');
+      const model = new Map<string, Buffer>();
+      for (let round = 0; round < 30; round++) {
+        const key = `k${rand(8)}`;
+        if (rand(4) === 0) {
+          await bucket.delete(key);
+          model.delete(key);
+        } else {
+          const b = body(rand(1 << 30), 1 + rand(6000));
+          await bucket.put(key, b);
+          model.set(key, b);
+        }
+        // A burst long enough for the hot map to admit, several at once.
+        for (let i = 0; i < 60; i++) {
+          const k = `k${rand(8)}`;
+          const got = await Promise.all([bucket.get(k), bucket.get(k), bucket.get(k)]);
+          for (const g of got) {
+            assert.deepEqual(g?.body, model.get(k), `round ${round} key ${k} (seed ${seed})`);
+          }
+        }
+      }
+      assert.ok(
+        hot(store).hits > 0,
+        `the hot map never answered: ${JSON.stringify(stats(store))} ${JSON.stringify(hot(store))}`,
+      );
+      await store.close();
+    });
+  });
 });

@@ -213,6 +213,8 @@ export interface NativeEngineHandle {
     slab: Buffer,
     slabOffset: number,
   ): number;
+  getCachedRef(bucket: string, key: string, versionId: string, scratch: Buffer): Buffer | number;
+  generationCell(): ArrayBuffer;
   read(
     bucket: string,
     key: string,
@@ -471,6 +473,8 @@ const UPLOAD_PIECE_BYTES = 4 * 1024 * 1024;
 const WRITE_BYTES_IN_FLIGHT_MAX = 128 * 1024 * 1024;
 /** The engine caches bodies up to 64 KiB (EngineOptions::cache_object_bytes_max). */
 const CACHED_BODY_MAX = 64 * 1024;
+/** The engine's read cache size when cacheBytes is not given (EngineOptions). */
+const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 const SLAB_BYTES = 512 * 1024;
 /** 'null' as a little-endian u32. */
 const NULL_VERSION_LE = Buffer.from('null').readUInt32LE(0);
@@ -509,6 +513,21 @@ interface DecodedInfo {
   metadata: Record<string, string> | undefined;
   checksums: Record<string, string> | undefined;
 }
+
+/**
+ * A small object the JS thread answers gets for without a native call: its
+ * decoded info and a view of the native read cache's record bytes (never
+ * handed out, never written; callers get copies).
+ */
+interface HotObject {
+  d: DecodedInfo;
+  body: Buffer;
+  isLatest: boolean;
+  sequence: number;
+}
+
+/** Native-cache hits in a row, with no write between, before the hot map admits. */
+const HOT_ADMIT_AFTER = 64;
 
 /** Decoded infos getCached keeps (a few MiB at most). */
 const DECODED_INFO_MAX = 16384;
@@ -582,10 +601,32 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
   private readonly decodedBySeq = new Map<number, DecodedInfo>();
   private slabUsed = 0;
 
+  /**
+   * Hot objects answered on this thread (docs/engine.md, "Hot objects on
+   * the JS thread"): valid while the KeyDirectory's change generation,
+   * shared with the committer through `generation`, stays the value the
+   * map was filled at; any write empties the map at the next get.
+   */
+  private readonly hot = new Map<string, Map<string, HotObject>>();
+  private readonly generation: Float64Array;
+  private readonly hotBytesMax: number;
+  private hotGeneration = -1;
+  private hotBytes = 0;
+  private hotHits = 0;
+  /** Native-cache hits since the generation last changed (admission). */
+  private stableHits = 0;
+
   private constructor(
     private readonly handle: NativeEngineHandle,
     private readonly drives: string[],
-  ) {}
+    cacheBytes: number,
+  ) {
+    this.generation = new Float64Array(handle.generationCell());
+    // Views of records the native cache holds, so normally no extra memory;
+    // records it evicted while the map still holds them stay alive until
+    // the next write empties the map: at most half of cacheBytes more.
+    this.hotBytesMax = Math.floor(cacheBytes / 2);
+  }
 
   /** Opens (or creates) the store; options are validated by Store.open. */
   static async open(options: EngineOpenOptions): Promise<NativeStoreEngine> {
@@ -625,7 +666,7 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
       Array.from({ length: info.dataShards + info.parityShards }, (_, i) =>
         join(options.path!, `drive-${i}`),
       );
-    return new NativeStoreEngine(handle, drives);
+    return new NativeStoreEngine(handle, drives, options.cacheBytes ?? DEFAULT_CACHE_BYTES);
   }
 
   /** Engine internals for tests and benchmarks (recovery, counters). */
@@ -703,7 +744,8 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     // Counters other engine work adds (read cache, GC, degraded writes)
     // are read when this build's engine reports them; absent, the engine
     // has no such mechanism and the truthful value is 0.
-    const hits = e.cacheHits ?? 0;
+    // Gets the hot map answered never reached the native cache: hits too.
+    const hits = (e.cacheHits ?? 0) + this.hotHits;
     const misses = e.cacheMisses ?? 0;
     return {
       objects: c.objects,
@@ -949,11 +991,34 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     key: string,
     versionId: string | undefined,
   ): { info: ObjectInfo; body: Buffer } | undefined {
-    const s = this.scratch;
-    if (this.slab.length - this.slabUsed < CACHED_BODY_MAX) {
-      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-      this.slabUsed = 0;
+    // Read before any lookup: a write published after this load changes
+    // the generation, so what the lookup saw is never kept past it.
+    const generation = this.generation[0]!;
+    if (generation !== this.hotGeneration) {
+      if (this.hot.size > 0) {
+        this.hot.clear();
+        this.hotBytes = 0;
+      }
+      this.hotGeneration = generation;
+      this.stableHits = 0;
     }
+    // By bucket and version id ('' for the current version), then key:
+    // no string is built per get.
+    const held = this.hot
+      .get(versionId === undefined ? bucket : `${bucket}/${versionId}`)
+      ?.get(key);
+    if (held !== undefined) {
+      this.hotHits++;
+      return {
+        info: this.cachedInfo(held.d, held.isLatest, held.sequence),
+        body: this.slabCopy(held.body),
+      };
+    }
+    if (this.hotBytesMax > 0 && this.stableHits >= HOT_ADMIT_AFTER) {
+      return this.admitHot(bucket, key, versionId);
+    }
+    const s = this.scratch;
+    this.slabRoom(CACHED_BODY_MAX);
     const bodyBytes = this.handle.getCached(
       bucket,
       key,
@@ -963,10 +1028,77 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
       this.slabUsed,
     );
     if (bodyBytes < 0) return undefined;
+    this.stableHits++;
     const body = Buffer.from(this.slab.buffer, this.slab.byteOffset + this.slabUsed, bodyBytes);
     this.slabUsed += (bodyBytes + 7) & ~7;
-    // A record's info never changes (only isLatest does): decode it once
-    // per record, keyed by its seq, and build each result from that.
+    const sequence = s.readDoubleLE(48);
+    return { info: this.cachedInfo(this.decoded(s, bucket, key), s[22] === 1, sequence), body };
+  }
+
+  /** A native-cache hit kept in the hot map (oldest entries make room). */
+  private admitHot(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+  ): { info: ObjectInfo; body: Buffer } | undefined {
+    const s = this.scratch;
+    const ref = this.handle.getCachedRef(bucket, key, versionId ?? '', s);
+    if (typeof ref === 'number') return undefined;
+    const held: HotObject = {
+      d: this.decoded(s, bucket, key),
+      body: ref,
+      isLatest: s[22] === 1,
+      sequence: s.readDoubleLE(48),
+    };
+    if (ref.length <= this.hotBytesMax) {
+      // Oldest first (maps iterate in insertion order): bucket by bucket,
+      // key by key.
+      for (const [name, keys] of this.hot) {
+        for (const [oldest, h] of keys) {
+          if (this.hotBytes + ref.length <= this.hotBytesMax) break;
+          keys.delete(oldest);
+          this.hotBytes -= h.body.length;
+        }
+        if (keys.size === 0) this.hot.delete(name);
+        if (this.hotBytes + ref.length <= this.hotBytesMax) break;
+      }
+      const name = versionId === undefined ? bucket : `${bucket}/${versionId}`;
+      let keys = this.hot.get(name);
+      if (keys === undefined) this.hot.set(name, (keys = new Map()));
+      const old = keys.get(key);
+      if (old !== undefined) this.hotBytes -= old.body.length;
+      keys.set(key, held);
+      this.hotBytes += ref.length;
+    }
+    return {
+      info: this.cachedInfo(held.d, held.isLatest, held.sequence),
+      body: this.slabCopy(ref),
+    };
+  }
+
+  /** Starts a new slab when less than `bytes` are left. */
+  private slabRoom(bytes: number): void {
+    if (this.slab.length - this.slabUsed < bytes) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+  }
+
+  /** A caller's own copy of `body`, as a view of the slab. */
+  private slabCopy(body: Buffer): Buffer {
+    this.slabRoom(body.length);
+    const at = this.slabUsed;
+    body.copy(this.slab, at);
+    this.slabUsed += (body.length + 7) & ~7;
+    return Buffer.from(this.slab.buffer, this.slab.byteOffset + at, body.length);
+  }
+
+  /**
+   * The decoded info of the record getCached's native call described in
+   * `s`. A record's info never changes (only isLatest does): decoded once
+   * per record, kept by its seq.
+   */
+  private decoded(s: Buffer, bucket: string, key: string): DecodedInfo {
     const sequence = s.readDoubleLE(48);
     const mtimeMs = s.readDoubleLE(8);
     let d = this.decodedBySeq.get(sequence);
@@ -975,24 +1107,30 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
       if (this.decodedBySeq.size >= DECODED_INFO_MAX) this.decodedBySeq.clear();
       this.decodedBySeq.set(sequence, d);
     }
-    // A fresh object per get (callers may change it); metadata and checksums
-    // copied, an empty metadata object made new.
+    return d;
+  }
+
+  /**
+   * A fresh info object per get (callers may change it); metadata and
+   * checksums copied, an empty metadata object made new.
+   */
+  private cachedInfo(d: DecodedInfo, isLatest: boolean, sequence: number): ObjectInfo {
     const info: ObjectInfo = {
-      bucket,
-      key,
+      bucket: d.bucket,
+      key: d.key,
       versionId: d.versionId,
       etag: d.etag,
       size: d.size,
-      lastModified: new Date(mtimeMs),
+      lastModified: new Date(d.mtimeMs),
       metadata: d.metadata === undefined ? {} : { ...d.metadata },
       deleteMarker: false,
-      isLatest: s[22] === 1,
+      isLatest,
       sequence,
     };
     if (d.contentType !== undefined) info.contentType = d.contentType;
     if (d.checksums !== undefined)
       info.checksums = { ...d.checksums } as Partial<Record<ChecksumAlgorithm, string>>;
-    return { info, body };
+    return info;
   }
 
   /** Body bytes [offset, offset + length) into `target`; resolves with the count. */

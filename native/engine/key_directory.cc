@@ -141,6 +141,7 @@ KeyDirectory::BucketNode* KeyDirectory::FindBucket(
 }
 
 void KeyDirectory::ApplyBucket(const log::BucketRecord& record) {
+  const ChangeMark changed(this);
   TS_ASSERT(!record.name.empty());
   const BucketTable* cur = buckets_.load();
   auto it = cur->find(record.name);
@@ -245,6 +246,7 @@ bool KeyDirectory::FindNullVersion(const std::string& bucket,
 void KeyDirectory::ApplyObject(const std::string& bucket,
                                const std::string& key, const VersionMeta& meta,
                                bool keep_previous) {
+  const ChangeMark changed(this);
   TS_ASSERT(meta.seq != 0);
   BucketNode* b = FindBucket(bucket);
   // The committer checked the bucket before appending; recovery replays in
@@ -275,6 +277,7 @@ void KeyDirectory::ApplyObject(const std::string& bucket,
 bool KeyDirectory::ApplyDelete(const std::string& bucket,
                                const std::string& key,
                                const std::string& version_id) {
+  const ChangeMark changed(this);
   BucketNode* b = FindBucket(bucket);
   if (b == nullptr) return false;
   if (version_id.empty()) {
@@ -552,6 +555,7 @@ Status KeyDirectory::SaveIndex(const std::string& path) const {
 
 Status KeyDirectory::LoadIndex(const std::string& path,
                                const std::vector<BucketState>& buckets) {
+  const ChangeMark changed(this);
   TS_ASSERT(versions_.load() == 0);
   TS_ASSERT(buckets_.load()->empty());
   std::unique_ptr<index::Index> loaded;
@@ -594,6 +598,7 @@ namespace engine {
 bool KeyDirectory::Relocate(const std::string& bucket, const std::string& key,
                             uint64_t seq, uint64_t old_address,
                             uint64_t new_address) {
+  const ChangeMark changed(this);
   TS_ASSERT(old_address != new_address);
   {
     index::ReadGuard guard;

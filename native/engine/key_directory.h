@@ -138,6 +138,20 @@ class KeyDirectory {
   // never brings back what a later write removed. Committer thread only.
   bool Relocate(const std::string& bucket, const std::string& key, uint64_t seq,
                 uint64_t old_address, uint64_t new_address);
+
+  // ---- change generation ----
+  // A counter every writer above raises once its change is visible to
+  // readers (a release store after the change, committer thread only). A
+  // reader that loads the same value before and after (or before a read
+  // and at the time it uses the result) saw no change in between: what it
+  // read is still the directory's answer. The cell is shared so that
+  // memory outside the engine can hold it: lib/store reads it as a
+  // Float64Array to tell when its hot-object copies may still answer
+  // (docs/engine.md, "Hot objects on the JS thread"). Doubles count
+  // exactly to 2^53 changes.
+  std::shared_ptr<std::atomic<double>> generation_cell() const {
+    return generation_;
+  }
   // Every version of `key`, newest first (empty when absent).
   void KeyVersions(const std::string& bucket, const std::string& key,
                    std::vector<VersionMeta>* out) const;
@@ -163,6 +177,23 @@ class KeyDirectory {
   // Removes every version in the bucket (committer only).
   void RemoveAllKeys(const std::string& bucket);
 
+  // Raises the generation when a writer returns (every return path).
+  class ChangeMark {
+   public:
+    explicit ChangeMark(KeyDirectory* d) : d_(d) {}
+    ~ChangeMark() {
+      std::atomic<double>& g = *d_->generation_;
+      g.store(g.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    }
+    ChangeMark(const ChangeMark&) = delete;
+    ChangeMark& operator=(const ChangeMark&) = delete;
+
+   private:
+    KeyDirectory* d_;
+  };
+
+  std::shared_ptr<std::atomic<double>> generation_ =
+      std::make_shared<std::atomic<double>>(0.0);
   std::unique_ptr<index::Index> index_;
   std::atomic<const BucketTable*> buckets_;
   std::atomic<uint64_t> versions_{0};  // written by the committer only

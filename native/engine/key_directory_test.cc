@@ -83,6 +83,47 @@ TEST(KeyDirectory, VersionsNewestFirstAndVersionMarkers) {
 // Readers on other threads while the one writer churns buckets, versions
 // and deletes (run under TSan by the sanitizer build): every read sees a
 // whole version, never a torn one, and never waits for the writer.
+// lib/store's hot-object map trusts an answer while the generation holds
+// its value: every writer must raise it, and only writers.
+TEST(KeyDirectory, EveryWriterRaisesTheGeneration) {
+  KeyDirectory d;
+  const std::shared_ptr<std::atomic<double>> cell = d.generation_cell();
+  double last = cell->load();
+  auto raised = [&] {
+    const double now = cell->load();
+    const bool up = now > last;
+    last = now;
+    return up;
+  };
+  log::BucketRecord b;
+  b.name = "bkt";
+  d.ApplyBucket(b);
+  EXPECT_TRUE(raised()) << "bucket create";
+  d.ApplyObject("bkt", "k", V(1, true), false);
+  EXPECT_TRUE(raised()) << "put";
+  d.ApplyObject("bkt", "k", V(2, true), false);
+  EXPECT_TRUE(raised()) << "overwrite";
+  VersionMeta m;
+  ASSERT_TRUE(d.Lookup("bkt", "k", "", &m).ok());
+  ListPage page;
+  ASSERT_TRUE(d.List("bkt", "", "", "", 10, &page).ok());
+  EXPECT_FALSE(raised()) << "a reader changed the generation";
+  EXPECT_TRUE(d.Relocate("bkt", "k", 2, m.address, m.address + 4096));
+  EXPECT_TRUE(raised()) << "relocation";
+  EXPECT_TRUE(d.ApplyDelete("bkt", "k", ""));
+  EXPECT_TRUE(raised()) << "delete";
+  b.op = log::BucketOp::kSettings;
+  b.versioning = log::Versioning::kEnabled;
+  d.ApplyBucket(b);
+  EXPECT_TRUE(raised()) << "bucket settings";
+  b.op = log::BucketOp::kDelete;
+  d.ApplyBucket(b);
+  EXPECT_TRUE(raised()) << "bucket delete";
+  // The cell outlives the directory (JS may hold it after close).
+  std::shared_ptr<std::atomic<double>> held = d.generation_cell();
+  EXPECT_GE(held.use_count(), 2);
+}
+
 TEST(KeyDirectory, ReadersRunConcurrentlyWithTheWriter) {
   KeyDirectory d;
   log::BucketRecord b;

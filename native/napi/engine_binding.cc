@@ -175,6 +175,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
             InstanceMethod("read", &NativeEngine::Read),
             InstanceMethod("readInto", &NativeEngine::ReadInto),
             InstanceMethod("getCached", &NativeEngine::GetCached),
+            InstanceMethod("getCachedRef", &NativeEngine::GetCachedRef),
+            InstanceMethod("generationCell", &NativeEngine::GenerationCell),
             InstanceMethod("list", &NativeEngine::List),
             InstanceMethod("listVersions", &NativeEngine::ListVersions),
             InstanceMethod("getBucket", &NativeEngine::GetBucket),
@@ -647,27 +649,67 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
                           "scratch and slab must be Buffers");
     }
-    Napi::Buffer<uint8_t> scratch = info[3].As<Napi::Buffer<uint8_t>>();
     Napi::Buffer<uint8_t> slab = info[4].As<Napi::Buffer<uint8_t>>();
     const double slab_offset = NumberArg(info, 5, "slabOffset");
-    ObjectInfo out;
     std::shared_ptr<const engine::CachedRecord> rec;
-    if (!engine_->GetCached(StringArg(info, 0, "bucket"),
-                            StringArg(info, 1, "key"),
-                            StringArg(info, 2, "versionId"), &out, &rec)) {
-      return Napi::Number::New(env, -1);
-    }
+    const int found = LookupCached(info, &rec);
+    if (found < 0) return Napi::Number::New(env, found);
     const size_t body = rec->bytes.size() - rec->header_bytes;
     if (!(slab_offset >= 0 && slab_offset + double(body) <= slab.Length())) {
       return Napi::Number::New(env, -2);
     }
+    memcpy(slab.Data() + size_t(slab_offset),
+           rec->bytes.data() + rec->header_bytes, body);
+    return Napi::Number::New(env, double(body));
+  }
+
+  // getCachedRef(bucket, key, versionId, scratch) -> Buffer | number:
+  // getCached, but the body is not copied: the Buffer returned views the
+  // cached record's own (immutable) bytes and keeps the record alive until
+  // it is collected. For lib/store's hot-object map only, which never hands
+  // this Buffer to a caller (it copies out of it) and never writes to it.
+  Napi::Value GetCachedRef(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    std::shared_ptr<const engine::CachedRecord> rec;
+    const int found = LookupCached(info, &rec);
+    if (found < 0) return Napi::Number::New(env, found);
+    auto* keep = new std::shared_ptr<const engine::CachedRecord>(rec);
+    uint8_t* body = const_cast<uint8_t*>(
+        reinterpret_cast<const uint8_t*>(rec->bytes.data()) +
+        rec->header_bytes);
+    return Napi::Buffer<uint8_t>::New(
+        env, body, rec->bytes.size() - rec->header_bytes,
+        [](Napi::Env, uint8_t*,
+           std::shared_ptr<const engine::CachedRecord>* hint) { delete hint; },
+        keep);
+  }
+
+  // The lookup both getCached calls share: on a hit the info is encoded
+  // into the scratch Buffer (info[3]; layout above) and 0 is returned with
+  // `rec` set; -1 on a miss, -2 when scratch has no room.
+  int LookupCached(const Napi::CallbackInfo& info,
+                   std::shared_ptr<const engine::CachedRecord>* rec) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[3].IsBuffer()) {
+      throw ArgumentError(env, "ERR_INVALID_ARG_TYPE",
+                          "scratch must be a Buffer");
+    }
+    Napi::Buffer<uint8_t> scratch = info[3].As<Napi::Buffer<uint8_t>>();
+    ObjectInfo out;
+    if (!engine_->GetCached(StringArg(info, 0, "bucket"),
+                            StringArg(info, 1, "key"),
+                            StringArg(info, 2, "versionId"), &out, rec)) {
+      return -1;
+    }
+    const size_t body = (*rec)->bytes.size() - (*rec)->header_bytes;
     size_t need = 56 + 8 + out.version_id.size() + out.content_type.size();
     for (const auto* pairs : {&out.metadata, &out.checksums}) {
       for (const auto& kv : *pairs) {
         need += 8 + kv.first.size() + kv.second.size();
       }
     }
-    if (need > scratch.Length()) return Napi::Number::New(env, -2);
+    if (need > scratch.Length()) return -2;
     uint8_t* p = scratch.Data();
     auto put = [&p](const void* v, size_t n) {
       memcpy(p, v, n);
@@ -701,9 +743,28 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       }
     }
     TS_ASSERT(size_t(p - scratch.Data()) <= scratch.Length());
-    memcpy(slab.Data() + size_t(slab_offset),
-           rec->bytes.data() + rec->header_bytes, body);
-    return Napi::Number::New(env, double(body));
+    return 0;
+  }
+
+  // generationCell() -> ArrayBuffer of 8 bytes: the KeyDirectory's change
+  // generation (a double the committer raises after every change; see
+  // key_directory.h), shared, not copied, so JS reads its current value
+  // without a call. The ArrayBuffer keeps the cell alive (the engine may be
+  // closed and freed first).
+  Napi::Value GenerationCell(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    auto* keep = new std::shared_ptr<std::atomic<double>>(
+        engine_->directory().generation_cell());
+    static_assert(sizeof(std::atomic<double>) == sizeof(double) &&
+                      std::atomic<double>::is_always_lock_free,
+                  "JS reads the cell as a plain Float64Array element");
+    return Napi::ArrayBuffer::New(
+        env, static_cast<void*>(keep->get()), sizeof(double),
+        [](Napi::Env, void*, std::shared_ptr<std::atomic<double>>* hint) {
+          delete hint;
+        },
+        keep);
   }
 
   // read(bucket, key, versionId, offset, length) -> Promise<Buffer>

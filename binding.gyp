@@ -13,7 +13,8 @@
         "native/napi/ec_binding.cc",
         "native/napi/checksum_binding.cc",
         "native/napi/engine_binding.cc",
-        "native/napi/index_binding.cc"
+        "native/napi/index_binding.cc",
+        "native/napi/large_buffer_binding.cc"
       ],
       "dependencies": [
         "native/core/core.gyp:tessera_core",

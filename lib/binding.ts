@@ -67,6 +67,11 @@ export interface NativeBinding {
   readonly NativeIndex: NativeIndexConstructor;
   /** Bytes of one packed metadata record crossing the boundary (64). */
   readonly indexMetaBytes: number;
+  /**
+   * An uninitialized Buffer in its own huge-page-advised mapping
+   * (native/napi/large_buffer_binding.cc): the body of a large get.
+   */
+  largeBuffer(bytes: number): Buffer;
 }
 
 /** One page of a native listing: keys packed as (u16 length, bytes)*. */

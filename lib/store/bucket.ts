@@ -400,7 +400,7 @@ export class Bucket {
       // Every piece lands in its slice of one buffer: no per-piece buffers
       // and no join copy. Uninitialized memory, so each piece must report
       // every one of its bytes written.
-      const out = Buffer.allocUnsafe(length);
+      const out = this.engine.allocBody?.(length) ?? Buffer.allocUnsafe(length);
       const writes: Promise<void>[] = [];
       for (let off = 0; off < length; off += PARALLEL_READ_PIECE_BYTES) {
         const n = Math.min(PARALLEL_READ_PIECE_BYTES, length - off);

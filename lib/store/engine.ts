@@ -120,6 +120,8 @@ export interface StoreEngine {
    * with the bytes written.
    */
   readInto?(info: ObjectInfo, offset: number, length: number, target: Buffer): Promise<number>;
+  /** An uninitialized Buffer for a large body readInto fills (else Buffer.allocUnsafe). */
+  allocBody?(length: number): Buffer;
   /**
    * Optional: a whole get answered from memory (a read cache), synchronously,
    * or undefined (then head + read). Must never touch disk.

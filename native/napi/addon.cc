@@ -25,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterChecksum(env, exports);
   RegisterEngine(env, exports);
   RegisterIndex(env, exports);
+  RegisterLargeBuffer(env, exports);
   return exports;
 }
 

@@ -19,5 +19,7 @@ void RegisterChecksum(Napi::Env env, Napi::Object exports);
 void RegisterEngine(Napi::Env env, Napi::Object exports);
 // index_binding.cc: the NativeIndex class (native/index/index.h).
 void RegisterIndex(Napi::Env env, Napi::Object exports);
+// large_buffer_binding.cc: largeBuffer() (huge-page bodies for large gets).
+void RegisterLargeBuffer(Napi::Env env, Napi::Object exports);
 
 }  // namespace tessera::napi

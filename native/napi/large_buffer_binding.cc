@@ -1,0 +1,133 @@
+// largeBuffer(bytes): an uninitialized Buffer for a large get's body, mapped
+// on its own and advised to use transparent huge pages.
+//
+// Why: a 64 MiB get into a Buffer.allocUnsafe body took 16384 page faults
+// (one per 4 KiB page, taken by the reader threads as they copy in, both
+// contending on the mapping's lock), about 60% of the get's CPU time in a
+// profile (session 5, docs/BENCHMARKS.md). With MADV_HUGEPAGE a 2 MiB-aligned
+// mapping faults in 2 MiB at a time, 32 faults for 64 MiB. Nothing is
+// touched here: the pages are faulted in by whoever writes them first (the
+// reader threads), so the JS thread does not pay for zeroing them. Where
+// huge pages are unavailable (THP "never", no free huge page) the kernel
+// falls back to 4 KiB pages: slower, never wrong.
+//
+// When the Buffer is collected its mapping goes back to a small pool (at
+// most kPoolBytes, a mapping at most twice the size asked for is reused)
+// instead of to the kernel: a fresh mapping's pages must be zeroed and, on
+// a virtual machine, often backed by the host again on first touch, which
+// made the CPU time of a 64 MiB get swing 2x from one get to the next (the
+// raw-read baseline reuses its buffers and never pays that). A reused
+// mapping holds a previous body of this process: every byte is written
+// again before a get returns it (lib/store checks each piece's count).
+// Beyond the pool, mappings are unmapped. V8 counts an external Buffer's
+// bytes like any other ArrayBuffer's for GC pressure.
+#include <napi.h>
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "napi/errors.h"
+#include "napi/registry.h"
+
+namespace tessera::napi {
+namespace {
+
+constexpr size_t kHugePage = 2u << 20;
+
+constexpr size_t kPoolBytes = 192u << 20;
+
+struct Mapping {
+  void* base;
+  size_t bytes;
+};
+
+// Freed mappings kept for reuse. Finalizers and largeBuffer run on JS
+// threads; worker threads have their own, hence the mutex.
+std::mutex pool_mu;
+std::vector<Mapping> pool;  // guarded by pool_mu, oldest first
+size_t pool_bytes = 0;      // guarded by pool_mu
+
+bool TakeFromPool(size_t bytes, Mapping* out) {
+  std::lock_guard<std::mutex> lock(pool_mu);
+  for (size_t i = pool.size(); i-- > 0;) {
+    if (pool[i].bytes >= bytes && pool[i].bytes <= 2 * bytes) {
+      *out = pool[i];
+      pool.erase(pool.begin() + long(i));
+      pool_bytes -= out->bytes;
+      return true;
+    }
+  }
+  return false;
+}
+
+void GiveToPool(Mapping m) {
+  std::vector<Mapping> drop;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu);
+    if (m.bytes > kPoolBytes) {
+      drop.push_back(m);
+    } else {
+      pool.push_back(m);
+      pool_bytes += m.bytes;
+      while (pool_bytes > kPoolBytes) {
+        drop.push_back(pool.front());
+        pool_bytes -= pool.front().bytes;
+        pool.erase(pool.begin());
+      }
+    }
+  }
+  for (const Mapping& d : drop) munmap(d.base, d.bytes);
+}
+
+Napi::Value LargeBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsNumber()) {
+    throw ArgumentError(env, "ERR_INVALID_ARG_TYPE", "largeBuffer(bytes)");
+  }
+  const double want = info[0].As<Napi::Number>().DoubleValue();
+  if (!(want >= 1 && want <= double(uint64_t(1) << 40))) {
+    throw ArgumentError(env, "ERR_OUT_OF_RANGE",
+                        "largeBuffer needs 1 byte to 1 TiB");
+  }
+  const size_t length = size_t(want);
+  // Over-map by one huge page so the body can start 2 MiB-aligned.
+  const size_t bytes = (length + 2 * kHugePage - 1) / kHugePage * kHugePage;
+  Mapping reuse;
+  auto* m = TakeFromPool(bytes, &reuse) ? new Mapping(reuse) : nullptr;
+  if (m == nullptr) {
+    void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+      // As Buffer.allocUnsafe fails: the caller sees an allocation error.
+      throw ArgumentError(env, "ERR_MEMORY_ALLOCATION_FAILED",
+                          "cannot map " + std::to_string(bytes) + " bytes");
+    }
+    m = new Mapping{base, bytes};
+#ifdef MADV_HUGEPAGE
+    const uintptr_t aligned =
+        (uintptr_t(base) + kHugePage - 1) & ~(kHugePage - 1);
+    (void)madvise(reinterpret_cast<void*>(aligned),
+                  bytes - (aligned - uintptr_t(base)),
+                  MADV_HUGEPAGE);  // advice only: failure leaves 4 KiB pages
+#endif
+  }
+  const uintptr_t start =
+      (uintptr_t(m->base) + kHugePage - 1) & ~(kHugePage - 1);
+  return Napi::Buffer<uint8_t>::New(
+      env, reinterpret_cast<uint8_t*>(start), length,
+      [](Napi::Env, uint8_t*, Mapping* hint) {
+        GiveToPool(*hint);
+        delete hint;
+      },
+      m);
+}
+
+}  // namespace
+
+void RegisterLargeBuffer(Napi::Env env, Napi::Object exports) {
+  exports.Set("largeBuffer", Napi::Function::New(env, LargeBuffer));
+}
+
+}  // namespace tessera::napi

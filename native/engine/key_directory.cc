@@ -78,15 +78,18 @@ bool ParseVersionId(const std::string& id, uint64_t* seq) {
 }
 
 // Pages through the versions of `bucket` under `prefix` (newest first per
-// key, keys in byte order) until `each` returns false.
+// key, keys in byte order) until `each` returns false. A page is listed
+// whole before `each` sees it: callers that expect to stop early pass a
+// smaller `page`.
 void EachIndexVersion(
     const index::Index& idx, const std::string& bucket,
     const std::string& prefix,
-    const std::function<bool(const std::string&, const VersionMeta&)>& each) {
+    const std::function<bool(const std::string&, const VersionMeta&)>& each,
+    uint32_t page_keys = index::kListKeysMax) {
   index::ListVersionsRequest req;
   req.bucket = bucket;
   req.prefix = prefix;
-  req.max_keys = index::kListKeysMax;
+  req.max_keys = page_keys;
   std::string marker;
   uint64_t vmarker = 0;
   bool has_vmarker = false;
@@ -216,31 +219,18 @@ bool KeyDirectory::FindNullVersion(const std::string& bucket,
     return true;
   }
   // The key's versions come first in a listing prefixed by the key.
-  index::ListVersionsRequest req;
-  req.bucket = bucket;
-  req.prefix = key;
-  req.max_keys = 1000;
-  std::string marker;
-  uint64_t vmarker = 0;
-  bool has_vmarker = false;
-  for (;;) {
-    req.key_marker = marker;
-    req.has_version_marker = has_vmarker;
-    req.version_id_marker = vmarker;
-    index::ListVersionsPage page;
-    if (!index_->ListVersions(req, &page).ok()) return false;
-    for (const auto& e : page.entries) {
-      if (e.key != key) return false;
-      if ((e.meta.flags & index::kFlagUser1) != 0) {
-        *seq = e.meta.version_id;
-        return true;
-      }
-    }
-    if (!page.truncated || page.next_key_marker != key) return false;
-    marker = key;
-    has_vmarker = page.has_next_version_marker;
-    vmarker = page.next_version_id_marker;
-  }
+  bool found = false;
+  EachIndexVersion(
+      *index_, bucket, key,
+      [&](const std::string& k, const VersionMeta& v) {
+        if (k != key) return false;
+        if (!v.null_version) return true;
+        *seq = v.seq;
+        found = true;
+        return false;
+      },
+      /*page_keys=*/1000);
+  return found;
 }
 
 void KeyDirectory::ApplyObject(const std::string& bucket,

@@ -19,13 +19,19 @@
 // raw-read baseline reuses its buffers and never pays that). A reused
 // mapping holds a previous body of this process: every byte is written
 // again before a get returns it (lib/store checks each piece's count).
-// Beyond the pool, mappings are unmapped. V8 counts an external Buffer's
+// Beyond the pool, mappings are unmapped. When largeBuffer finds no pooled
+// mapping for a size, a helper thread prepares one (mapped, advised, every
+// page written once) for the next request of that size, so the cost of new
+// memory is paid off the reader threads' path, while a get waits on disk;
+// the spare counts against the pool's bound. V8 counts an external Buffer's
 // bytes like any other ArrayBuffer's for GC pressure.
 #include <napi.h>
 #include <sys/mman.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "napi/errors.h"
@@ -81,6 +87,73 @@ void GiveToPool(Mapping m) {
   for (const Mapping& d : drop) munmap(d.base, d.bytes);
 }
 
+// A fresh mapping of `bytes`, 2 MiB-aligned part advised as huge pages;
+// false when the kernel refuses the mapping.
+bool MapFresh(size_t bytes, Mapping* out) {
+  void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) return false;
+  *out = Mapping{base, bytes};
+#ifdef MADV_HUGEPAGE
+  const uintptr_t aligned =
+      (uintptr_t(base) + kHugePage - 1) & ~(kHugePage - 1);
+  (void)madvise(reinterpret_cast<void*>(aligned),
+                bytes - (aligned - uintptr_t(base)),
+                MADV_HUGEPAGE);  // advice only: failure leaves 4 KiB pages
+#endif
+  return true;
+}
+
+bool PoolHas(size_t bytes) {
+  std::lock_guard<std::mutex> lock(pool_mu);
+  for (const Mapping& m : pool) {
+    if (m.bytes >= bytes && m.bytes <= 2 * bytes) return true;
+  }
+  return false;
+}
+
+// The spare-preparing thread's state. Never freed: the thread is detached
+// and may be waiting on it while the process exits.
+struct Prep {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t want = 0;  // guarded by mu; 0: nothing asked
+  bool started = false;
+};
+Prep* prep = new Prep();
+
+void PrepLoop() {
+  for (;;) {
+    size_t want = 0;
+    {
+      std::unique_lock<std::mutex> lock(prep->mu);
+      prep->cv.wait(lock, [] { return prep->want != 0; });
+      want = prep->want;
+      prep->want = 0;
+    }
+    if (PoolHas(want)) continue;
+    Mapping m;
+    if (!MapFresh(want, &m)) continue;
+    // Fault every page in now (one write per 4 KiB; with huge pages the
+    // kernel zeroes 2 MiB per fault).
+    auto* p = static_cast<volatile uint8_t*>(m.base);
+    for (size_t off = 0; off < m.bytes; off += 4096) p[off] = 0;
+    GiveToPool(m);
+  }
+}
+
+void RequestSpare(size_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(prep->mu);
+    if (!prep->started) {
+      prep->started = true;
+      std::thread(PrepLoop).detach();
+    }
+    prep->want = bytes;
+  }
+  prep->cv.notify_one();
+}
+
 Napi::Value LargeBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 1 || !info[0].IsNumber()) {
@@ -94,25 +167,14 @@ Napi::Value LargeBuffer(const Napi::CallbackInfo& info) {
   const size_t length = size_t(want);
   // Over-map by one huge page so the body can start 2 MiB-aligned.
   const size_t bytes = (length + 2 * kHugePage - 1) / kHugePage * kHugePage;
-  Mapping reuse;
-  auto* m = TakeFromPool(bytes, &reuse) ? new Mapping(reuse) : nullptr;
-  if (m == nullptr) {
-    void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED) {
-      // As Buffer.allocUnsafe fails: the caller sees an allocation error.
-      throw ArgumentError(env, "ERR_MEMORY_ALLOCATION_FAILED",
-                          "cannot map " + std::to_string(bytes) + " bytes");
-    }
-    m = new Mapping{base, bytes};
-#ifdef MADV_HUGEPAGE
-    const uintptr_t aligned =
-        (uintptr_t(base) + kHugePage - 1) & ~(kHugePage - 1);
-    (void)madvise(reinterpret_cast<void*>(aligned),
-                  bytes - (aligned - uintptr_t(base)),
-                  MADV_HUGEPAGE);  // advice only: failure leaves 4 KiB pages
-#endif
+  Mapping got;
+  if (!TakeFromPool(bytes, &got) && !MapFresh(bytes, &got)) {
+    // As Buffer.allocUnsafe fails: the caller sees an allocation error.
+    throw ArgumentError(env, "ERR_MEMORY_ALLOCATION_FAILED",
+                        "cannot map " + std::to_string(bytes) + " bytes");
   }
+  if (!PoolHas(bytes)) RequestSpare(bytes);
+  auto* m = new Mapping(got);
   const uintptr_t start =
       (uintptr_t(m->base) + kHugePage - 1) & ~(kHugePage - 1);
   return Napi::Buffer<uint8_t>::New(

@@ -55,7 +55,10 @@ export interface EngineOpenOptions {
   readerThreads?: number;
   /**
    * Bytes of memory for the read cache of small objects (bodies up to
-   * 64 KiB), W-TinyLFU admission; 0 disables it. Default 64 MiB.
+   * 64 KiB), W-TinyLFU admission; 0 disables it. Default 64 MiB. Hot
+   * objects are also answered on the JS thread from views of those cached
+   * records; records the cache evicted while still viewed keep up to
+   * cacheBytes / 2 more alive until the next write (docs/engine.md).
    */
   cacheBytes?: number;
   /**

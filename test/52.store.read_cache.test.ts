@@ -7,6 +7,7 @@
  * under a cache too small to hold them.
  */
 import { strict as assert } from 'node:assert';
+import { binding } from '../lib/binding';
 import { TesseraError } from '../lib/errors';
 import type { NativeStoreEngine } from '../lib/store/engine_binding';
 import { Store } from '../lib/store/store';
@@ -294,6 +295,43 @@ describe('read cache (cacheBytes)', () => {
       }
       assert.ok(hot(store).size > 0 && hot(store).size <= 32, String(hot(store).size));
       await store.close();
+    });
+
+    it('runtimes without external buffers: no hot map, large gets in plain Buffers', async () => {
+      // Electron's V8 sandbox refuses external buffers: the handle's
+      // generationCell and getCachedRef throw there, and so does largeBuffer.
+      const refuse = () => {
+        throw new TesseraError('ERR_INVALID_STATE', 'External buffers are not allowed');
+      };
+      const native = binding as unknown as Record<string, unknown>;
+      const saved = { engineOpen: native.engineOpen, largeBuffer: native.largeBuffer };
+      const open = saved.engineOpen as (o: unknown) => Promise<object>;
+      native.engineOpen = async (o: unknown) =>
+        new Proxy(await open(o), {
+          get(target, prop) {
+            if (prop === 'generationCell' || prop === 'getCachedRef') return refuse;
+            const v = Reflect.get(target, prop) as unknown;
+            return typeof v === 'function' ? (v as () => unknown).bind(target) : v;
+          },
+        });
+      native.largeBuffer = refuse;
+      try {
+        const store = await Store.open({ path: freshDir(), cacheBytes: 4 << 20 });
+        await store.createBucket('plain');
+        const bucket = store.bucket('plain');
+        await bucket.put('k', body(41, 4096));
+        await warm(bucket, ['k']);
+        assert.deepEqual((await bucket.get('k'))?.body, body(41, 4096));
+        assert.equal(hot(store).size, 0);
+        assert.ok(stats(store).cacheHits! > 0, 'the native cache still answers');
+        const big = body(42, 9 * 1024 * 1024);
+        await bucket.put('big', big);
+        assert.ok((await bucket.get('big'))?.body.equals(big));
+        await store.close();
+      } finally {
+        native.engineOpen = saved.engineOpen;
+        native.largeBuffer = saved.largeBuffer;
+      }
     });
 
     it('random writes between bursts of gets match a model', async () => {

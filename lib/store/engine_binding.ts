@@ -614,7 +614,10 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
    */
   private readonly hot = new Map<string, Map<string, HotObject>>();
   private readonly generation: Float64Array;
-  private readonly hotBytesMax: number;
+  /** 0 when the hot map is off (cacheBytes 0, or no external buffers here). */
+  private hotBytesMax: number;
+  /** False once largeBuffer failed (a runtime without external buffers). */
+  private largeBuffers = true;
   private hotGeneration = -1;
   private hotBytes = 0;
   private hotHits = 0;
@@ -626,11 +629,19 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     private readonly drives: string[],
     cacheBytes: number,
   ) {
-    this.generation = new Float64Array(handle.generationCell());
+    // Runtimes that refuse external buffers (Electron's V8 sandbox) get
+    // no hot map: gets then always ask the native cache.
+    let generation: Float64Array | undefined;
+    try {
+      generation = new Float64Array(handle.generationCell());
+    } catch {
+      generation = undefined;
+    }
+    this.generation = generation ?? new Float64Array(1);
     // Views of records the native cache holds, so normally no extra memory;
     // records it evicted while the map still holds them stay alive until
     // the next write empties the map: at most half of cacheBytes more.
-    this.hotBytesMax = Math.floor(cacheBytes / 2);
+    this.hotBytesMax = generation === undefined ? 0 : Math.floor(cacheBytes / 2);
   }
 
   /** Opens (or creates) the store; options are validated by Store.open. */
@@ -1047,7 +1058,13 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     versionId: string | undefined,
   ): { info: ObjectInfo; body: Buffer } | undefined {
     const s = this.scratch;
-    const ref = this.handle.getCachedRef(bucket, key, versionId ?? '', s);
+    let ref: Buffer | number;
+    try {
+      ref = this.handle.getCachedRef(bucket, key, versionId ?? '', s);
+    } catch {
+      this.hotBytesMax = 0; // no external buffers here: the map stays off
+      return undefined;
+    }
     if (typeof ref === 'number') return undefined;
     const held: HotObject = {
       d: this.decoded(s, bucket, key),
@@ -1144,7 +1161,17 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
    * instead of per 4 KiB (large_buffer_binding.cc says why).
    */
   allocBody(length: number): Buffer {
-    return length >= LARGE_BODY_BYTES ? binding.largeBuffer(length) : Buffer.allocUnsafe(length);
+    if (length >= LARGE_BODY_BYTES && this.largeBuffers) {
+      try {
+        return binding.largeBuffer(length);
+      } catch (error) {
+        // No external buffers in this runtime: plain Buffers from now on.
+        // Out of memory is the caller's error, as from allocUnsafe.
+        if (isCode(error, 'ERR_MEMORY_ALLOCATION_FAILED')) throw error;
+        this.largeBuffers = false;
+      }
+    }
+    return Buffer.allocUnsafe(length);
   }
 
   /** Body bytes [offset, offset + length) into `target`; resolves with the count. */

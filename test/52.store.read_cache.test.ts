@@ -10,6 +10,7 @@ import { strict as assert } from 'node:assert';
 import { binding } from '../lib/binding';
 import { TesseraError } from '../lib/errors';
 import type { NativeStoreEngine } from '../lib/store/engine_binding';
+import type { HotObjects } from '../lib/store/hot_objects';
 import { Store } from '../lib/store/store';
 import { tempDirFactory } from './support/temp_dirs';
 
@@ -195,17 +196,9 @@ describe('read cache (cacheBytes)', () => {
   });
 
   describe('hot objects on the JS thread', () => {
-    /** The engine's hot-map counters (private fields, read for the proof). */
-    function hot(store: Store): { hits: number; size: number; bytes: number } {
-      const e = (store as unknown as { engine: Record<string, unknown> }).engine;
-      return {
-        hits: e.hotHits as number,
-        size: [...(e.hot as Map<string, Map<string, unknown>>).values()].reduce(
-          (n, keys) => n + keys.size,
-          0,
-        ),
-        bytes: e.hotBytes as number,
-      };
+    /** The engine's hot-object map (a private field, read for the proof). */
+    function hot(store: Store): HotObjects<unknown> {
+      return (store as unknown as { engine: { hot: HotObjects<unknown> } }).engine.hot;
     }
 
     /** Enough gets of `keys` in a row for the hot map to admit them. */

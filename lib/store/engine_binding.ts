@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import { binding } from '../binding';
+import { HotObjects, type HotObject } from './hot_objects';
 import { ByteBudget } from './byte_budget';
 import { type NativeScrubHandle, runScrub, type ScrubOptions, type ScrubReport } from './scrub';
 import { TesseraError } from '../errors';
@@ -519,21 +520,6 @@ interface DecodedInfo {
   checksums: Record<string, string> | undefined;
 }
 
-/**
- * A small object the JS thread answers gets for without a native call: its
- * decoded info and a view of the native read cache's record bytes (never
- * handed out, never written; callers get copies).
- */
-interface HotObject {
-  d: DecodedInfo;
-  body: Buffer;
-  isLatest: boolean;
-  sequence: number;
-}
-
-/** Native-cache hits in a row, with no write between, before the hot map admits. */
-const HOT_ADMIT_AFTER = 64;
-
 /** Decoded infos getCached keeps (a few MiB at most). */
 const DECODED_INFO_MAX = 16384;
 
@@ -606,23 +592,10 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
   private readonly decodedBySeq = new Map<number, DecodedInfo>();
   private slabUsed = 0;
 
-  /**
-   * Hot objects answered on this thread (docs/engine.md, "Hot objects on
-   * the JS thread"): valid while the KeyDirectory's change generation,
-   * shared with the committer through `generation`, stays the value the
-   * map was filled at; any write empties the map at the next get.
-   */
-  private readonly hot = new Map<string, Map<string, HotObject>>();
-  private readonly generation: Float64Array;
-  /** 0 when the hot map is off (cacheBytes 0, or no external buffers here). */
-  private hotBytesMax: number;
+  /** Hot objects answered on this thread (hot_objects.ts). */
+  private readonly hot: HotObjects<DecodedInfo>;
   /** False once largeBuffer failed (a runtime without external buffers). */
   private largeBuffers = true;
-  private hotGeneration = -1;
-  private hotBytes = 0;
-  private hotHits = 0;
-  /** Native-cache hits since the generation last changed (admission). */
-  private stableHits = 0;
 
   private constructor(
     private readonly handle: NativeEngineHandle,
@@ -637,11 +610,12 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     } catch {
       generation = undefined;
     }
-    this.generation = generation ?? new Float64Array(1);
-    // Views of records the native cache holds, so normally no extra memory;
-    // records it evicted while the map still holds them stay alive until
-    // the next write empties the map: at most half of cacheBytes more.
-    this.hotBytesMax = generation === undefined ? 0 : Math.floor(cacheBytes / 2);
+    // At most half of cacheBytes of records the native cache may have
+    // evicted stay alive through the map (until the next write).
+    this.hot = new HotObjects<DecodedInfo>(
+      generation ?? new Float64Array(1),
+      generation === undefined ? 0 : Math.floor(cacheBytes / 2),
+    );
   }
 
   /** Opens (or creates) the store; options are validated by Store.open. */
@@ -761,7 +735,7 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     // are read when this build's engine reports them; absent, the engine
     // has no such mechanism and the truthful value is 0.
     // Gets the hot map answered never reached the native cache: hits too.
-    const hits = (e.cacheHits ?? 0) + this.hotHits;
+    const hits = (e.cacheHits ?? 0) + this.hot.hits;
     const misses = e.cacheMisses ?? 0;
     return {
       objects: c.objects,
@@ -1007,32 +981,14 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     key: string,
     versionId: string | undefined,
   ): { info: ObjectInfo; body: Buffer } | undefined {
-    // Read before any lookup: a write published after this load changes
-    // the generation, so what the lookup saw is never kept past it.
-    const generation = this.generation[0]!;
-    if (generation !== this.hotGeneration) {
-      if (this.hot.size > 0) {
-        this.hot.clear();
-        this.hotBytes = 0;
-      }
-      this.hotGeneration = generation;
-      this.stableHits = 0;
-    }
-    // By bucket and version id ('' for the current version), then key:
-    // no string is built per get.
-    const held = this.hot
-      .get(versionId === undefined ? bucket : `${bucket}/${versionId}`)
-      ?.get(key);
+    const held = this.hot.lookup(bucket, key, versionId);
     if (held !== undefined) {
-      this.hotHits++;
       return {
         info: this.cachedInfo(held.d, held.isLatest, held.sequence),
         body: this.slabCopy(held.body),
       };
     }
-    if (this.hotBytesMax > 0 && this.stableHits >= HOT_ADMIT_AFTER) {
-      return this.admitHot(bucket, key, versionId);
-    }
+    if (this.hot.admitting) return this.admitHot(bucket, key, versionId);
     const s = this.scratch;
     this.slabRoom(CACHED_BODY_MAX);
     const bodyBytes = this.handle.getCached(
@@ -1044,14 +1000,14 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
       this.slabUsed,
     );
     if (bodyBytes < 0) return undefined;
-    this.stableHits++;
+    this.hot.noteNativeHit();
     const body = Buffer.from(this.slab.buffer, this.slab.byteOffset + this.slabUsed, bodyBytes);
     this.slabUsed += (bodyBytes + 7) & ~7;
     const sequence = s.readDoubleLE(48);
     return { info: this.cachedInfo(this.decoded(s, bucket, key), s[22] === 1, sequence), body };
   }
 
-  /** A native-cache hit kept in the hot map (oldest entries make room). */
+  /** A native-cache hit, kept in the hot map. */
   private admitHot(
     bucket: string,
     key: string,
@@ -1062,36 +1018,17 @@ export class NativeStoreEngine implements StoreEngine, ChangeSource {
     try {
       ref = this.handle.getCachedRef(bucket, key, versionId ?? '', s);
     } catch {
-      this.hotBytesMax = 0; // no external buffers here: the map stays off
+      this.hot.disable(); // no external buffers in this runtime
       return undefined;
     }
     if (typeof ref === 'number') return undefined;
-    const held: HotObject = {
+    const held: HotObject<DecodedInfo> = {
       d: this.decoded(s, bucket, key),
       body: ref,
       isLatest: s[22] === 1,
       sequence: s.readDoubleLE(48),
     };
-    if (ref.length <= this.hotBytesMax) {
-      // Oldest first (maps iterate in insertion order): bucket by bucket,
-      // key by key.
-      for (const [name, keys] of this.hot) {
-        for (const [oldest, h] of keys) {
-          if (this.hotBytes + ref.length <= this.hotBytesMax) break;
-          keys.delete(oldest);
-          this.hotBytes -= h.body.length;
-        }
-        if (keys.size === 0) this.hot.delete(name);
-        if (this.hotBytes + ref.length <= this.hotBytesMax) break;
-      }
-      const name = versionId === undefined ? bucket : `${bucket}/${versionId}`;
-      let keys = this.hot.get(name);
-      if (keys === undefined) this.hot.set(name, (keys = new Map()));
-      const old = keys.get(key);
-      if (old !== undefined) this.hotBytes -= old.body.length;
-      keys.set(key, held);
-      this.hotBytes += ref.length;
-    }
+    this.hot.admit(bucket, key, versionId, held);
     return {
       info: this.cachedInfo(held.d, held.isLatest, held.sequence),
       body: this.slabCopy(ref),

@@ -41,6 +41,22 @@ import { validateConditions, validateKey, validateMetadata, validateSystemValue 
 
 /** A get of more than two of these is read as parallel pieces. */
 const PARALLEL_READ_PIECE_BYTES = 4 * 1024 * 1024;
+/**
+ * A large get is read in about this many pieces, each a whole number of
+ * PARALLEL_READ_PIECE_BYTES (the size of a streamed put's upload pieces, so
+ * pieces start where fragments do): two per default reader thread. Fewer,
+ * larger pieces pay the per-piece cost (a lookup, the record header and
+ * extent list read again, a short last batch) less often: 16 MiB pieces
+ * for a 64 MiB get read 6-10% faster than 4 MiB ones (docs/BENCHMARKS.md,
+ * session 5).
+ */
+const PARALLEL_READ_PIECES = 4;
+
+/** The piece size for a parallel read of `length` bytes. */
+function readPieceBytes(length: number): number {
+  const units = Math.ceil(length / PARALLEL_READ_PIECES / PARALLEL_READ_PIECE_BYTES);
+  return Math.max(1, units) * PARALLEL_READ_PIECE_BYTES;
+}
 /** Upload pieces a streamed put keeps in flight to the engine. */
 const UPLOAD_PIECES_IN_FLIGHT = 4;
 
@@ -402,8 +418,9 @@ export class Bucket {
       // every one of its bytes written.
       const out = this.engine.allocBody?.(length) ?? Buffer.allocUnsafe(length);
       const writes: Promise<void>[] = [];
-      for (let off = 0; off < length; off += PARALLEL_READ_PIECE_BYTES) {
-        const n = Math.min(PARALLEL_READ_PIECE_BYTES, length - off);
+      const piece = readPieceBytes(length);
+      for (let off = 0; off < length; off += piece) {
+        const n = Math.min(piece, length - off);
         const target = out.subarray(off, off + n);
         writes.push(
           this.engine.readInto(info, start + off, n, target).then((got) => {

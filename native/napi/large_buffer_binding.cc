@@ -5,9 +5,9 @@
 // (one per 4 KiB page, taken by the reader threads as they copy in, both
 // contending on the mapping's lock), about 60% of the get's CPU time in a
 // profile (session 5, docs/BENCHMARKS.md). With MADV_HUGEPAGE a 2 MiB-aligned
-// mapping faults in 2 MiB at a time, 32 faults for 64 MiB. Nothing is
-// touched here: the pages are faulted in by whoever writes them first (the
-// reader threads), so the JS thread does not pay for zeroing them. Where
+// mapping faults in 2 MiB at a time, 32 faults for 64 MiB. The JS thread
+// never touches the pages: a fresh mapping is faulted in by whoever writes
+// it first (the reader threads, or the spare-preparing thread below). Where
 // huge pages are unavailable (THP "never", no free huge page) the kernel
 // falls back to 4 KiB pages: slower, never wrong.
 //
@@ -55,10 +55,16 @@ std::mutex pool_mu;
 std::vector<Mapping> pool;  // guarded by pool_mu, oldest first
 size_t pool_bytes = 0;      // guarded by pool_mu
 
+// Whether pooled mapping `m` may serve a request of `bytes`: it holds them
+// and wastes at most as much again.
+bool Fits(const Mapping& m, size_t bytes) {
+  return m.bytes >= bytes && m.bytes <= 2 * bytes;
+}
+
 bool TakeFromPool(size_t bytes, Mapping* out) {
   std::lock_guard<std::mutex> lock(pool_mu);
   for (size_t i = pool.size(); i-- > 0;) {
-    if (pool[i].bytes >= bytes && pool[i].bytes <= 2 * bytes) {
+    if (Fits(pool[i], bytes)) {
       *out = pool[i];
       pool.erase(pool.begin() + long(i));
       pool_bytes -= out->bytes;
@@ -107,7 +113,7 @@ bool MapFresh(size_t bytes, Mapping* out) {
 bool PoolHas(size_t bytes) {
   std::lock_guard<std::mutex> lock(pool_mu);
   for (const Mapping& m : pool) {
-    if (m.bytes >= bytes && m.bytes <= 2 * bytes) return true;
+    if (Fits(m, bytes)) return true;
   }
   return false;
 }

@@ -13,18 +13,10 @@ namespace tessera {
 namespace index {
 namespace {
 
-// A participant's `state` is 0 when the thread is outside every guard, and
-// (epoch << 1) | 1 while pinned at `epoch`.
-struct alignas(64) Participant {
-  std::atomic<uint64_t> state{0};
-  std::atomic<bool> in_use{true};
-  Participant* next = nullptr;  // immutable once the record is published
-  uint32_t depth = 0;           // owner thread only
-  bool asymmetric = false;      // owner thread only: MembarrierAvailable()
-};
+using epoch_detail::g_epoch;
+using epoch_detail::Participant;
+using epoch_detail::t_self;
 
-// Global epoch starts at 2 so that "epoch + 2 <= global" never underflows.
-std::atomic<uint64_t> g_epoch{2};
 // Push-only list of participants; records are never freed (one per thread
 // that ever read, reused after the thread exits).
 std::atomic<Participant*> g_participants{nullptr};
@@ -57,12 +49,6 @@ Participant* AcquireParticipant() {
   g_participant_count.fetch_add(1, std::memory_order_relaxed);
   return p;
 }
-
-// The calling thread's record, cached in a constant-initialized thread_local
-// pointer so that the guard's fast path reads it with one TLS load (no
-// dynamic-initialization wrapper call). Set by SelfSlow, cleared when the
-// thread's ThreadParticipant is destroyed.
-thread_local Participant* t_self = nullptr;
 
 struct ThreadParticipant {
   Participant* p = AcquireParticipant();
@@ -105,8 +91,16 @@ bool HeavyBarrier() {
   return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
-// First guard on this thread: acquire its record and decide (once per
-// process, before this thread's first pin) which fence variant it uses.
+}  // namespace
+
+namespace epoch_detail {
+
+std::atomic<uint64_t> g_epoch{2};
+__thread Participant* t_self = nullptr;
+
+// Acquires the thread's record and decides (once per process, before this
+// thread's first pin) which fence variant it uses. The ThreadParticipant
+// clears t_self and hands the record back when the thread exits.
 __attribute__((noinline)) Participant* SelfSlow() {
   thread_local ThreadParticipant self;
   self.p->asymmetric = MembarrierAvailable();
@@ -114,43 +108,7 @@ __attribute__((noinline)) Participant* SelfSlow() {
   return self.p;
 }
 
-inline Participant* Self() {
-  Participant* p = t_self;
-  return __builtin_expect(p != nullptr, 1) ? p : SelfSlow();
-}
-
-}  // namespace
-
-ReadGuard::ReadGuard() {
-  Participant* p = Self();
-  if (p->depth++ == 0) {
-    // seq_cst: part of the global order with the writer's scan (see header).
-    const uint64_t e = g_epoch.load(std::memory_order_seq_cst);
-    if (p->asymmetric) {
-      // relaxed + compiler barrier: the writer's membarrier() before its
-      // scan supplies the store-load fence (see MembarrierAvailable): either
-      // the scan sees this announcement, or this thread's later loads of
-      // shared ids see every unlink made before the scan.
-      p->state.store((e << 1) | 1, std::memory_order_relaxed);
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-    } else {
-      // seq_cst: the announcement must precede this thread's later loads of
-      // shared ids in the single total order (store-load ordering).
-      p->state.store((e << 1) | 1, std::memory_order_seq_cst);
-    }
-  }
-  TS_ASSERT(p->depth > 0);
-}
-
-ReadGuard::~ReadGuard() {
-  Participant* p = Self();
-  TS_ASSERT(p->depth > 0);
-  if (--p->depth == 0) {
-    // release: every read made under the guard happens-before a writer that
-    // observes this store and then frees memory.
-    p->state.store(0, std::memory_order_release);
-  }
-}
+}  // namespace epoch_detail
 
 uint64_t CurrentEpoch() {
   // seq_cst: retire epochs are read after the unlink store in the total order.

@@ -42,11 +42,67 @@
 namespace tessera {
 namespace index {
 
-// Pins the calling thread for its lifetime. Nestable; not movable.
+namespace epoch_detail {
+
+// A participant's `state` is 0 when the thread is outside every guard, and
+// (epoch << 1) | 1 while pinned at `epoch`. One record per thread that ever
+// read, reused after the thread exits; records are never freed.
+struct alignas(64) Participant {
+  std::atomic<uint64_t> state{0};
+  std::atomic<bool> in_use{true};
+  Participant* next = nullptr;  // immutable once the record is published
+  uint32_t depth = 0;           // owner thread only
+  bool asymmetric = false;      // owner thread only: MembarrierAvailable()
+};
+
+// Global epoch; starts at 2 so that "epoch + 2 <= global" never underflows.
+extern std::atomic<uint64_t> g_epoch;
+// The calling thread's record, or null before its first guard (and after
+// its exit). `__thread` (not `thread_local`): constant-initialized, so the
+// guard's fast path is one TLS load with no initialization-wrapper call.
+extern __thread Participant* t_self;
+// First guard on this thread: acquires its record.
+Participant* SelfSlow();
+
+inline Participant* Self() {
+  Participant* p = t_self;
+  return __builtin_expect(p != nullptr, 1) ? p : SelfSlow();
+}
+
+}  // namespace epoch_detail
+
+// Pins the calling thread for its lifetime. Nestable; not movable. Inline:
+// a guard is on every lookup, and a call pair here was a tenth of a cached
+// Get's instructions (docs/index.md, "Point lookups").
 class ReadGuard {
  public:
-  ReadGuard();
-  ~ReadGuard();
+  ReadGuard() {
+    epoch_detail::Participant* p = epoch_detail::Self();
+    if (p->depth++ == 0) {
+      // seq_cst: part of the global order with the writer's scan.
+      const uint64_t e = epoch_detail::g_epoch.load(std::memory_order_seq_cst);
+      if (__builtin_expect(p->asymmetric, 1)) {
+        // relaxed + compiler barrier: the writer's membarrier() before its
+        // scan supplies the store-load fence (epoch.cc, MembarrierAvailable):
+        // either the scan sees this announcement, or this thread's later
+        // loads of shared ids see every unlink made before the scan.
+        p->state.store((e << 1) | 1, std::memory_order_relaxed);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+      } else {
+        // seq_cst: the announcement must precede this thread's later loads
+        // of shared ids in the single total order (store-load ordering).
+        p->state.store((e << 1) | 1, std::memory_order_seq_cst);
+      }
+    }
+  }
+  ~ReadGuard() {
+    epoch_detail::Participant* p = epoch_detail::t_self;
+    if (--p->depth == 0) {
+      // release: every read made under the guard happens-before a writer
+      // that observes this store and then frees memory.
+      p->state.store(0, std::memory_order_release);
+    }
+  }
   ReadGuard(const ReadGuard&) = delete;
   ReadGuard& operator=(const ReadGuard&) = delete;
 };

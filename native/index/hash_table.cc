@@ -18,31 +18,6 @@ namespace tessera {
 namespace index {
 namespace {
 
-constexpr uint64_t kOnes = 0x0101010101010101ull;
-constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full;
-constexpr uint64_t kHigh = 0x8080808080808080ull;
-// Bytes 4..7 of the second tag word have no slot; they hold the tombstone
-// tag so they never match and never count as empty.
-constexpr uint64_t kWord1Unused = 0x0101010100000000ull;
-constexpr uint64_t kWord1Mask = 0x00000000FFFFFFFFull;
-
-// 0x80 in each byte of `x` that is zero, exactly (no false positives).
-inline uint64_t ZeroBytes(uint64_t x) {
-  return ~(((x & kLow7) + kLow7) | x | kLow7);
-}
-inline uint64_t MatchBytes(uint64_t word, uint8_t tag) {
-  return ZeroBytes(word ^ (kOnes * tag));
-}
-inline uint8_t TagOf(uint64_t hash) {
-  return static_cast<uint8_t>(0x80 | (hash & 0x7F));
-}
-inline uint64_t HomeGroup(uint64_t hash, uint64_t group_count) {
-  return static_cast<uint64_t>((static_cast<__uint128_t>(hash) * group_count) >>
-                               64);
-}
-inline uint64_t NextGroup(uint64_t g, uint64_t group_count) {
-  return g + 1 == group_count ? 0 : g + 1;
-}
 constexpr uint64_t kMaxLoadNum = 15, kMaxLoadDen = 16;  // 0.9375
 
 }  // namespace
@@ -94,41 +69,7 @@ uint64_t HashTable::capacity_slots() const {
 }
 
 uint32_t HashTable::Find(std::string_view key, uint64_t hash) const {
-  // seq_cst: the table pointer is one of the shared roots whose load must
-  // follow the reader's epoch pin in the total order (see epoch.h).
-  const Table* t = table_.load(std::memory_order_seq_cst);
-  const uint8_t tag = TagOf(hash);
-  uint64_t g = HomeGroup(hash, t->group_count);
-  for (uint64_t probes = 0; probes < t->group_count; ++probes) {
-    const Group& grp = t->groups[g];
-    // relaxed: tags are hints; the id load below and the key comparison
-    // decide. A stale tag costs a comparison or ends a probe early only for
-    // a key whose insert is concurrent with this read.
-    const uint64_t w0 = grp.tags[0].load(std::memory_order_relaxed);
-    const uint64_t w1 = grp.tags[1].load(std::memory_order_relaxed);
-    const uint64_t m0 = MatchBytes(w0, tag);
-    const uint64_t m1 = MatchBytes(w1, tag) & kWord1Mask;
-    for (uint32_t half = 0; half < 2; ++half) {
-      uint64_t bits = half == 0 ? m0 : m1;
-      while (bits != 0) {
-        const uint32_t slot = (__builtin_ctzll(bits) >> 3) + 8 * half;
-        bits &= bits - 1;
-        // seq_cst: the id is a shared pointer whose record must not be
-        // reclaimed under us (EBR store-load pairing, see epoch.h).
-        const uint32_t id = grp.ids[slot].load(std::memory_order_seq_cst);
-        if (id == 0 || id == kTombstone) continue;
-        const char* r = arena_->At(id);
-        // A head record (52 + key bytes, 4-byte aligned) spans two or three
-        // cache lines, and where the key starts depends on the first line:
-        // fetch the next line too now, so the two misses overlap.
-        __builtin_prefetch(r + 64);
-        if (RecordKey(r) == key) return id;
-      }
-    }
-    if (ZeroBytes(w0) != 0 || (ZeroBytes(w1) & kWord1Mask) != 0) return 0;
-    g = NextGroup(g, t->group_count);
-  }
-  return 0;
+  return FindIf(hash, [key](const char* r) { return RecordKey(r) == key; });
 }
 
 void HashTable::Prefetch(uint64_t hash) const {

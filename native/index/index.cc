@@ -30,7 +30,7 @@ RecordFields FieldsFromMeta(const ObjectMeta& m) {
   return f;
 }
 
-void MetaFromRecord(const char* r, ObjectMeta* m) {
+inline void MetaFromRecord(const char* r, ObjectMeta* m) {
   RecordFields f;
   DecodeRecord(r, &f);
   m->segment = static_cast<uint32_t>(f.location >> 40);
@@ -101,22 +101,13 @@ Index::Index(const IndexOptions& options)
 
 Index::~Index() = default;
 
-// The read paths' key builder: MakeKey without the Status (a Get that
-// cannot name a valid key finds nothing). Inlined into Get/GetVersion/GetMany
-// so a lookup builds its key with two copies and no calls; a short lookup
-// leaves more of the core's out-of-order window for the next one's misses.
-static inline bool BuildReadKey(std::string_view bucket, std::string_view key,
-                                char* bytes, uint32_t* size) {
-  if (bucket.size() < kBucketBytesMin || bucket.size() > kBucketBytesMax ||
-      key.size() > kObjectKeyBytesMax) {
-    return false;
-  }
-  bytes[0] = static_cast<char>(bucket.size());
-  std::memcpy(bytes + 1, bucket.data(), bucket.size());
-  if (!key.empty())
-    std::memcpy(bytes + 1 + bucket.size(), key.data(), key.size());
-  *size = static_cast<uint32_t>(1 + bucket.size() + key.size());
-  return true;
+// The read paths' key check: MakeKey's rules without building the key or a
+// Status (a Get that cannot name a valid key finds nothing). Readers compare
+// records against the bucket and key where the caller has them
+// (RecordKeyIs), so a lookup makes no copy and no call.
+static inline bool ValidReadKey(std::string_view bucket, std::string_view key) {
+  return bucket.size() >= kBucketBytesMin && bucket.size() <= kBucketBytesMax &&
+         key.size() <= kObjectKeyBytesMax;
 }
 
 Status Index::MakeKey(std::string_view bucket, std::string_view key,
@@ -372,12 +363,11 @@ Status Index::Remove(std::string_view bucket, std::string_view key,
 
 bool Index::Get(std::string_view bucket, std::string_view key,
                 ObjectMeta* out) const {
-  KeyBuf ik;
-  if (!BuildReadKey(bucket, key, ik.bytes, &ik.size)) return false;
-  const std::string_view ikey = ik.view();
+  if (!ValidReadKey(bucket, key)) return false;
   const uint64_t h = HashIndexKey(bucket, key, seed_);
   ReadGuard guard;
-  const uint32_t id = hash_.Find(ikey, h);
+  const uint32_t id = hash_.FindIf(
+      h, [&](const char* r) { return RecordKeyIs(r, bucket, key); });
   if (id == 0) return false;
   MetaFromRecord(arena_.At(id), out);
   return true;
@@ -385,12 +375,12 @@ bool Index::Get(std::string_view bucket, std::string_view key,
 
 bool Index::GetVersion(std::string_view bucket, std::string_view key,
                        uint64_t version_id, ObjectMeta* out) const {
-  KeyBuf ik;
-  if (!BuildReadKey(bucket, key, ik.bytes, &ik.size)) return false;
-  const std::string_view ikey = ik.view();
+  if (!ValidReadKey(bucket, key)) return false;
   const uint64_t h = HashIndexKey(bucket, key, seed_);
   ReadGuard guard;
-  for (uint32_t id = hash_.Find(ikey, h); id != 0;) {
+  for (uint32_t id = hash_.FindIf(
+           h, [&](const char* r) { return RecordKeyIs(r, bucket, key); });
+       id != 0;) {
     const char* r = arena_.At(id);
     if (RecordVersionId(r) == version_id) {
       MetaFromRecord(r, out);
@@ -408,14 +398,13 @@ void Index::GetMany(std::string_view bucket, const std::string_view* keys,
   // groups, then prefetch the candidate records, then look up for real. The
   // cache misses of a batch overlap instead of running one after another.
   constexpr size_t kBatch = 16;
-  KeyBuf ik[kBatch];
   uint64_t h[kBatch];
   bool valid[kBatch];
   ReadGuard guard;
   for (size_t base = 0; base < n; base += kBatch) {
     const size_t m = std::min(kBatch, n - base);
     for (size_t i = 0; i < m; ++i) {
-      valid[i] = BuildReadKey(bucket, keys[base + i], ik[i].bytes, &ik[i].size);
+      valid[i] = ValidReadKey(bucket, keys[base + i]);
       if (!valid[i]) continue;
       h[i] = HashIndexKey(bucket, keys[base + i], seed_);
       hash_.Prefetch(h[i]);
@@ -429,7 +418,13 @@ void Index::GetMany(std::string_view bucket, const std::string_view* keys,
       }
     }
     for (size_t i = 0; i < m; ++i) {
-      const uint32_t id = valid[i] ? hash_.Find(ik[i].view(), h[i]) : 0;
+      const std::string_view key = keys[base + i];
+      const uint32_t id =
+          valid[i] ? hash_.FindIf(h[i],
+                                  [&](const char* r) {
+                                    return RecordKeyIs(r, bucket, key);
+                                  })
+                   : 0;
       found[base + i] = id != 0;
       if (id != 0) MetaFromRecord(arena_.At(id), &out[base + i]);
     }

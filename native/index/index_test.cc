@@ -1,9 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "index/hash_table.h"
 #include "index/index.h"
+#include "index/record_arena.h"
 #include "index/test_util.h"
 
 namespace tessera {
@@ -325,6 +329,97 @@ TEST(Index, ManyKeysGrowTheTablesAndStayListable) {
   const IndexMemory mem = idx.Memory();
   EXPECT_EQ(mem.keys, static_cast<uint64_t>(n / 2));
   EXPECT_GT(mem.bytes_per_object_excluding_keys, 52.0);
+}
+
+// Readers compare a record against (bucket, key) part by part: keys of every
+// short length, keys that differ in one byte at any position, and splits of
+// the same bytes between bucket and key must all stay distinct.
+TEST(Index, LookupsCompareEveryByteOfBucketAndKey) {
+  Index idx;
+  std::vector<std::string> keys;
+  for (size_t n = 0; n <= 40; ++n) {
+    std::string k;
+    for (size_t i = 0; i < n; ++i) k.push_back(static_cast<char>('a' + i % 26));
+    keys.push_back(k);
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_TRUE(idx.Put("bkt", keys[i], MetaFor(i + 1),
+                        PutMode::kReplaceCurrent)
+                    .ok());
+  }
+  ObjectMeta m;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_TRUE(idx.Get("bkt", keys[i], &m)) << "length " << i;
+    EXPECT_EQ(m.version_id, i + 1);
+    for (size_t pos = 0; pos < keys[i].size(); ++pos) {
+      std::string other = keys[i];
+      other[pos] = static_cast<char>(other[pos] ^ 0x20);
+      EXPECT_FALSE(idx.Get("bkt", other, &m)) << keys[i] << " @" << pos;
+    }
+    EXPECT_FALSE(idx.Get("bkx", keys[i], &m));
+    EXPECT_FALSE(idx.Get("xkt", keys[i], &m));
+  }
+  // The same bytes split differently between bucket and key.
+  ASSERT_TRUE(
+      idx.Put("abcd", "e", MetaFor(100), PutMode::kReplaceCurrent).ok());
+  EXPECT_FALSE(idx.Get("abc", "de", &m));
+  ASSERT_TRUE(idx.Get("abcd", "e", &m));
+  EXPECT_EQ(m.version_id, 100u);
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  std::vector<ObjectMeta> out(views.size());
+  std::unique_ptr<bool[]> found(new bool[views.size()]);
+  idx.GetMany("bkt", views.data(), views.size(), out.data(), found.get());
+  for (size_t i = 0; i < views.size(); ++i) {
+    ASSERT_TRUE(found[i]);
+    EXPECT_EQ(out[i].version_id, i + 1);
+  }
+}
+
+TEST(BytesEqual, EveryLengthAndEveryDifferingByte) {
+  char a[80], b[80];
+  for (size_t i = 0; i < sizeof a; ++i) a[i] = b[i] = static_cast<char>(i * 7);
+  for (size_t n = 0; n <= 70; ++n) {
+    EXPECT_TRUE(BytesEqual(a, b, n)) << n;
+    for (size_t pos = 0; pos < n; ++pos) {
+      b[pos] = static_cast<char>(b[pos] + 1);
+      EXPECT_FALSE(BytesEqual(a, b, n)) << n << " @" << pos;
+      b[pos] = a[pos];
+    }
+    // A difference just past the compared bytes does not count.
+    b[n] = static_cast<char>(b[n] + 1);
+    EXPECT_TRUE(BytesEqual(a, b, n)) << n;
+    b[n] = a[n];
+  }
+}
+
+TEST(HashTable, MatchSlotsVariantsAgree) {
+  std::mt19937_64 rng(7);
+  const uint8_t tags[] = {0, 1, 2, 0x7F, 0x80, 0xFF};
+  for (int round = 0; round < 200000; ++round) {
+    uint8_t bytes[12];
+    uint64_t w0 = 0, w1 = HashTable::kWord1Unused;
+    const uint8_t tag = HashTable::TagOf(rng());
+    for (int s = 0; s < 12; ++s) {
+      const uint64_t pick = rng() % 4;
+      bytes[s] = pick == 0 ? 0 : pick == 1 ? 1 : pick == 2 ? tag
+                                                : tags[rng() % 6];
+      if (s < 8) {
+        w0 |= uint64_t{bytes[s]} << (8 * s);
+      } else {
+        w1 |= uint64_t{bytes[s]} << (8 * (s - 8));
+      }
+    }
+    uint32_t want_match = 0, want_empty = 0;
+    for (int s = 0; s < 12; ++s) {
+      if (bytes[s] == tag) want_match |= 1u << s;
+      if (bytes[s] == 0) want_empty |= 1u << s;
+    }
+    uint32_t empty = 0, empty_swar = 0;
+    ASSERT_EQ(HashTable::MatchSlots(w0, w1, tag, &empty), want_match);
+    ASSERT_EQ(empty, want_empty);
+    ASSERT_EQ(HashTable::MatchSlotsSwar(w0, w1, tag, &empty_swar), want_match);
+    ASSERT_EQ(empty_swar, want_empty);
+  }
 }
 
 }  // namespace

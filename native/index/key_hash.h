@@ -14,36 +14,49 @@ inline uint64_t HashMix(uint64_t a, uint64_t b) {
   return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
 }
 
-// Multiply-fold hash over 16-byte blocks (the wyhash/mum construction).
+inline uint64_t LoadHashWord(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// Multiply-fold hash (the wyhash/mum construction): a key of up to 16 bytes
+// is two (overlapping) words and two multiplies; a longer one folds each
+// 16-byte block into the state, the last block overlapping the one before.
+// Not stored anywhere: tables and snapshots rehash on load, so this may
+// change between versions.
 inline uint64_t HashKey(std::string_view key, uint64_t seed) {
   constexpr uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
   const char* p = key.data();
   size_t n = key.size();
-  uint64_t h = seed ^ HashMix(n ^ k0, k1);
-  while (n >= 16) {
-    uint64_t a, b;
-    std::memcpy(&a, p, 8);
-    std::memcpy(&b, p + 8, 8);
-    h = HashMix(a ^ k0 ^ h, b ^ k1);
-    p += 16;
-    n -= 16;
+  uint64_t h = seed, a = 0, b = 0;
+  if (n <= 16) {
+    if (n >= 8) {
+      a = LoadHashWord(p);
+      b = LoadHashWord(p + n - 8);
+    } else if (n >= 4) {
+      uint32_t x, y;
+      std::memcpy(&x, p, 4);
+      std::memcpy(&y, p + n - 4, 4);
+      a = x;
+      b = y;
+    } else if (n > 0) {
+      a = (uint64_t{static_cast<uint8_t>(p[0])} << 16) |
+          (uint64_t{static_cast<uint8_t>(p[n >> 1])} << 8) |
+          static_cast<uint8_t>(p[n - 1]);
+    }
+  } else {
+    do {
+      h = HashMix(LoadHashWord(p) ^ k0 ^ h, LoadHashWord(p + 8) ^ k1 ^ h);
+      p += 16;
+      n -= 16;
+    } while (n > 16);
+    a = LoadHashWord(p + n - 16);
+    b = LoadHashWord(p + n - 8);
   }
-  uint64_t a = 0, b = 0;
-  if (n >= 8) {
-    std::memcpy(&a, p, 8);
-    std::memcpy(&b, p + n - 8, 8);
-  } else if (n >= 4) {
-    uint32_t x, y;
-    std::memcpy(&x, p, 4);
-    std::memcpy(&y, p + n - 4, 4);
-    a = x;
-    b = y;
-  } else if (n > 0) {
-    a = (uint64_t{static_cast<uint8_t>(p[0])} << 16) |
-        (uint64_t{static_cast<uint8_t>(p[n >> 1])} << 8) |
-        static_cast<uint8_t>(p[n - 1]);
-  }
-  return HashMix(HashMix(a ^ k0 ^ h, b ^ k1) ^ k0, key.size() ^ k1);
+  // Both factors carry the seeded state: a factor that a client could make
+  // zero would zero the product for every value of the other word.
+  return HashMix(HashMix(a ^ k0 ^ h, b ^ k1 ^ h) ^ k0, key.size() ^ k1);
 }
 
 // The hash of an internal index key (length byte, bucket, object key; see

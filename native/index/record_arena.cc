@@ -15,20 +15,6 @@
 namespace tessera {
 namespace index {
 
-void DecodeRecord(const char* r, RecordFields* out) {
-  TS_ASSERT(r != nullptr && out != nullptr);
-  out->location = LoadU64(r);
-  out->version_id = LoadU64(r + 8);
-  const uint64_t w2 = LoadU64(r + 16);
-  out->size = w2 & ((uint64_t{1} << 48) - 1);
-  out->flags = static_cast<uint8_t>(w2 >> 59);
-  const uint64_t w3 = LoadU64(r + 24);
-  out->mtime_ms = w3 & ((uint64_t{1} << 48) - 1);
-  out->part_count = static_cast<uint16_t>(w3 >> 48);
-  std::memcpy(&out->length, r + 32, 4);
-  std::memcpy(out->etag, r + 36, 16);
-}
-
 void EncodeRecord(char* r, const RecordFields& f, std::string_view key,
                   uint32_t next) {
   TS_ASSERT(f.size < (uint64_t{1} << 48) && f.mtime_ms < (uint64_t{1} << 48));

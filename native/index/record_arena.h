@@ -92,11 +92,60 @@ inline std::string_view RecordKey(const char* r) {
       kRecordHeaderBytes + ((RecordFlags(r) & kFlagHasOlder) ? 4u : 0u);
   return std::string_view(r + off, RecordKeyLen(r));
 }
+// Byte equality for the short strings of index keys, inlined (8-byte
+// blocks, the last one overlapping) instead of a libc memcmp call.
+inline bool BytesEqual(const char* a, const char* b, size_t n) {
+  if (n >= 8) {
+    if (n > 16) {
+      for (size_t i = 0; i + 8 < n; i += 8) {
+        if (LoadU64(a + i) != LoadU64(b + i)) return false;
+      }
+      return LoadU64(a + n - 8) == LoadU64(b + n - 8);
+    }
+    return ((LoadU64(a) ^ LoadU64(b)) |
+            (LoadU64(a + n - 8) ^ LoadU64(b + n - 8))) == 0;
+  }
+  if (n >= 4) {
+    uint32_t x0, y0, x1, y1;
+    std::memcpy(&x0, a, 4);
+    std::memcpy(&y0, b, 4);
+    std::memcpy(&x1, a + n - 4, 4);
+    std::memcpy(&y1, b + n - 4, 4);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+// Whether head record `r` holds the internal key of (`bucket`, `key`): its
+// length byte, the bucket, the object key (Index::MakeKey), compared part by
+// part so that a reader need not build the internal key first.
+inline bool RecordKeyIs(const char* r, std::string_view bucket,
+                        std::string_view key) {
+  const std::string_view rk = RecordKey(r);
+  return rk.size() == 1 + bucket.size() + key.size() &&
+         static_cast<uint8_t>(rk[0]) == bucket.size() &&
+         BytesEqual(rk.data() + 1, bucket.data(), bucket.size()) &&
+         BytesEqual(rk.data() + 1 + bucket.size(), key.data(), key.size());
+}
 inline uint32_t RecordTotalBytes(const char* r) {
   return RecordBytes(RecordKeyLen(r), (RecordFlags(r) & kFlagHasOlder) != 0);
 }
 
-void DecodeRecord(const char* r, RecordFields* out);
+// Inline: every lookup decodes the record it found.
+inline void DecodeRecord(const char* r, RecordFields* out) {
+  out->location = LoadU64(r);
+  out->version_id = LoadU64(r + 8);
+  const uint64_t w2 = LoadU64(r + 16);
+  out->size = w2 & ((uint64_t{1} << 48) - 1);
+  out->flags = static_cast<uint8_t>(w2 >> 59);
+  const uint64_t w3 = LoadU64(r + 24);
+  out->mtime_ms = w3 & ((uint64_t{1} << 48) - 1);
+  out->part_count = static_cast<uint16_t>(w3 >> 48);
+  std::memcpy(&out->length, r + 32, 4);
+  std::memcpy(out->etag, r + 36, 16);
+}
 // Writes a record into `r` (RecordBytes(key.size(), has_older) bytes).
 // `fields.flags` carries kFlagHasOlder iff `next` is meaningful.
 void EncodeRecord(char* r, const RecordFields& fields, std::string_view key,

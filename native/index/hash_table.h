@@ -3,9 +3,10 @@
 //
 // Structure: open addressing over 64-byte groups of 12 slots. A group holds
 // two atomic 64-bit tag words (one tag byte per slot: 0 empty, 1 tombstone,
-// 2..255 occupied: 8 hash bits, 0 and 1 moved up by 2) and twelve atomic 32-bit record ids (0 empty,
-// kTombstone). Probing is linear over groups, starting at a group chosen by
-// the high hash bits; a lookup stops at the first group with an empty slot.
+// 2..255 occupied: 8 hash bits, 0 and 1 moved up by 2) and twelve atomic 32-bit
+// record ids (0 empty, kTombstone). Probing is linear over groups, starting at
+// a group chosen by the high hash bits; a lookup stops at the first group with
+// an empty slot.
 //
 // Who may read: any thread inside an epoch ReadGuard (Find). Readers take no
 // lock, never wait and never retry: a probe sequence is bounded by the table.
@@ -104,8 +105,8 @@ class HashTable {
   static uint32_t MatchSlots(uint64_t w0, uint64_t w1, uint8_t tag,
                              uint32_t* empty) {
 #if defined(__SSE2__)
-    const __m128i v = _mm_set_epi64x(static_cast<long long>(w1),
-                                     static_cast<long long>(w0));
+    const __m128i v =
+        _mm_set_epi64x(static_cast<long long>(w1), static_cast<long long>(w0));
     *empty = static_cast<uint32_t>(
         _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())));
     return static_cast<uint32_t>(_mm_movemask_epi8(
@@ -140,7 +141,6 @@ class HashTable {
   static uint64_t NextGroup(uint64_t g, uint64_t group_count) {
     return g + 1 == group_count ? 0 : g + 1;
   }
-
 
  private:
   struct alignas(64) Group {

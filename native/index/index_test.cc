@@ -343,9 +343,8 @@ TEST(Index, LookupsCompareEveryByteOfBucketAndKey) {
     keys.push_back(k);
   }
   for (size_t i = 0; i < keys.size(); ++i) {
-    ASSERT_TRUE(idx.Put("bkt", keys[i], MetaFor(i + 1),
-                        PutMode::kReplaceCurrent)
-                    .ok());
+    ASSERT_TRUE(
+        idx.Put("bkt", keys[i], MetaFor(i + 1), PutMode::kReplaceCurrent).ok());
   }
   ObjectMeta m;
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -401,8 +400,10 @@ TEST(HashTable, MatchSlotsVariantsAgree) {
     const uint8_t tag = HashTable::TagOf(rng());
     for (int s = 0; s < 12; ++s) {
       const uint64_t pick = rng() % 4;
-      bytes[s] = pick == 0 ? 0 : pick == 1 ? 1 : pick == 2 ? tag
-                                                : tags[rng() % 6];
+      bytes[s] = pick == 0   ? 0
+                 : pick == 1 ? 1
+                 : pick == 2 ? tag
+                             : tags[rng() % 6];
       if (s < 8) {
         w0 |= uint64_t{bytes[s]} << (8 * s);
       } else {

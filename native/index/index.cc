@@ -30,20 +30,6 @@ RecordFields FieldsFromMeta(const ObjectMeta& m) {
   return f;
 }
 
-inline void MetaFromRecord(const char* r, ObjectMeta* m) {
-  RecordFields f;
-  DecodeRecord(r, &f);
-  m->segment = static_cast<uint32_t>(f.location >> 40);
-  m->offset = f.location & kSegmentOffsetMax;
-  m->length = f.length;
-  m->version_id = f.version_id;
-  m->size = f.size;
-  m->mtime_ms = f.mtime_ms;
-  std::memcpy(m->etag, f.etag, 16);
-  m->part_count = f.part_count;
-  m->flags = f.flags & kFlagsPublicMask;
-}
-
 // The id of the next-older version of record `r`, or 0.
 uint32_t OlderOf(const char* r) {
   if ((RecordFlags(r) & kFlagHasOlder) == 0) return 0;
@@ -100,15 +86,6 @@ Index::Index(const IndexOptions& options)
 }
 
 Index::~Index() = default;
-
-// The read paths' key check: MakeKey's rules without building the key or a
-// Status (a Get that cannot name a valid key finds nothing). Readers compare
-// records against the bucket and key where the caller has them
-// (RecordKeyIs), so a lookup makes no copy and no call.
-static inline bool ValidReadKey(std::string_view bucket, std::string_view key) {
-  return bucket.size() >= kBucketBytesMin && bucket.size() <= kBucketBytesMax &&
-         key.size() <= kObjectKeyBytesMax;
-}
 
 Status Index::MakeKey(std::string_view bucket, std::string_view key,
                       KeyBuf* out) {
@@ -359,18 +336,6 @@ Status Index::Remove(std::string_view bucket, std::string_view key,
   TS_RETURN_IF_ERROR(CheckCondition(cond, arena_.At(head)));
   RemoveKeyLocked(ikey, h, head);
   return Status::Ok();
-}
-
-bool Index::Get(std::string_view bucket, std::string_view key,
-                ObjectMeta* out) const {
-  if (!ValidReadKey(bucket, key)) return false;
-  const uint64_t h = HashIndexKey(bucket, key, seed_);
-  ReadGuard guard;
-  const uint32_t id = hash_.FindIf(
-      h, [&](const char* r) { return RecordKeyIs(r, bucket, key); });
-  if (id == 0) return false;
-  MetaFromRecord(arena_.At(id), out);
-  return true;
 }
 
 bool Index::GetVersion(std::string_view bucket, std::string_view key,

@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +39,7 @@
 #include "core/status.h"
 #include "index/epoch.h"
 #include "index/hash_table.h"
+#include "index/key_hash.h"
 #include "index/key_order_tree.h"
 #include "index/record_arena.h"
 
@@ -199,6 +201,7 @@ class Index {
   // ---- readers (any thread, lock-free) ----
 
   // The current version (possibly a delete marker); false when absent.
+  // Inline (below): see docs/index.md, "Point lookups".
   bool Get(std::string_view bucket, std::string_view key,
            ObjectMeta* out) const;
   bool GetVersion(std::string_view bucket, std::string_view key,
@@ -260,6 +263,27 @@ class Index {
   };
   static Status MakeKey(std::string_view bucket, std::string_view key,
                         KeyBuf* out);
+  // The read paths' key check: MakeKey's rules without building the key or
+  // a Status (a lookup that cannot name a valid key finds nothing). Readers
+  // compare records against the bucket and key where the caller has them
+  // (RecordKeyIs), so a lookup makes no copy and no call.
+  static bool ValidReadKey(std::string_view bucket, std::string_view key) {
+    return bucket.size() >= kBucketBytesMin &&
+           bucket.size() <= kBucketBytesMax && key.size() <= kObjectKeyBytesMax;
+  }
+  static void MetaFromRecord(const char* r, ObjectMeta* m) {
+    RecordFields f;
+    DecodeRecord(r, &f);
+    m->segment = static_cast<uint32_t>(f.location >> 40);
+    m->offset = f.location & kSegmentOffsetMax;
+    m->length = f.length;
+    m->version_id = f.version_id;
+    m->size = f.size;
+    m->mtime_ms = f.mtime_ms;
+    std::memcpy(m->etag, f.etag, 16);
+    m->part_count = f.part_count;
+    m->flags = f.flags & kFlagsPublicMask;
+  }
   static Status CheckMeta(const ObjectMeta& meta);
   static Status CheckCondition(const Condition& cond, const char* head);
   uint32_t NewRecord(const RecordFields& fields, std::string_view key,
@@ -279,6 +303,21 @@ class Index {
   // Last: destroyed first, while the arena it frees into still exists.
   mutable RetireList retire_;
 };
+
+// The single lookup, inline so that a caller's loop of Gets is one short
+// stretch of code: the shorter a Get, the more of the next Gets' cache
+// misses the core's out-of-order window overlaps with this one's.
+inline bool Index::Get(std::string_view bucket, std::string_view key,
+                       ObjectMeta* out) const {
+  if (!ValidReadKey(bucket, key)) return false;
+  const uint64_t h = HashIndexKey(bucket, key, seed_);
+  ReadGuard guard;
+  const uint32_t id = hash_.FindIf(
+      h, [&](const char* r) { return RecordKeyIs(r, bucket, key); });
+  if (id == 0) return false;
+  MetaFromRecord(arena_.At(id), out);
+  return true;
+}
 
 }  // namespace index
 }  // namespace tessera

@@ -9,6 +9,10 @@
 namespace tessera {
 namespace index {
 
+// wyhash's first two secret constants.
+constexpr uint64_t kHashK0 = 0xa0761d6478bd642full;
+constexpr uint64_t kHashK1 = 0xe7037ed1a0b428dbull;
+
 inline uint64_t HashMix(uint64_t a, uint64_t b) {
   const __uint128_t r = static_cast<__uint128_t>(a) * b;
   return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
@@ -20,16 +24,18 @@ inline uint64_t LoadHashWord(const char* p) {
   return v;
 }
 
-// Multiply-fold hash (the wyhash/mum construction): a key of up to 16 bytes
-// is two (overlapping) words and two multiplies; a longer one folds each
-// 16-byte block into the state, the last block overlapping the one before.
-// Not stored anywhere: tables and snapshots rehash on load, so this may
-// change between versions.
-inline uint64_t HashKey(std::string_view key, uint64_t seed) {
-  constexpr uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
-  const char* p = key.data();
-  size_t n = key.size();
-  uint64_t h = seed, a = 0, b = 0;
+// Multiply-fold hash (the wyhash/mum construction). HashFold folds one
+// string into the state `h`: up to 16 bytes are two (overlapping) words and
+// one multiply; a longer string folds each 16-byte block, the last block
+// overlapping the one before. Both factors of every multiply carry the
+// seeded state: a factor that a client could make zero would zero the
+// product for every value of the other word. Lengths are mixed in by the
+// caller's last multiply. Not stored anywhere: tables and snapshots rehash
+// on load, so this may change between versions.
+inline uint64_t HashFold(std::string_view part, uint64_t h) {
+  const char* p = part.data();
+  size_t n = part.size();
+  uint64_t a = 0, b = 0;
   if (n <= 16) {
     if (n >= 8) {
       a = LoadHashWord(p);
@@ -47,16 +53,20 @@ inline uint64_t HashKey(std::string_view key, uint64_t seed) {
     }
   } else {
     do {
-      h = HashMix(LoadHashWord(p) ^ k0 ^ h, LoadHashWord(p + 8) ^ k1 ^ h);
+      h = HashMix(LoadHashWord(p) ^ kHashK0 ^ h,
+                  LoadHashWord(p + 8) ^ kHashK1 ^ h);
       p += 16;
       n -= 16;
     } while (n > 16);
     a = LoadHashWord(p + n - 16);
     b = LoadHashWord(p + n - 8);
   }
-  // Both factors carry the seeded state: a factor that a client could make
-  // zero would zero the product for every value of the other word.
-  return HashMix(HashMix(a ^ k0 ^ h, b ^ k1 ^ h) ^ k0, key.size() ^ k1);
+  return HashMix(a ^ kHashK0 ^ h, b ^ kHashK1 ^ h);
+}
+
+// One string's hash.
+inline uint64_t HashKey(std::string_view key, uint64_t seed) {
+  return HashMix(HashFold(key, seed) ^ kHashK0, key.size() ^ kHashK1);
 }
 
 // The hash of an internal index key (length byte, bucket, object key; see
@@ -68,7 +78,11 @@ inline uint64_t HashKey(std::string_view key, uint64_t seed) {
 // CPU time of a cached Get (docs/index.md, "Point lookups").
 inline uint64_t HashIndexKey(std::string_view bucket,
                              std::string_view object_key, uint64_t seed) {
-  return HashKey(object_key, HashKey(bucket, seed));
+  // Both lengths go into the last multiply, so the same bytes split
+  // differently between bucket and key hash differently.
+  return HashMix(
+      HashFold(object_key, HashFold(bucket, seed)) ^ kHashK0,
+      ((uint64_t{bucket.size()} << 32) | object_key.size()) ^ kHashK1);
 }
 // The same hash from the internal key itself (writers, table growth,
 // snapshot load). `ikey` is a well-formed internal key.

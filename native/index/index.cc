@@ -343,9 +343,7 @@ bool Index::GetVersion(std::string_view bucket, std::string_view key,
   if (!ValidReadKey(bucket, key)) return false;
   const uint64_t h = HashIndexKey(bucket, key, seed_);
   ReadGuard guard;
-  for (uint32_t id = hash_.FindIf(
-           h, [&](const char* r) { return RecordKeyIs(r, bucket, key); });
-       id != 0;) {
+  for (uint32_t id = FindHead(bucket, key, h); id != 0;) {
     const char* r = arena_.At(id);
     if (RecordVersionId(r) == version_id) {
       MetaFromRecord(r, out);
@@ -383,13 +381,7 @@ void Index::GetMany(std::string_view bucket, const std::string_view* keys,
       }
     }
     for (size_t i = 0; i < m; ++i) {
-      const std::string_view key = keys[base + i];
-      const uint32_t id =
-          valid[i] ? hash_.FindIf(h[i],
-                                  [&](const char* r) {
-                                    return RecordKeyIs(r, bucket, key);
-                                  })
-                   : 0;
+      const uint32_t id = valid[i] ? FindHead(bucket, keys[base + i], h[i]) : 0;
       found[base + i] = id != 0;
       if (id != 0) MetaFromRecord(arena_.At(id), &out[base + i]);
     }

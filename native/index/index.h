@@ -271,6 +271,13 @@ class Index {
     return bucket.size() >= kBucketBytesMin &&
            bucket.size() <= kBucketBytesMax && key.size() <= kObjectKeyBytesMax;
   }
+  // Any thread, inside a ReadGuard: the head record id of (bucket, key),
+  // whose hash is `h`, or 0.
+  uint32_t FindHead(std::string_view bucket, std::string_view key,
+                    uint64_t h) const {
+    return hash_.FindIf(
+        h, [&](const char* r) { return RecordKeyIs(r, bucket, key); });
+  }
   static void MetaFromRecord(const char* r, ObjectMeta* m) {
     RecordFields f;
     DecodeRecord(r, &f);
@@ -312,8 +319,7 @@ inline bool Index::Get(std::string_view bucket, std::string_view key,
   if (!ValidReadKey(bucket, key)) return false;
   const uint64_t h = HashIndexKey(bucket, key, seed_);
   ReadGuard guard;
-  const uint32_t id = hash_.FindIf(
-      h, [&](const char* r) { return RecordKeyIs(r, bucket, key); });
+  const uint32_t id = FindHead(bucket, key, h);
   if (id == 0) return false;
   MetaFromRecord(arena_.At(id), out);
   return true;

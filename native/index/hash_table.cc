@@ -83,19 +83,13 @@ uint32_t HashTable::Candidate(uint64_t hash) const {
   const Group& grp = t->groups[HomeGroup(hash, t->group_count)];
   const uint8_t tag = TagOf(hash);
   // relaxed: a hint for prefetching only.
-  const uint64_t m0 =
-      MatchBytes(grp.tags[0].load(std::memory_order_relaxed), tag);
-  if (m0 != 0) {
-    // seq_cst: a shared id (EBR), though only used to prefetch.
-    return grp.ids[__builtin_ctzll(m0) >> 3].load(std::memory_order_seq_cst);
-  }
-  const uint64_t m1 =
-      MatchBytes(grp.tags[1].load(std::memory_order_relaxed), tag) & kWord1Mask;
-  if (m1 != 0) {
-    return grp.ids[8 + (__builtin_ctzll(m1) >> 3)].load(
-        std::memory_order_seq_cst);
-  }
-  return 0;
+  uint32_t empty;
+  const uint32_t bits =
+      MatchSlots(grp.tags[0].load(std::memory_order_relaxed),
+                 grp.tags[1].load(std::memory_order_relaxed), tag, &empty);
+  if (bits == 0) return 0;
+  // seq_cst: a shared id (EBR), though only used to prefetch.
+  return grp.ids[__builtin_ctz(bits)].load(std::memory_order_seq_cst);
 }
 
 bool HashTable::Locate(const Table* t, std::string_view key, uint64_t hash,
@@ -107,10 +101,10 @@ bool HashTable::Locate(const Table* t, std::string_view key, uint64_t hash,
     // relaxed: the writer reads its own stores.
     const uint64_t w0 = grp.tags[0].load(std::memory_order_relaxed);
     const uint64_t w1 = grp.tags[1].load(std::memory_order_relaxed);
-    for (uint32_t s = 0; s < kSlotsPerGroup; ++s) {
-      const uint8_t b =
-          static_cast<uint8_t>((s < 8 ? w0 >> (8 * s) : w1 >> (8 * (s - 8))));
-      if (b != tag) continue;
+    uint32_t empty;
+    for (uint32_t bits = MatchSlots(w0, w1, tag, &empty); bits != 0;
+         bits &= bits - 1) {
+      const uint32_t s = static_cast<uint32_t>(__builtin_ctz(bits));
       const uint32_t id = grp.ids[s].load(std::memory_order_relaxed);
       if (id == 0 || id == kTombstone) continue;
       if (RecordKey(arena_->At(id)) == key) {
@@ -119,7 +113,7 @@ bool HashTable::Locate(const Table* t, std::string_view key, uint64_t hash,
         return true;
       }
     }
-    if (ZeroBytes(w0) != 0 || (ZeroBytes(w1) & kWord1Mask) != 0) return false;
+    if (empty != 0) return false;
     g = NextGroup(g, t->group_count);
   }
   return false;

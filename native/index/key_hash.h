@@ -6,6 +6,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "index/byte_loads.h"
+
 namespace tessera {
 namespace index {
 
@@ -16,12 +18,6 @@ constexpr uint64_t kHashK1 = 0xe7037ed1a0b428dbull;
 inline uint64_t HashMix(uint64_t a, uint64_t b) {
   const __uint128_t r = static_cast<__uint128_t>(a) * b;
   return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-}
-
-inline uint64_t LoadHashWord(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
 }
 
 // Multiply-fold hash (the wyhash/mum construction). HashFold folds one
@@ -38,14 +34,11 @@ inline uint64_t HashFold(std::string_view part, uint64_t h) {
   uint64_t a = 0, b = 0;
   if (n <= 16) {
     if (n >= 8) {
-      a = LoadHashWord(p);
-      b = LoadHashWord(p + n - 8);
+      a = LoadU64(p);
+      b = LoadU64(p + n - 8);
     } else if (n >= 4) {
-      uint32_t x, y;
-      std::memcpy(&x, p, 4);
-      std::memcpy(&y, p + n - 4, 4);
-      a = x;
-      b = y;
+      a = LoadU32(p);
+      b = LoadU32(p + n - 4);
     } else if (n > 0) {
       a = (uint64_t{static_cast<uint8_t>(p[0])} << 16) |
           (uint64_t{static_cast<uint8_t>(p[n >> 1])} << 8) |
@@ -53,13 +46,12 @@ inline uint64_t HashFold(std::string_view part, uint64_t h) {
     }
   } else {
     do {
-      h = HashMix(LoadHashWord(p) ^ kHashK0 ^ h,
-                  LoadHashWord(p + 8) ^ kHashK1 ^ h);
+      h = HashMix(LoadU64(p) ^ kHashK0 ^ h, LoadU64(p + 8) ^ kHashK1 ^ h);
       p += 16;
       n -= 16;
     } while (n > 16);
-    a = LoadHashWord(p + n - 16);
-    b = LoadHashWord(p + n - 8);
+    a = LoadU64(p + n - 16);
+    b = LoadU64(p + n - 8);
   }
   return HashMix(a ^ kHashK0 ^ h, b ^ kHashK1 ^ h);
 }

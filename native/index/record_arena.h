@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core/ts_assert.h"
+#include "index/byte_loads.h"
 
 namespace tessera {
 namespace index {
@@ -62,13 +63,6 @@ inline uint32_t RecordBytes(uint32_t key_len, bool has_older) {
   const uint32_t raw = kRecordHeaderBytes + (has_older ? 4u : 0u) + key_len;
   return (raw + 3u) & ~3u;
 }
-
-inline uint64_t LoadU64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-inline void StoreU64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
 
 inline uint8_t RecordFlags(const char* r) {
   return static_cast<uint8_t>(LoadU64(r + 16) >> 59);
@@ -106,12 +100,8 @@ inline bool BytesEqual(const char* a, const char* b, size_t n) {
             (LoadU64(a + n - 8) ^ LoadU64(b + n - 8))) == 0;
   }
   if (n >= 4) {
-    uint32_t x0, y0, x1, y1;
-    std::memcpy(&x0, a, 4);
-    std::memcpy(&y0, b, 4);
-    std::memcpy(&x1, a + n - 4, 4);
-    std::memcpy(&y1, b + n - 4, 4);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    return ((LoadU32(a) ^ LoadU32(b)) |
+            (LoadU32(a + n - 4) ^ LoadU32(b + n - 4))) == 0;
   }
   for (size_t i = 0; i < n; ++i) {
     if (a[i] != b[i]) return false;
